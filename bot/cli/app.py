@@ -1,0 +1,93 @@
+"""The root ``crm-bot`` group, its shared context, and the one place CLI errors become messages.
+
+Bad input anywhere ends as one line on stderr naming the problem and what to do, with a non-zero
+exit; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from dotenv import load_dotenv
+from sqlalchemy import Engine
+
+from crm_core.actor import Actor, cli_actor
+from crm_core.config import Settings, load_settings
+from crm_core.errors import CrmError
+from crm_core.store import ensure_current, make_engine
+
+EXIT_USER_ERROR = 2
+EXIT_UNEXPECTED = 70
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    debug: bool
+    actor: Actor = field(default_factory=cli_actor)
+    _engine: Engine | None = None
+
+    def engine(self, *, check_schema: bool = True) -> Engine:
+        """The store, refusing an out-of-date schema (the default SQLite file is upgraded in place)."""
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+            if check_schema:
+                ensure_current(self._engine, auto_upgrade=self.settings.uses_default_store)
+        return self._engine
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """crm-bot: a CRM assistant that lives in Slack."""
+    ctx.obj = CliContext(settings=load_settings(), debug=debug)
+
+
+def fail(message: str) -> None:
+    """Stop the command with one line on stderr and the user-error exit status."""
+    raise click.ClickException(message)
+
+
+class _OneLineError(click.ClickException):
+    exit_code = EXIT_USER_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"crm-bot: {self.message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: loads ``.env`` (entry points only), runs, maps errors to exit codes."""
+    load_dotenv(override=False)
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="crm-bot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("crm-bot: aborted", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except click.ClickException as exc:
+        _OneLineError(exc.format_message()).show()
+        sys.exit(exc.exit_code if isinstance(exc, click.UsageError) else EXIT_USER_ERROR)
+    except CrmError as exc:
+        if debug:
+            raise
+        click.echo(f"crm-bot: {exc.message}", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        click.echo("crm-bot: interrupted; nothing from the interrupted step was saved", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"crm-bot: unexpected {type(exc).__name__}; nothing was changed. Run again with --debug "
+            "and report the traceback",
+            err=True,
+        )
+        sys.exit(EXIT_UNEXPECTED)

@@ -1,0 +1,66 @@
+"""One typed settings object, built once at start-up from the environment.
+
+Only entry points load ``.env`` (see ``bot.cli``); everything below takes a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crm_core.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///crm.sqlite3"
+ROLES = ("admin", "manager", "sales", "support")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str | None = None
+    timezone: str = "UTC"
+    admins: tuple[str, ...] = ()
+    default_role: str = "sales"
+
+    @property
+    def uses_default_store(self) -> bool:
+        """The default SQLite file is upgraded automatically so a newcomer's first command just works."""
+        return self.database_url == DEFAULT_DATABASE_URL
+
+    def require(self, name: str) -> str:
+        """Return a secret needed by the command at hand, or fail naming the variable to set."""
+        value = getattr(self, name.lower().removeprefix("crm_"))
+        if not value:
+            raise ConfigError(f"{name} is not set: add it to the environment or to .env (see .env.example)")
+        return str(value)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default: ``os.environ``), validating what can be checked now."""
+    env = os.environ if environ is None else environ
+    timezone = env.get("CRM_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"CRM_TIMEZONE={timezone!r} is not a known time zone: use an IANA name such as Asia/Tokyo"
+        ) from None
+    default_role = env.get("CRM_DEFAULT_ROLE", "").strip() or "sales"
+    if default_role not in (*ROLES, "none"):
+        raise ConfigError(f"CRM_DEFAULT_ROLE must be one of {', '.join((*ROLES, 'none'))}")
+    admins = tuple(a.strip() for a in env.get("CRM_ADMINS", "").split(",") if a.strip())
+    return Settings(
+        database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
+        slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+        slack_api_url=env.get("SLACK_API_URL") or None,
+        timezone=timezone,
+        admins=admins,
+        default_role=default_role,
+    )

@@ -1,0 +1,1 @@
+"""Customers: creating, reading, updating and merging the one record per real customer."""

@@ -1,0 +1,129 @@
+"""Setting, listing and closing follow-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core.actor import Actor
+from crm_core.audit.service import record
+from crm_core.customers.service import customer_by_external_id
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.models import Customer, FollowUp
+
+MAX_NOTE_LENGTH = 3_000
+OPEN_STATUSES = ("open", "snoozed")
+
+
+@dataclass(frozen=True)
+class FollowUpView:
+    id: int
+    customer_id: int
+    customer_name: str
+    customer_external_id: str
+    owner_id: str | None
+    due_on: dt.date
+    note: str
+    status: str
+    origin: str
+
+
+def _view(row: FollowUp, customer: Customer) -> FollowUpView:
+    return FollowUpView(
+        row.id,
+        customer.id,
+        customer.name,
+        customer.external_id,
+        row.owner_id,
+        row.due_on,
+        row.note,
+        row.status,
+        row.origin,
+    )
+
+
+def add_follow_up(
+    session: Session,
+    *,
+    actor: Actor,
+    customer_external_id: str,
+    due_on: dt.date,
+    note: str = "",
+    owner_id: str | None = None,
+    origin: str = "manual",
+    idempotency_key: str | None = None,
+) -> FollowUpView:
+    """Promise to get back to a customer on ``due_on``; the owner defaults to whoever sets it."""
+    customer = customer_by_external_id(session, customer_external_id)
+    clean_note = note.strip()
+    if len(clean_note) > MAX_NOTE_LENGTH:
+        raise InvalidInput(f"the note is longer than {MAX_NOTE_LENGTH} characters: shorten it")
+    if idempotency_key:
+        existing = session.scalars(
+            select(FollowUp).where(FollowUp.idempotency_key == idempotency_key)
+        ).first()
+        if existing is not None:
+            return _view(existing, customer)
+    row = FollowUp(
+        customer_id=customer.id,
+        owner_id=owner_id or (actor.user_id if actor.surface in ("slack", "console") else customer.owner_id),
+        due_on=due_on,
+        note=clean_note,
+        status="open",
+        origin=origin,
+        idempotency_key=idempotency_key,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session, actor=actor, action="follow_up.add", customer_id=customer.id, detail={"follow_up_id": row.id}
+    )
+    return _view(row, customer)
+
+
+def open_follow_ups(
+    session: Session, *, owner_id: str | None = None, customer_id: int | None = None, limit: int = 100
+) -> list[FollowUpView]:
+    """Open and snoozed follow-ups, oldest due first, so overdue ones lead."""
+    query = (
+        select(FollowUp, Customer)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(FollowUp.status.in_(OPEN_STATUSES))
+        .order_by(FollowUp.due_on, FollowUp.id)
+        .limit(limit)
+    )
+    if owner_id is not None:
+        query = query.where(FollowUp.owner_id == owner_id)
+    if customer_id is not None:
+        query = query.where(FollowUp.customer_id == customer_id)
+    return [_view(f, c) for f, c in session.execute(query).tuples()]
+
+
+def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:
+    row = session.get(FollowUp, follow_up_id)
+    if row is None:
+        raise NotFound("That follow-up no longer exists: it may have been merged or removed")
+    customer = session.get_one(Customer, row.customer_id)
+    record(session, actor=actor, action=action, customer_id=row.customer_id, detail={"follow_up_id": row.id})
+    return row, customer
+
+
+def complete_follow_up(
+    session: Session, *, actor: Actor, follow_up_id: int, now: dt.datetime
+) -> FollowUpView:
+    """Mark done; completing one that is already done changes nothing (buttons get clicked twice)."""
+    row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.done")
+    if row.status != "done":
+        row.status, row.done_at = "done", now
+    return _view(row, customer)
+
+
+def snooze_follow_up(session: Session, *, actor: Actor, follow_up_id: int, until: dt.date) -> FollowUpView:
+    row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.snooze")
+    if row.status in ("done", "cancelled"):
+        raise InvalidInput("That follow-up is already closed, so it cannot be snoozed")
+    row.status, row.due_on = "snoozed", until
+    return _view(row, customer)

@@ -1,0 +1,1 @@
+"""Identify: one record per real customer, found forgivingly from whatever people type."""

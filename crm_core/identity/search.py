@@ -1,0 +1,121 @@
+"""Finding customers from what people type: exact contact details first, then forgiving names.
+
+Fuzzy matching runs over every name key, so the keys are kept in a per-engine cache that is checked
+against a cheap signature of the table (count, newest update, highest id) on every search: the cache
+makes search fast, the signature keeps it correct when other replicas write.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from crm_core.customers.views import CustomerView
+from crm_core.errors import Ambiguous, NotFound
+from crm_core.identity.normalize import looks_like_phone, normalize_email, normalize_name, phone_digits
+from crm_core.models import Customer
+
+EXACT = 100.0
+CANDIDATE_SCORE = 72.0
+SUGGESTION_SCORE = 55.0
+CLEAR_WINNER_SCORE = 88.0
+CLEAR_WINNER_GAP = 8.0
+
+
+@dataclass(frozen=True)
+class Match:
+    customer: CustomerView
+    score: float
+    matched_on: str  # "email", "phone", "external_id" or "name"
+
+
+@dataclass
+class _NameIndex:
+    signature: tuple[object, ...]
+    ids: list[int]
+    keys: list[str]
+
+
+_indexes: dict[str, _NameIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def _name_index(session: Session) -> _NameIndex:
+    signature = tuple(
+        session.execute(select(func.count(), func.max(Customer.updated_at), func.max(Customer.id))).one()
+    )
+    bind_key = str(session.get_bind().url)
+    cached = _indexes.get(bind_key)
+    if cached is not None and cached.signature == signature:
+        return cached
+    rows = session.execute(select(Customer.id, Customer.name_key).order_by(Customer.id)).all()
+    index = _NameIndex(signature=signature, ids=[r[0] for r in rows], keys=[r[1] for r in rows])
+    with _indexes_lock:
+        _indexes[bind_key] = index
+    return index
+
+
+def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[int, float]:
+    index = _name_index(session)
+    found = process.extract(key, index.keys, scorer=fuzz.WRatio, limit=limit, score_cutoff=cutoff)
+    scores: dict[int, float] = {}
+    for _choice, score, position in found:
+        customer_id = index.ids[position]
+        exact = index.keys[position] == key
+        scores[customer_id] = EXACT if exact else min(float(score), EXACT - 1)
+    return scores
+
+
+def search_customers(
+    session: Session, *, query: str, limit: int = 10, cutoff: float = CANDIDATE_SCORE
+) -> list[Match]:
+    """Customers matching ``query`` (name, e-mail, phone or external id), best first."""
+    text = query.strip()
+    if not text:
+        return []
+    found: dict[int, tuple[float, str]] = {}
+    exact_conditions = [Customer.external_id == text]
+    if "@" in text:
+        exact_conditions.append(Customer.email == normalize_email(text))
+    if looks_like_phone(text):
+        exact_conditions.append(Customer.phone_key == phone_digits(text))
+    for customer in session.scalars(select(Customer).where(or_(*exact_conditions))):
+        on = "external_id" if customer.external_id == text else ("email" if "@" in text else "phone")
+        found[customer.id] = (EXACT, on)
+    key = normalize_name(text)
+    if key:
+        for customer_id, score in _name_scores(session, key, limit * 3, cutoff).items():
+            if customer_id not in found:
+                found[customer_id] = (score, "name")
+    best = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    customers = {
+        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([i for i, _ in best])))
+    }
+    return [Match(CustomerView.of(customers[i]), score, on) for i, (score, on) in best]
+
+
+def resolve_customer(session: Session, *, query: str) -> CustomerView:
+    """The one customer ``query`` means, or an error that offers candidates or suggestions."""
+    matches = search_customers(session, query=query, limit=10)
+    exact = [m for m in matches if m.score == EXACT]
+    if len(exact) == 1:
+        return exact[0].customer
+    if len(exact) > 1:
+        raise Ambiguous(_ambiguous_message(query), tuple(m.customer for m in exact))
+    if matches:
+        best = matches[0]
+        runner_up = matches[1].score if len(matches) > 1 else 0.0
+        if best.score >= CLEAR_WINNER_SCORE and best.score - runner_up >= CLEAR_WINNER_GAP:
+            return best.customer
+        raise Ambiguous(_ambiguous_message(query), tuple(m.customer for m in matches))
+    suggestions = search_customers(session, query=query, limit=3, cutoff=SUGGESTION_SCORE)
+    hint = f" Did you mean {', '.join(repr(m.customer.name) for m in suggestions)}?" if suggestions else ""
+    raise NotFound(f"No customer matches {query.strip()!r}.{hint}")
+
+
+def _ambiguous_message(query: str) -> str:
+    return f"Several customers match {query.strip()!r}: pick one, or use the external id or e-mail."

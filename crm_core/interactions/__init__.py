@@ -1,0 +1,1 @@
+"""The timeline: every touch point with a customer, whoever logged it and wherever."""

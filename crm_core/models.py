@@ -1,0 +1,169 @@
+"""The store's tables as typed SQLAlchemy 2 models.
+
+The schema itself is made only by Alembic migrations (``alembic/versions``); a test checks that these
+models and the migrations agree. Uniqueness that protects against Slack retries and concurrent
+replicas (interaction idempotency keys, digest claim keys, order ids) lives here, in the database,
+never in process memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+INTERACTION_KINDS = ("call", "meeting", "email", "chat", "note", "support", "purchase")
+FOLLOW_UP_STATUSES = ("open", "done", "snoozed", "cancelled")
+LIFECYCLE_STAGES = ("lead", "prospect", "customer", "lapsed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Customer(Base):
+    """One real customer. ``name_key`` is the forgiving form of the name used for matching."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    phone_key: Mapped[str | None] = mapped_column(String(20), index=True)
+    company: Mapped[str | None] = mapped_column(String(200))
+    owner_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), default="customer")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+
+
+class Interaction(Base):
+    """A touch point on a customer's timeline, wherever it was logged."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16), default="cli")
+    slack_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class Purchase(Base):
+    """An order. ``external_id`` (the order number) makes re-imports idempotent."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (Index("ix_purchases_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="JPY")
+
+
+class FollowUp(Base):
+    """A promise to get back to a customer; overdue ones stay open until someone acts."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (Index("ix_follow_ups_owner_status_due", "owner_id", "status", "due_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    origin: Mapped[str] = mapped_column(String(32), default="manual")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class TeamMember(Base):
+    """A Slack user who uses crm-bot, with the role that decides what they may see."""
+
+    __tablename__ = "team_members"
+
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    digest_weekdays: Mapped[str] = mapped_column(String(20), default="mon-fri")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class AuditEvent(Base):
+    """Who did what to which customer, through which surface. Holds ids, never personal data."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    surface: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DigestDelivery(Base):
+    """A claim on one digest (recipient, local date), taken before posting so replicas never double."""
+
+    __tablename__ = "digest_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_key: Mapped[str] = mapped_column(String(100), unique=True)
+    recipient_id: Mapped[str] = mapped_column(String(32))
+    local_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(200))

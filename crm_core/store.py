@@ -1,0 +1,103 @@
+"""Engine, sessions and schema checks for the shared store (SQLite or PostgreSQL).
+
+One transaction per user action: callers open ``transaction(engine)`` once, pass the session to
+services, and the block commits or rolls back as a whole. Services never commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from alembic import command
+from crm_core.errors import ConfigError, SchemaOutOfDate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the pragmas SQLite needs for several writers (WAL, busy timeout, FKs)."""
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:
+        raise ConfigError(
+            "DATABASE_URL is not a valid database URL: use sqlite:///path/to/file.sqlite3 "
+            "or postgresql+psycopg://user@host:5432/dbname"
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit when the block ends normally, roll back on any exception."""
+    with session_factory(engine).begin() as session:
+        yield session
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = url
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise ConfigError(
+            f"cannot open the database ({type(exc.orig).__name__}): check DATABASE_URL and that the server runs"
+        ) from None
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration. Alembic is the only maker of schema."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def ensure_current(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Refuse to work on a schema of another version, unless told to bring it up to date."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if auto_upgrade:
+        upgrade(engine)
+        return
+    raise SchemaOutOfDate(
+        f"the database schema is at {current or 'nothing'} but this crm-bot needs {head}: "
+        "run `crm-bot db upgrade` first"
+    )

@@ -77,7 +77,8 @@ def current_revision(engine: Engine) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     except OperationalError as exc:
         raise ConfigError(
-            f"cannot open the database ({type(exc.orig).__name__}): check DATABASE_URL and that the server runs"
+            f"cannot open the database ({type(exc.orig).__name__}): "
+            "check DATABASE_URL and that the database server is running"
         ) from None
 
 

@@ -121,4 +121,5 @@ def crm(
 
 def pytest_report_header() -> str:
     url = os.environ.get(POSTGRES_ENV)
-    return f"crm-bot store: {'PostgreSQL (' + url + ')' if url else 'SQLite (temporary file)'}; python {sys.version.split()[0]}"
+    store = f"PostgreSQL ({url})" if url else "SQLite (a temporary file)"
+    return f"crm-bot store: {store}; python {sys.version.split()[0]}"

@@ -131,9 +131,14 @@ def merge_customers(session: Session, *, actor: Actor, keep: str, other: str) ->
         raise InvalidInput("cannot merge a customer into itself: give two different external ids")
     kept, removed = customer_by_external_id(session, keep), customer_by_external_id(session, other)
     moved = {
-        model.__tablename__: session.execute(
-            update(model).where(model.customer_id == removed.id).values(customer_id=kept.id)
-        ).rowcount
+        model.__tablename__: len(
+            session.scalars(
+                update(model)
+                .where(model.customer_id == removed.id)
+                .values(customer_id=kept.id)
+                .returning(model.id)
+            ).all()
+        )
         for model in (Interaction, Purchase, FollowUp)
     }
     for attribute in ("email", "phone", "phone_key", "company", "owner_id"):

@@ -99,7 +99,7 @@ def open_follow_ups(
         query = query.where(FollowUp.owner_id == owner_id)
     if customer_id is not None:
         query = query.where(FollowUp.customer_id == customer_id)
-    return [_view(f, c) for f, c in session.execute(query).tuples()]
+    return [_view(f, c) for f, c in session.execute(query)]
 
 
 def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:

@@ -48,7 +48,7 @@ def _name_index(session: Session) -> _NameIndex:
     signature = tuple(
         session.execute(select(func.count(), func.max(Customer.updated_at), func.max(Customer.id))).one()
     )
-    bind_key = str(session.get_bind().url)
+    bind_key = str(session.get_bind().engine.url)
     cached = _indexes.get(bind_key)
     if cached is not None and cached.signature == signature:
         return cached

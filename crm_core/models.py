@@ -121,6 +121,23 @@ class FollowUp(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
+class FollowUpRule(Base):
+    """Creates follow-ups automatically, e.g. three days after a first purchase ("did you like it?").
+
+    ``trigger`` is ``first_purchase``, ``purchase`` or ``interaction:<kind>``. A rule fires only for
+    events after it was created, so adding one never floods the team with follow-ups for history.
+    """
+
+    __tablename__ = "follow_up_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    delay_days: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
 class TeamMember(Base):
     """A Slack user who uses crm-bot, with the role that decides what they may see."""
 

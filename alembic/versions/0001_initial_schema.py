@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:31:47.429693
+Create Date: 2026-11-25 08:38:22.310380
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0001"
@@ -78,6 +77,16 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_digest_deliveries")),
         sa.UniqueConstraint("claim_key", name=op.f("uq_digest_deliveries_claim_key")),
+    )
+    op.create_table(
+        "follow_up_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("trigger", sa.String(length=32), nullable=False),
+        sa.Column("delay_days", sa.Integer(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_up_rules")),
     )
     op.create_table(
         "team_members",
@@ -185,6 +194,7 @@ def downgrade() -> None:
 
     op.drop_table("follow_ups")
     op.drop_table("team_members")
+    op.drop_table("follow_up_rules")
     op.drop_table("digest_deliveries")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customers_phone_key"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cli import customers, db  # noqa: F401  (registers the sub-commands)
+from bot.cli import customers, db, rules, team  # noqa: F401  (registers the sub-commands)
 from bot.cli.app import cli, main
 
 __all__ = ["cli", "main"]

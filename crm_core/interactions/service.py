@@ -13,6 +13,7 @@ from crm_core.audit.service import record
 from crm_core.customers.service import customer_by_external_id
 from crm_core.errors import InvalidInput
 from crm_core.models import INTERACTION_KINDS, Interaction
+from crm_core.rules.service import apply_follow_up_rules
 
 MAX_SUMMARY_LENGTH = 40_000
 
@@ -105,6 +106,7 @@ def log_interaction(
     session.add(row)
     session.flush()
     record(session, actor=actor, action="interaction.log", customer_id=customer.id)
+    apply_follow_up_rules(session, actor=actor, customer_ids=[customer.id])
     return InteractionView.of(row), True
 
 

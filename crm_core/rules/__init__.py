@@ -1,0 +1,1 @@
+"""Follow-up rules: follow-ups the team never has to remember to set."""

@@ -15,7 +15,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,10 +37,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
+def _begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock at BEGIN, so concurrent writers wait (busy timeout) instead of failing.
+
+    With a deferred BEGIN, two transactions that read and then write can deadlock, and SQLite answers
+    one of them "database is locked" at once, whatever the busy timeout.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # pysqlite's own transaction handling is switched off so that BEGIN and SAVEPOINT are ours
+    # (the recipe in SQLAlchemy's SQLite dialect documentation).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

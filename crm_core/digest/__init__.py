@@ -1,0 +1,1 @@
+"""The daily digest: its content as plain data, and the claims that make each one go out once."""

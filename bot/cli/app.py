@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 import click
 from dotenv import load_dotenv
@@ -50,18 +49,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = CliContext(settings=load_settings(), debug=debug)
 
 
-def fail(message: str) -> None:
-    """Stop the command with one line on stderr and the user-error exit status."""
-    raise click.ClickException(message)
-
-
-class _OneLineError(click.ClickException):
-    exit_code = EXIT_USER_ERROR
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"crm-bot: {self.message}", err=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: loads ``.env`` (entry points only), runs, maps errors to exit codes."""
     load_dotenv(override=False)
@@ -71,9 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("crm-bot: aborted", err=True)
         sys.exit(EXIT_USER_ERROR)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "crm-bot"
+        click.echo(f"crm-bot: {exc.format_message()} See `{command} --help`.", err=True)
+        sys.exit(EXIT_USER_ERROR)
     except click.ClickException as exc:
-        _OneLineError(exc.format_message()).show()
-        sys.exit(exc.exit_code if isinstance(exc, click.UsageError) else EXIT_USER_ERROR)
+        click.echo(f"crm-bot: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USER_ERROR)
     except CrmError as exc:
         if debug:
             raise

@@ -1,0 +1,410 @@
+"""The ``/crm`` command grammar: the text after ``/crm`` becomes one small, typed command.
+
+Parsing is pure (no Slack, no store, no clock; ``today`` is the user's local date, passed in), so every
+rule here is tested without a workspace and handlers receive a dataclass instead of re-reading text.
+
+Sub-commands (matched after NFKC normalisation and case folding, so ``ＬＯＧ`` and ``Log`` are ``log``):
+
+- ``help`` / ``ヘルプ`` / ``?`` / empty text → ``Help()``
+- ``find <query>`` / ``検索`` → ``Find``; text that starts with no sub-command is a ``Find`` too, so
+  ``/crm Acme`` looks Acme up (a customer whose name starts with a sub-command word needs ``find``).
+- ``log <customer> <kind> <summary…>`` / ``記録`` → ``Log``
+- ``followup <customer> <when> [note…]`` / ``follow-up`` / ``fu`` / ``フォロー`` → ``SetFollowUp``;
+  the note is optional because "call Acme back on Friday" needs no more words.
+- ``mine`` / ``自分`` → ``Mine()``
+- ``admin …`` → ``Admin(args)``, raw whitespace-separated words, for the admin commands to come.
+
+Customer names may be quoted with ``"…"``, ``“…”``, ``'…'``, ``‘…’``, ``「…」`` or ``『…』`` and may then
+contain anything, including kind words and dates. Unquoted, a name may still span several words:
+
+- for ``log`` it is everything before the first later word that is a kind (``log Acme Corp call …``);
+- for ``followup`` it is everything before the earliest later position where one to four words read as
+  a date (``followup Acme Corp next fri …``), taking the longest such phrase there; names longer than
+  ``MAX_UNQUOTED_NAME_WORDS`` words must be quoted, which bounds the date look-ups per command.
+
+A name that itself contains a kind word or a date phrase ("Sun Foods", "Email Express") must be
+quoted; there is no way to tell it apart from the command's own words.
+
+Only keywords are normalised. The customer, query, summary and note are returned exactly as typed
+(trimmed at the ends), because they are the user's words: a summary keeps its full-width characters,
+emoji, line breaks and anything that looks like SQL or markup. Slack's own escaping (``&amp;``,
+``&lt;``, ``&gt;``) must be undone by the Slack layer before the text arrives here.
+
+Mistakes raise ``UsageError(key, params)``. The key names a message in the English and Japanese
+catalogues of the Slack layer; this module writes no user-facing sentences. ``USAGE_PARAMS`` lists
+every key with the parameter names it always carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, TypeAlias
+
+from bot.when import latest_due_date, resolve_when
+from crm_core.models import INTERACTION_KINDS
+
+__all__ = [
+    "KIND_ALIASES",
+    "LOGGABLE_KINDS",
+    "MAX_COMMAND_CHARS",
+    "MAX_UNQUOTED_NAME_WORDS",
+    "USAGE_KEYS",
+    "USAGE_PARAMS",
+    "Admin",
+    "Command",
+    "Find",
+    "Help",
+    "Log",
+    "Mine",
+    "SetFollowUp",
+    "UsageError",
+    "parse_command",
+]
+
+MAX_COMMAND_CHARS: Final = 3000
+"""Longer text is refused before any parsing; the modals are the place for long notes."""
+
+MAX_UNQUOTED_NAME_WORDS: Final = 8
+"""How many words an unquoted ``followup`` customer name may have."""
+
+_MAX_WHEN_WORDS: Final = 4
+
+LOGGABLE_KINDS: Final = tuple(kind for kind in INTERACTION_KINDS if kind != "purchase")
+"""Kinds a person may log by hand; purchases come from imports, with amounts."""
+
+KIND_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **{kind: kind for kind in LOGGABLE_KINDS},
+        "meet": "meeting",
+        "mail": "email",
+        "e-mail": "email",
+        "ticket": "support",
+        "電話": "call",
+        "面談": "meeting",
+        "打ち合わせ": "meeting",
+        "打合せ": "meeting",
+        "ミーティング": "meeting",
+        "メール": "email",
+        "チャット": "chat",
+        "メモ": "note",
+        "サポート": "support",
+        "問い合わせ": "support",
+    }
+)
+"""Every word accepted as a kind (NFKC-normalised, case-folded) and the kind it stands for."""
+
+_REFUSED_KINDS: Final = frozenset({"purchase", "購入"})
+
+USAGE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        # The text is longer than MAX_COMMAND_CHARS. max: that limit.
+        "usage.too_long": ("max",),
+        # A customer name opens a quote that never closes. quote: the opening character.
+        "usage.unclosed_quote": ("quote",),
+        # `find` with nothing to look for.
+        "usage.find": (),
+        # `log` lacks a part. missing: "customer", "kind" or "summary".
+        "usage.log": ("missing",),
+        # The word where a kind belongs is not one (or is "purchase"). kind: that word as typed.
+        "usage.unknown_kind": ("kind",),
+        # `followup` lacks a part. missing: "customer" or "when".
+        "usage.followup": ("missing",),
+        # No date could be read where one belongs. when: the text after the customer, as typed.
+        "usage.bad_when": ("when",),
+        # The date is before today. when: the phrase as typed; date: ISO date it names.
+        "usage.when_past": ("when", "date"),
+        # The date is too far ahead. when, date as above; latest: the last ISO date accepted.
+        "usage.when_too_far": ("when", "date", "latest"),
+        # `mine` takes no arguments. extra: the text that followed it.
+        "usage.mine": ("extra",),
+    }
+)
+"""Every ``UsageError`` key and the names of the parameters it always carries (all values are str)."""
+
+USAGE_KEYS: Final = tuple(USAGE_PARAMS)
+
+
+class UsageError(Exception):
+    """The text is not a valid ``/crm`` command; ``key`` and ``params`` select a catalogue message.
+
+    Not a ``CrmError``: those carry a finished sentence, while this one must be rendered in the
+    user's language by the Slack layer.
+    """
+
+    def __init__(self, key: str, params: Mapping[str, str] | None = None) -> None:
+        params = dict(params or {})
+        expected = USAGE_PARAMS.get(key)
+        if expected is None or set(params) != set(expected):
+            # A programming error: the catalogue could not render this message.
+            raise ValueError(f"unknown usage key or parameters: {key!r} {sorted(params)!r}")
+        super().__init__(key, params)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """Show how to use ``/crm``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Find:
+    """Look a customer up by name, e-mail or phone."""
+
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """Add an interaction of ``kind`` (one of ``LOGGABLE_KINDS``) to a customer's timeline."""
+
+    customer: str
+    kind: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetFollowUp:
+    """Promise to get back to a customer on ``due_on``."""
+
+    customer: str
+    due_on: dt.date
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mine:
+    """List the caller's own follow-ups."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """An admin command, kept raw until its grammar exists."""
+
+    args: tuple[str, ...]
+
+
+Command: TypeAlias = Help | Find | Log | SetFollowUp | Mine | Admin
+
+_HELP_WORDS: Final = frozenset({"help", "ヘルプ", "?"})
+_FIND_WORDS: Final = frozenset({"find", "検索"})
+_LOG_WORDS: Final = frozenset({"log", "記録"})
+_FOLLOW_UP_WORDS: Final = frozenset({"followup", "follow-up", "fu", "フォロー"})
+_MINE_WORDS: Final = frozenset({"mine", "自分"})
+_ADMIN_WORDS: Final = frozenset({"admin"})
+
+# Opening quote → the characters that may close it. Double quotes mix because phones and Slack turn
+# "…" into “…” (sometimes only on one side); single quotes do not, so "Bob’s" inside '…' is safe.
+_QUOTES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        '"': '"”“',
+        "“": '”"“',
+        "”": '”"“',
+        "＂": '＂"”',
+        "'": "'",
+        "‘": "’",
+        "＇": "＇",
+        "「": "」",
+        "『": "』",
+    }
+)
+
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A whitespace-separated word: where it is in the original text, and its folded form."""
+
+    start: int
+    end: int
+    key: str
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _words(text: str, start: int = 0) -> list[_Word]:
+    return [_Word(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(text, start)]
+
+
+def _rest(text: str, start: int) -> str:
+    return text[start:].strip()
+
+
+def parse_command(text: str, *, today: dt.date) -> Command:
+    """Read the text typed after ``/crm``; raise ``UsageError`` when it is not a valid command."""
+    if len(text) > MAX_COMMAND_CHARS:
+        raise UsageError("usage.too_long", {"max": str(MAX_COMMAND_CHARS)})
+    words = _words(text)
+    if not words:
+        return Help()
+    first = words[0]
+    if first.key in _HELP_WORDS:
+        return Help()
+    if first.key in _FIND_WORDS:
+        return _find(_rest(text, first.end))
+    if first.key in _LOG_WORDS:
+        return _parse_log(text, first.end)
+    if first.key in _FOLLOW_UP_WORDS:
+        return _parse_follow_up(text, first.end, today)
+    if first.key in _MINE_WORDS:
+        if len(words) > 1:
+            raise UsageError("usage.mine", {"extra": _rest(text, first.end)})
+        return Mine()
+    if first.key in _ADMIN_WORDS:
+        return Admin(tuple(text[word.start : word.end] for word in words[1:]))
+    return _find(text.strip())
+
+
+def _find(query: str) -> Find:
+    query = _unquote_whole(query)
+    if not query:
+        raise UsageError("usage.find")
+    return Find(query)
+
+
+def _unquote_whole(text: str) -> str:
+    """``"Acme Corp"`` → ``Acme Corp``, for a query that is one quoted string and nothing else."""
+    if len(text) >= 2 and text[-1] in _QUOTES.get(text[0], ""):
+        return text[1:-1].strip()
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Quoted:
+    """A quoted customer name, and where the text after its closing quote starts."""
+
+    name: str
+    after: int
+
+
+def _quoted_customer(text: str, start: int) -> _Quoted | None:
+    """The quoted name at the first non-space character from ``start``, if there is one."""
+    match = _WORD.search(text, start)
+    if match is None or match.group()[0] not in _QUOTES:
+        return None
+    opening = match.start()
+    closers = _QUOTES[text[opening]]
+    for index in range(opening + 1, len(text)):
+        if text[index] in closers:
+            return _Quoted(text[opening + 1 : index].strip(), index + 1)
+    raise UsageError("usage.unclosed_quote", {"quote": text[opening]})
+
+
+def _kind_of(word: _Word) -> str | None:
+    # "call:" and "電話、" read naturally as the kind followed by the summary.
+    return KIND_ALIASES.get(word.key.rstrip(":,、"))
+
+
+def _parse_log(text: str, start: int) -> Log:
+    quoted = _quoted_customer(text, start)
+    if quoted is not None:
+        if not quoted.name:
+            raise UsageError("usage.log", {"missing": "customer"})
+        customer = quoted.name
+        words = _words(text, quoted.after)
+        if not words:
+            raise UsageError("usage.log", {"missing": "kind"})
+        kind_word = words[0]
+        kind = _kind_of(kind_word)
+        if kind is None:
+            raise UsageError("usage.unknown_kind", {"kind": text[kind_word.start : kind_word.end]})
+    else:
+        words = _words(text, start)
+        if not words:
+            raise UsageError("usage.log", {"missing": "customer"})
+        kind_at, kind = _first_kind_after_name(text, words)
+        kind_word = words[kind_at]
+        customer = text[words[0].start : words[kind_at - 1].end]
+    summary = _rest(text, kind_word.end)
+    if not summary:
+        raise UsageError("usage.log", {"missing": "summary"})
+    return Log(customer=customer, kind=kind, summary=summary)
+
+
+def _first_kind_after_name(text: str, words: list[_Word]) -> tuple[int, str]:
+    """The first kind word after at least one name word, with the kind it stands for."""
+    for index in range(1, len(words)):
+        kind = _kind_of(words[index])
+        if kind is not None:
+            return index, kind
+    refused = next((word for word in words[1:] if word.key in _REFUSED_KINDS), None)
+    if refused is not None:
+        # "log Acme purchase …": say that purchases cannot be logged here, not that a kind is missing.
+        raise UsageError("usage.unknown_kind", {"kind": text[refused.start : refused.end]})
+    if _kind_of(words[0]) is not None:
+        raise UsageError("usage.log", {"missing": "customer"})
+    raise UsageError("usage.log", {"missing": "kind"})
+
+
+@dataclass(frozen=True, slots=True)
+class _When:
+    """A date phrase found among the words: the words it spans and the date it names."""
+
+    first: int
+    last: int
+    due_on: dt.date
+
+
+def _when_at(text: str, words: list[_Word], index: int, today: dt.date) -> _When | None:
+    """The longest phrase of up to four words starting at ``index`` that names a date."""
+    for last in range(min(index + _MAX_WHEN_WORDS, len(words)) - 1, index - 1, -1):
+        due_on = resolve_when(text[words[index].start : words[last].end], today=today)
+        if due_on is not None:
+            return _When(index, last, due_on)
+    return None
+
+
+def _parse_follow_up(text: str, start: int, today: dt.date) -> SetFollowUp:
+    quoted = _quoted_customer(text, start)
+    if quoted is not None:
+        if not quoted.name:
+            raise UsageError("usage.followup", {"missing": "customer"})
+        customer = quoted.name
+        words = _words(text, quoted.after)
+        if not words:
+            raise UsageError("usage.followup", {"missing": "when"})
+        when = _when_at(text, words, 0, today)
+        if when is None:
+            raise UsageError("usage.bad_when", {"when": _rest(text, quoted.after)})
+    else:
+        words = _words(text, start)
+        if not words:
+            raise UsageError("usage.followup", {"missing": "customer"})
+        when = _earliest_when_after_name(text, words, today)
+        customer = text[words[0].start : words[when.first - 1].end]
+    phrase = text[words[when.first].start : words[when.last].end]
+    _check_due_date(phrase, when.due_on, today)
+    note = _rest(text, words[when.last].end)
+    return SetFollowUp(customer=customer, due_on=when.due_on, note=note)
+
+
+def _earliest_when_after_name(text: str, words: list[_Word], today: dt.date) -> _When:
+    for index in range(1, min(len(words), MAX_UNQUOTED_NAME_WORDS + 1)):
+        when = _when_at(text, words, index, today)
+        if when is not None:
+            return when
+    if _when_at(text, words, 0, today) is not None:
+        raise UsageError("usage.followup", {"missing": "customer"})
+    if len(words) == 1:
+        raise UsageError("usage.followup", {"missing": "when"})
+    raise UsageError("usage.bad_when", {"when": _rest(text, words[0].end)})
+
+
+def _check_due_date(phrase: str, due_on: dt.date, today: dt.date) -> None:
+    """Refuse past and far-future dates with a reason, rather than reading the phrase as no date."""
+    if due_on < today:
+        raise UsageError("usage.when_past", {"when": phrase, "date": due_on.isoformat()})
+    latest = latest_due_date(today=today)
+    if due_on > latest:
+        raise UsageError(
+            "usage.when_too_far",
+            {"when": phrase, "date": due_on.isoformat(), "latest": latest.isoformat()},
+        )

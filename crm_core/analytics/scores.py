@@ -1,0 +1,94 @@
+"""Every customer's scores in one frame: what the profile card, the digest and the CLI show.
+
+The raw frames are validated and aggregated to days once, the models are fitted once, and each
+score is then a column computed for all customers at the same time; nothing loops over customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from crm_core.analytics.bgnbd import BgNbdFit, bgnbd_summary, fit_bgnbd
+from crm_core.analytics.churn import TREND_DAYS, churn_levels, churn_risk, reactivated
+from crm_core.analytics.frames import validate_customers
+from crm_core.analytics.gamma_gamma import GammaGammaParams, fit_gamma_gamma, spend_summary
+from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
+from crm_core.analytics.ltv import lifetime_value
+from crm_core.analytics.next_step import next_steps
+from crm_core.analytics.rfm import rfm_scores
+from crm_core.analytics.vip import pareto_vips
+
+SCORE_COLUMNS = (
+    "p_alive",
+    "expected_purchases_90d",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "rfm_score",
+    "segment",
+    "revenue_12m",
+    "vip",
+    "churn_risk",
+    "reason",
+    "reactivated",
+    "last_activity_on",
+    "days_since_first_purchase",
+    "next_step_key",
+    "next_step",
+    "historical_revenue",
+    "expected_order_value",
+    "predicted_value_90d",
+)
+
+
+@dataclass(frozen=True)
+class ScoringFits:
+    """The fitted models behind the scores; either is None when the data were too thin for it."""
+
+    bgnbd: BgNbdFit | None
+    spend: GammaGammaParams | None
+
+
+def score_customers(
+    customers: pd.DataFrame, purchases: pd.DataFrame, interactions: pd.DataFrame, today: dt.date
+) -> tuple[pd.DataFrame, ScoringFits]:
+    """``SCORE_COLUMNS`` for every customer in ``customers``, indexed by customer_id, and the fits.
+
+    Customers who never bought have NaN (or empty) purchase scores and are judged by their contacts.
+    Purchases and interactions after ``today`` are ignored, so a past day can be re-scored exactly.
+    """
+    index = validate_customers(customers).index
+    days = PurchaseDays.from_purchases(purchases).until(today)
+    contacts = ContactDays.from_interactions(interactions).until(today)
+    fits = ScoringFits(
+        bgnbd=fit_bgnbd(bgnbd_summary(days, today), unit="days"),
+        spend=fit_gamma_gamma(spend_summary(days, today)),
+    )
+
+    rfm = rfm_scores(days, today)
+    vips = pareto_vips(days, today)
+    value = lifetime_value(days, today, fits.bgnbd, fits.spend)
+    month_ago = pd.Timestamp(today) - pd.Timedelta(days=TREND_DAYS)
+    churn_now = churn_risk(
+        customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=today
+    )
+    churn_before = churn_levels(
+        customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=month_ago
+    )
+    first_purchase = days.per_customer["first_day"]
+
+    parts = (
+        rfm[["recency_days", "frequency", "monetary", "rfm_score", "segment"]],
+        vips[["revenue_12m", "vip"]],
+        value,
+        churn_now,
+    )
+    scores = pd.concat([part.reindex(index) for part in parts], axis=1)
+    scores["vip"] = scores["vip"].fillna(False).astype(bool)
+    scores["reactivated"] = reactivated(before=churn_before, now=churn_now, since=month_ago)
+    scores["days_since_first_purchase"] = day_number(today) - first_purchase.reindex(index)
+    scores = scores.join(next_steps(scores))
+    return scores[list(SCORE_COLUMNS)], fits

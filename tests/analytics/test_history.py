@@ -1,0 +1,93 @@
+import datetime as dt
+
+import pandas as pd
+from analytics_frames import contact_days, purchase_days, purchases
+
+from crm_core.analytics.history import PurchaseDays, day_number
+
+
+def test_purchases_become_one_row_per_customer_and_day() -> None:
+    days = purchase_days(
+        (2, "2024-06-02 10:00", 30.0),
+        (1, "2024-06-03 23:59", 5.0),
+        (2, "2024-06-02 18:00", -10.0),
+        (1, "2024-06-01 00:00", 20.0),
+        (1, "2024-06-05 12:00", -20.0),
+    )
+
+    assert days.frame.to_dict("records") == [
+        {
+            "customer_id": 1,
+            "day": day_number(dt.date(2024, 6, 1)),
+            "spend": 20.0,
+            "net": 20.0,
+            "purchased": True,
+        },
+        {
+            "customer_id": 1,
+            "day": day_number(dt.date(2024, 6, 3)),
+            "spend": 5.0,
+            "net": 5.0,
+            "purchased": True,
+        },
+        {
+            "customer_id": 1,
+            "day": day_number(dt.date(2024, 6, 5)),
+            "spend": 0.0,
+            "net": -20.0,
+            "purchased": False,
+        },
+        {
+            "customer_id": 2,
+            "day": day_number(dt.date(2024, 6, 2)),
+            "spend": 30.0,
+            "net": 20.0,
+            "purchased": True,
+        },
+    ]
+
+
+def test_customer_ids_too_wide_for_one_sort_key_still_sort_by_customer_then_day() -> None:
+    huge = 2**62
+    rows = [
+        (huge, "2024-06-02", 1.0),
+        (1, "2024-06-03", 2.0),
+        (huge, "2024-06-01", 3.0),
+        (1, "2024-06-01", 4.0),
+    ]
+
+    frame = PurchaseDays.from_purchases(purchases(*rows)).frame
+
+    assert frame["customer_id"].tolist() == [1, 1, huge, huge]
+    assert frame["net"].tolist() == [4.0, 2.0, 3.0, 1.0]
+
+
+def test_per_customer_summary_and_median_gaps() -> None:
+    days = purchase_days(
+        (1, "2024-01-01", 10.0),
+        (1, "2024-01-11", 10.0),
+        (1, "2024-01-13", -10.0),  # refund-only day: not a purchase day, but it lowers revenue
+        (1, "2024-03-01", 10.0),
+        (1, "2024-03-05", 10.0),
+        (2, "2024-02-01", 10.0),
+    )
+
+    summary = days.per_customer
+
+    assert summary.loc[1, ["purchase_days", "net_revenue"]].tolist() == [4, 30.0]
+    assert summary.loc[1, "last_day"] - summary.loc[1, "first_day"] == 64
+    assert days.median_gap_days().to_dict() == {1: 10.0}  # gaps 10, 50, 4: the refund day is no purchase
+
+
+def test_cutting_at_a_day_keeps_that_whole_day() -> None:
+    days = purchase_days((1, "2024-06-30 23:59", 10.0), (1, "2024-07-01 00:00", 10.0))
+
+    assert len(days.until(dt.date(2024, 6, 30)).frame) == 1
+    assert len(days.until(pd.Timestamp("2024-06-30 08:00")).frame) == 1
+
+
+def test_contacts_are_distinct_days() -> None:
+    contacts = contact_days((1, "2024-06-01 09:00"), (1, "2024-06-01 17:00"), (1, "2024-06-08"))
+
+    assert contacts.per_customer.loc[1, "contact_days"] == 2
+    assert contacts.median_gap_days().to_dict() == {1: 7.0}

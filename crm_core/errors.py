@@ -1,18 +1,39 @@
 """Domain errors carry a message meant for the person who caused them.
 
-The Slack layer and the CLI show ``error.message`` as it is, so it must say what went wrong and what
-to do, and must never contain secrets or a stack trace.
+The CLI shows ``error.message`` as it is, so it must say what went wrong and what to do, and must
+never contain secrets or a stack trace. Errors people meet in Slack also carry a message-catalogue
+``key`` and its ``params``, so the Slack layer can say the same in the user's language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crm_core.customers.views import CustomerView
+
 
 class CrmError(Exception):
-    """Base for every error a user can cause and fix."""
+    """Base for every error a user can cause and fix.
 
-    def __init__(self, message: str) -> None:
+    ``field`` names the input the error is about (``name``, ``email``, ``summary``, ``customer``…),
+    so a form can show the message under it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        params: Mapping[str, object] | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key
+        self.params = dict(params or {})
+        self.field = field
 
 
 class ConfigError(CrmError):
@@ -27,19 +48,29 @@ class NotFound(CrmError):
     """The thing asked for does not exist."""
 
 
+class NoMatch(NotFound):
+    """No customer matches a query; ``suggestions`` are the nearest names, to offer instead."""
+
+    def __init__(self, message: str, *, query: str, suggestions: tuple[CustomerView, ...]) -> None:
+        super().__init__(message, key="customer.no_match", params={"query": query})
+        self.suggestions = suggestions
+
+
 class Ambiguous(CrmError):
     """A query matches several customers equally well; the caller should offer the candidates."""
 
-    def __init__(self, message: str, candidates: tuple[object, ...]) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, candidates: tuple[CustomerView, ...], *, query: str = "") -> None:
+        super().__init__(message, key="customer.ambiguous", params={"query": query})
         self.candidates = candidates
 
 
 class DuplicateCustomer(CrmError):
     """A new customer's e-mail or phone already belongs to an existing customer."""
 
-    def __init__(self, message: str, existing_external_id: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, existing_external_id: str, *, existing_name: str = "", field: str = "email"
+    ) -> None:
+        super().__init__(message, key="customer.duplicate", params={"name": existing_name}, field=field)
         self.existing_external_id = existing_external_id
 
 

@@ -31,17 +31,24 @@ def clean_contact(
     """Validate and normalise what identifies a customer: (name, name_key, email, phone, phone_key)."""
     name = " ".join(name.split())
     if not name:
-        raise InvalidInput("name is empty")
+        raise InvalidInput("name is empty", field="name", key="input.name_empty")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"name is longer than {MAX_NAME_LENGTH} characters")
+        raise InvalidInput(
+            f"name is longer than {MAX_NAME_LENGTH} characters",
+            field="name",
+            key="input.name_too_long",
+            params={"max": MAX_NAME_LENGTH},
+        )
     name_key = normalize_name(name) or name.casefold()
     clean_email = normalize_email(email) if email and email.strip() else None
     if clean_email is not None and not is_valid_email(clean_email):
-        raise InvalidInput(f"e-mail {email!r} is not a valid address")
+        raise InvalidInput(
+            f"e-mail {email!r} is not a valid address", field="email", key="input.email_invalid"
+        )
     clean_phone = phone.strip() if phone and phone.strip() else None
     key = phone_digits(clean_phone) if clean_phone else None
     if clean_phone is not None and (not key or len(key) < 6):
-        raise InvalidInput(f"phone {phone!r} needs at least 6 digits")
+        raise InvalidInput(f"phone {phone!r} needs at least 6 digits", field="phone", key="input.phone_short")
     return name, name_key, clean_email, clean_phone, key
 
 
@@ -81,6 +88,8 @@ def create_customer(
             f"{existing.name} ({existing.external_id}) already has this e-mail or phone: "
             "log to that customer instead, or merge the records",
             existing.external_id,
+            existing_name=existing.name,
+            field="email" if clean_email is not None and existing.email == clean_email else "phone",
         )
     external_id = (external_id or "").strip() or new_external_id()
     if session.scalars(select(Customer.id).where(Customer.external_id == external_id)).first():
@@ -111,7 +120,11 @@ def create_customer(
 def customer_by_external_id(session: Session, external_id: str) -> Customer:
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).first()
     if customer is None:
-        raise NotFound(f"No customer has the external id {external_id!r}: `crm-bot find` lists them")
+        raise NotFound(
+            f"No customer has the external id {external_id!r}: `crm-bot find` lists them",
+            key="customer.gone",
+            field="customer",
+        )
     return customer
 
 

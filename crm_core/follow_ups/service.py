@@ -60,7 +60,12 @@ def add_follow_up(
     customer = customer_by_external_id(session, customer_external_id)
     clean_note = note.strip()
     if len(clean_note) > MAX_NOTE_LENGTH:
-        raise InvalidInput(f"the note is longer than {MAX_NOTE_LENGTH} characters: shorten it")
+        raise InvalidInput(
+            f"the note is longer than {MAX_NOTE_LENGTH} characters: shorten it",
+            field="note",
+            key="input.note_too_long",
+            params={"max": MAX_NOTE_LENGTH},
+        )
     if idempotency_key:
         existing = session.scalars(
             select(FollowUp).where(FollowUp.idempotency_key == idempotency_key)
@@ -105,7 +110,9 @@ def open_follow_ups(
 def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:
     row = session.get(FollowUp, follow_up_id)
     if row is None:
-        raise NotFound("That follow-up no longer exists: it may have been merged or removed")
+        raise NotFound(
+            "That follow-up no longer exists: it may have been merged or removed", key="follow_up.gone"
+        )
     customer = session.get_one(Customer, row.customer_id)
     record(session, actor=actor, action=action, customer_id=row.customer_id, detail={"follow_up_id": row.id})
     return row, customer
@@ -124,6 +131,8 @@ def complete_follow_up(
 def snooze_follow_up(session: Session, *, actor: Actor, follow_up_id: int, until: dt.date) -> FollowUpView:
     row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.snooze")
     if row.status in ("done", "cancelled"):
-        raise InvalidInput("That follow-up is already closed, so it cannot be snoozed")
+        raise InvalidInput(
+            "That follow-up is already closed, so it cannot be snoozed", key="follow_up.closed"
+        )
     row.status, row.due_on = "snoozed", until
     return _view(row, customer)

@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.customers.views import CustomerView
-from crm_core.errors import Ambiguous, NotFound
+from crm_core.errors import Ambiguous, NoMatch
 from crm_core.identity.normalize import looks_like_phone, normalize_email, normalize_name, phone_digits
 from crm_core.models import Customer
 
@@ -105,17 +105,25 @@ def resolve_customer(session: Session, *, query: str) -> CustomerView:
     if len(exact) == 1:
         return exact[0].customer
     if len(exact) > 1:
-        raise Ambiguous(_ambiguous_message(query), tuple(m.customer for m in exact))
+        raise _ambiguous(query, exact)
     if matches:
         best = matches[0]
         runner_up = matches[1].score if len(matches) > 1 else 0.0
         if best.score >= CLEAR_WINNER_SCORE and best.score - runner_up >= CLEAR_WINNER_GAP:
             return best.customer
-        raise Ambiguous(_ambiguous_message(query), tuple(m.customer for m in matches))
+        raise _ambiguous(query, matches)
     suggestions = search_customers(session, query=query, limit=3, cutoff=SUGGESTION_SCORE)
     hint = f" Did you mean {', '.join(repr(m.customer.name) for m in suggestions)}?" if suggestions else ""
-    raise NotFound(f"No customer matches {query.strip()!r}.{hint}")
+    raise NoMatch(
+        f"No customer matches {query.strip()!r}.{hint}",
+        query=query.strip(),
+        suggestions=tuple(m.customer for m in suggestions),
+    )
 
 
-def _ambiguous_message(query: str) -> str:
-    return f"Several customers match {query.strip()!r}: pick one, or use the external id or e-mail."
+def _ambiguous(query: str, matches: list[Match]) -> Ambiguous:
+    return Ambiguous(
+        f"Several customers match {query.strip()!r}: pick one, or use the external id or e-mail.",
+        tuple(m.customer for m in matches),
+        query=query.strip(),
+    )

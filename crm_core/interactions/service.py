@@ -49,16 +49,28 @@ class SlackThread:
 def validate_kind(kind: str) -> str:
     clean = kind.strip().lower()
     if clean not in INTERACTION_KINDS:
-        raise InvalidInput(f"kind {kind!r} is not one of {', '.join(INTERACTION_KINDS)}")
+        raise InvalidInput(
+            f"kind {kind!r} is not one of {', '.join(INTERACTION_KINDS)}",
+            field="kind",
+            key="input.kind_unknown",
+            params={"kind": kind},
+        )
     return clean
 
 
 def validate_summary(summary: str) -> str:
     clean = summary.strip()
     if not clean:
-        raise InvalidInput("summary is empty: say in a few words what happened")
+        raise InvalidInput(
+            "summary is empty: say in a few words what happened", field="summary", key="input.summary_empty"
+        )
     if len(clean) > MAX_SUMMARY_LENGTH:
-        raise InvalidInput(f"summary is longer than {MAX_SUMMARY_LENGTH} characters: shorten it")
+        raise InvalidInput(
+            f"summary is longer than {MAX_SUMMARY_LENGTH} characters: shorten it",
+            field="summary",
+            key="input.summary_too_long",
+            params={"max": MAX_SUMMARY_LENGTH},
+        )
     return clean
 
 

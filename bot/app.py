@@ -1,0 +1,59 @@
+"""The Bolt app factory: one Web API client, one listener thread pool, listeners per Slack surface."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from sqlalchemy import Engine
+
+from bot import errors
+from bot.listeners import actions, commands, options, views
+from bot.people import People
+from bot.slack_clients import make_web_client
+from bot.user_request import Deps, utc_now
+from crm_core.config import Settings
+
+# Bolt runs ack functions and lazy listeners on this pool (process_before_response=False), so it
+# must be wide enough that slow Web API calls in lazy listeners never starve the next ack.
+LISTENER_THREADS = 32
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> App:
+    """The app for HTTP, or Socket Mode when SLACK_APP_TOKEN is set.
+
+    Needs SLACK_BOT_TOKEN (checked with Slack now, through auth.test) and, over HTTP,
+    SLACK_SIGNING_SECRET; a missing one fails here with a message naming it.
+    """
+    client = make_web_client(settings)
+    # Socket Mode requests are not signed; over HTTP an empty secret would accept forged requests.
+    secret = (
+        settings.slack_signing_secret or ""
+        if settings.slack_app_token
+        else settings.require("SLACK_SIGNING_SECRET")
+    )
+    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="crm-listener")
+    app = App(
+        name="crm-bot",
+        client=client,
+        signing_secret=secret,
+        process_before_response=False,
+        listener_executor=executor,
+    )
+    deps = Deps(
+        engine=engine,
+        people=People(engine=engine, default_timezone=settings.timezone),
+        executor=executor,
+        clock=clock,
+    )
+    errors.register(app, deps)
+    for surface in (commands, actions, views, options):
+        surface.register(app, deps)
+    return app

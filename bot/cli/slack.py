@@ -1,0 +1,52 @@
+"""``crm-bot serve`` and ``crm-bot run``: connect the app to Slack over HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.app import create_app
+from bot.cli.app import CliContext, cli, pass_context
+from bot.server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
+from bot.when import warm_up
+
+
+def _app(context: CliContext) -> App:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(context.settings, context.engine())
+    warm_up()  # load the date parser now, not during someone's first command
+    return app
+
+
+def _serve(app: App, host: str, port: int, threads: int) -> None:
+    server = HttpServer(app, host=host, port=port, threads=threads)
+    click.echo(f"crm-bot: serving Slack requests at {server.url}{EVENTS_PATH} ({threads} threads)", err=True)
+    server.serve_forever()
+
+
+@cli.command()
+@click.option("--port", type=int, required=True, help="Port to listen on.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, help="Request threads.")
+@pass_context
+def serve(context: CliContext, port: int, host: str, threads: int) -> None:
+    """Serve Slack's requests over HTTP at POST /slack/events (and GET /healthz)."""
+    context.settings.require("SLACK_SIGNING_SECRET")
+    _serve(_app(context), host, port, threads)
+
+
+@cli.command()
+@click.option("--port", type=int, default=3000, envvar="PORT", show_default=True, help="HTTP port ($PORT).")
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP address.")
+@pass_context
+def run(context: CliContext, port: int, host: str) -> None:
+    """Connect to Slack: Socket Mode when SLACK_APP_TOKEN is set, else serve HTTP on $PORT."""
+    app = _app(context)
+    if context.settings.slack_app_token:
+        click.echo("crm-bot: connecting to Slack in Socket Mode", err=True)
+        SocketModeHandler(app, context.settings.slack_app_token).start()  # type: ignore[no-untyped-call]
+    else:
+        _serve(app, host, port, DEFAULT_THREADS)

@@ -1,0 +1,96 @@
+"""The one place errors become messages: usage hints, domain errors, and an apology for the rest.
+
+Bolt sends exceptions from ack functions to ``@app.error``, but only logs those from lazy listeners,
+so ``bot.listeners.wiring`` routes both here. A user sees their own mistake explained in their
+language; anything unexpected is an apology plus a log line with the error type and where it
+happened, never a traceback in Slack and never a token or request body in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.blocks.customers import render_candidates, render_no_match
+from bot.blocks.limits import escape
+from bot.grammar import UsageError
+from bot.messages import has_message
+from bot.user_request import Deps, UserRequest
+from crm_core.errors import Ambiguous, CrmError, NoMatch
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.error
+    def handle_error(
+        error: Exception, body: dict[str, Any], client: WebClient, context: dict[str, Any]
+    ) -> None:
+        # This runs before the request is acknowledged; answering the user calls Slack, so later.
+        deps.executor.submit(report, error, UserRequest(deps, client, body, context))
+
+
+def report(error: Exception, request: UserRequest) -> None:
+    """Tell the user what went wrong, as far as they can act on it."""
+    try:
+        _tell(error, request)
+    except Exception as failure:
+        log.error(
+            "could not tell %s about %s: %s", request.user_id, type(error).__name__, type(failure).__name__
+        )
+
+
+def _tell(error: Exception, request: UserRequest) -> None:
+    if isinstance(error, Ambiguous):
+        query = str(error.params.get("query", ""))
+        request.reply(
+            request.t("customer.ambiguous", query=escape(query)),
+            render_candidates(query, error.candidates, language=request.language),
+        )
+    elif isinstance(error, NoMatch):
+        query = str(error.params.get("query", ""))
+        request.reply(
+            request.t("customer.no_match", query=escape(query)),
+            render_no_match(query, error.suggestions, language=request.language),
+        )
+    elif isinstance(error, UsageError | CrmError):
+        request.reply(describe(error, request))
+    else:
+        log.error(
+            "unexpected %s at %s while answering %s (%s)",
+            type(error).__name__,
+            where(error),
+            request.user_id,
+            request.body.get("type") or "command",
+        )
+        request.reply(request.t("error.unexpected"))
+
+
+def where(error: BaseException) -> str:
+    """The innermost frame of our own code, and the innermost of all: where to look, without values.
+
+    The message of an unexpected error is left out on purpose: it may quote a request or a URL.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [
+        f for f in frames if f"{os.sep}bot{os.sep}" in f.filename or f"{os.sep}crm_core{os.sep}" in f.filename
+    ]
+    shown = [*ours[-1:], *frames[-1:]] if ours and ours[-1] is not frames[-1] else frames[-1:]
+    return " → ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in shown)
+
+
+def describe(error: UsageError | CrmError, request: UserRequest) -> str:
+    """The error in the user's language; an error without a catalogue entry keeps its English text."""
+    key = error.key
+    if key is None or not has_message(key):
+        message = error.message if isinstance(error, CrmError) else str(error)
+        return request.t("error.untranslated", message=escape(message))
+    params = {name: escape(str(value)) for name, value in error.params.items()}
+    if "missing" in params:
+        params["missing"] = request.t(f"part.{params['missing']}")
+    return request.t(key, **params)

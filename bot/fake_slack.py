@@ -1,0 +1,463 @@
+"""A local stand-in for Slack's Web API and response URLs: a real HTTP server in a background thread.
+
+Tests and ``crm-bot console`` point ``SLACK_API_URL`` at it, so the app's real ``WebClient`` (with
+its retry handlers) talks HTTP to it and what is recorded is exactly what Slack would have received.
+It can be told to fail the next calls of a method (an API error, HTTP 429 with Retry-After, a 5xx)
+or to hold them until released, which is how tests show that acks never wait for the Web API.
+Like Slack, it refuses blocks beyond Block Kit's limits, so a renderer that breaks them fails loudly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, block_problems
+
+RESPONSE_URL = "response_url"
+WORKSPACE_URL = "https://fake-workspace.slack.com/"
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+Handler = Callable[["FakeSlack", dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the app made: a Web API method, or a POST to a response URL."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    status: int
+    path: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        view = self.params.get("view")
+        return list((view if isinstance(view, dict) else self.params).get("blocks") or [])
+
+    @property
+    def text(self) -> str:
+        """Every human-readable string in the call (message text and blocks), for assertions."""
+        return "\n".join(_strings({"text": self.params.get("text", ""), "blocks": self.blocks}))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                yield item
+            else:
+                yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@dataclass
+class FakeUser:
+    id: str
+    name: str = "someone"
+    locale: str = "en-US"
+    tz: str = "UTC"
+    is_restricted: bool = False
+    is_bot: bool = False
+
+
+@dataclass
+class _Fault:
+    error: str | None = None
+    status: int | None = None
+    retry_after: int | None = None
+    hold: threading.Event | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _State:
+    calls: list[Call] = field(default_factory=list)
+    faults: dict[str, deque[_Fault]] = field(default_factory=lambda: defaultdict(deque))
+    users: dict[str, FakeUser] = field(default_factory=dict)
+    threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gates: list[threading.Event] = field(default_factory=list)
+
+
+class FakeSlack:
+    """``with FakeSlack() as slack:`` serves on 127.0.0.1 at a free port until the block ends."""
+
+    TEAM_ID = "T0FAKE"
+    BOT_USER_ID = "UCRMBOT"
+
+    def __init__(self, *, token: str = "xoxb-fake-token") -> None:
+        self.token = token
+        self._state = _State()
+        self._changed = threading.Condition()
+        self._ts = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_request_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release_holds()
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        """What ``SLACK_API_URL`` should be set to."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}api/"
+
+    def response_url(self, response_id: str) -> str:
+        return f"{self.base_url}response/{response_id}"
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, **attributes: Any) -> FakeUser:
+        user = FakeUser(id=user_id, **attributes)
+        with self._changed:
+            self._state.users[user_id] = user
+        return user
+
+    def add_thread(self, channel: str, thread_ts: str, messages: list[dict[str, Any]]) -> None:
+        """Messages ``conversations.replies`` returns for this thread (the parent first)."""
+        with self._changed:
+            self._state.threads[(channel, thread_ts)] = [{"ts": thread_ts, **messages[0]}, *messages[1:]]
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with an API error or an HTTP error status."""
+        self._add_faults(method, times, lambda: _Fault(error=error, status=status, retry_after=retry_after))
+
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        self._add_faults(method, times, lambda: _Fault(seconds=seconds))
+
+    def hold_next(self, method: str, *, times: int = 1) -> threading.Event:
+        """Keep the next calls of ``method`` waiting until the returned event is set."""
+        gate = threading.Event()
+        with self._changed:
+            self._state.gates.append(gate)
+        self._add_faults(method, times, lambda: _Fault(hold=gate))
+        return gate
+
+    def release_holds(self) -> None:
+        """Let every held call go on, so nothing waits on the fake forever."""
+        with self._changed:
+            for gate in self._state.gates:
+                gate.set()
+
+    def _add_faults(self, method: str, times: int, make: Callable[[], _Fault]) -> None:
+        with self._changed:
+            self._state.faults[method].extend(make() for _ in range(times))
+
+    # -- inspection ------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._changed:
+            return list(self._state.calls)
+
+    def calls_to(self, method: str, **params: Any) -> list[Call]:
+        """Recorded calls of ``method`` (whatever the fake answered) whose params include ``params``."""
+        return [
+            c
+            for c in self.calls
+            if c.method == method and all(c.params.get(k) == v for k, v in params.items())
+        ]
+
+    def delivered(self, method: str, **params: Any) -> list[Call]:
+        """Calls of ``method`` the fake answered with success: what a user would actually see."""
+        return [c for c in self.calls_to(method, **params) if c.ok]
+
+    def replies(self, response_id: str) -> list[Call]:
+        return [c for c in self.delivered(RESPONSE_URL) if c.path == f"/response/{response_id}"]
+
+    def wait_for(
+        self,
+        method: str,
+        *,
+        count: int = 1,
+        timeout: float = 10.0,
+        where: Callable[[Call], bool] = lambda call: True,
+    ) -> list[Call]:
+        """Block until ``count`` successful matching calls were made; fail naming what was seen."""
+
+        def matching() -> list[Call]:
+            return [c for c in self._state.calls if c.method == method and c.ok and where(c)]
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(matching()) >= count, timeout=timeout):
+                seen = [(c.method, c.status) for c in self._state.calls]
+                raise AssertionError(
+                    f"expected {count} successful {method} call(s) in {timeout}s; saw {seen}"
+                )
+            return matching()
+
+    def wait_for_reply(self, response_id: str, *, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        path = f"/response/{response_id}"
+        return self.wait_for(RESPONSE_URL, count=count, timeout=timeout, where=lambda c: c.path == path)
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        with self._changed:
+            return self._state.home_views.get(user_id)
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def _next_fault(self, method: str) -> _Fault | None:
+        with self._changed:
+            faults = self._state.faults.get(method)
+            return faults.popleft() if faults else None
+
+    def _record(self, call: Call) -> None:
+        with self._changed:
+            self._state.calls.append(call)
+            self._changed.notify_all()
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _user(self, user_id: str) -> FakeUser:
+        with self._changed:
+            return self._state.users.get(user_id) or FakeUser(id=user_id)
+
+    def _thread_messages(self, channel: str, ts: str) -> list[dict[str, Any]] | None:
+        with self._changed:
+            return self._state.threads.get((channel, ts))
+
+    def _publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        with self._changed:
+            self._state.home_views[user_id] = view
+
+    def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body Slack would answer a successful-path call of ``method`` with."""
+        handler = _METHODS.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        return handler(self, params)
+
+
+def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_POST(self) -> None:
+            self._handle()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silenced: the recorded calls are the log."""
+
+        def _handle(self) -> None:
+            path = urlsplit(self.path).path
+            params = _parse_params(self)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if path.startswith("/response/"):
+                method = RESPONSE_URL
+            elif path.startswith("/api/"):
+                method = path.removeprefix("/api/")
+            else:
+                self._send(404, {"ok": False, "error": "not_found"})
+                return
+            status, body, extra = self._outcome(method, params, headers)
+            slack._record(Call(method=method, params=params, headers=headers, status=status, path=path))
+            self._send(status, body, extra)
+
+        def _outcome(
+            self, method: str, params: dict[str, Any], headers: dict[str, str]
+        ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+            fault = slack._next_fault(method)
+            if fault is not None:
+                if fault.hold is not None:
+                    fault.hold.wait()
+                time.sleep(fault.seconds)
+                if fault.status is not None:
+                    extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                    return fault.status, {"ok": False, "error": "ratelimited"}, extra
+                if fault.error is not None:
+                    return 200, {"ok": False, "error": fault.error}, {}
+            if method == RESPONSE_URL:
+                problems = block_problems(params.get("blocks") or [], max_blocks=MAX_MESSAGE_BLOCKS)
+                return (400, "invalid_blocks", {}) if problems else (200, "ok", {})
+            if headers.get("authorization") != f"Bearer {slack.token}" and params.get("token") != slack.token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, slack.answer(method, params), {}
+
+        def _send(self, status: int, body: dict[str, Any] | str, extra: dict[str, str] | None = None) -> None:
+            is_json = isinstance(body, dict)
+            data = (json.dumps(body) if is_json else str(body)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return RequestHandler
+
+
+def _parse_params(request: BaseHTTPRequestHandler) -> dict[str, Any]:
+    params: dict[str, Any] = dict(parse_qsl(urlsplit(request.path).query))
+    length = int(request.headers.get("Content-Length") or 0)
+    raw = request.rfile.read(length).decode() if length else ""
+    if "json" in (request.headers.get("Content-Type") or ""):
+        params.update(json.loads(raw or "{}"))
+    else:
+        params.update(parse_qsl(raw))
+    for name in JSON_FIELDS:
+        if isinstance(params.get(name), str):
+            params[name] = json.loads(params[name])
+    return params
+
+
+def _message_answer(slack: FakeSlack, params: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    if not params.get("channel"):
+        return {"ok": False, "error": "channel_not_found"}
+    problems = block_problems(params.get("blocks") or [], max_blocks=MAX_MESSAGE_BLOCKS)
+    if problems:
+        return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": problems}}
+    return {"ok": True, "channel": params["channel"], **fields}
+
+
+def _post_message(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    ts = slack._next_ts()
+    message = {
+        "type": "message",
+        "ts": ts,
+        "text": params.get("text", ""),
+        "blocks": params.get("blocks", []),
+    }
+    return _message_answer(slack, params, ts=ts, message=message)
+
+
+def _post_ephemeral(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("user"):
+        return {"ok": False, "error": "user_not_in_channel"}
+    return _message_answer(slack, params, message_ts=slack._next_ts())
+
+
+def _update(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    return _message_answer(slack, params, ts=params.get("ts"), text=params.get("text", ""))
+
+
+def _view_answer(slack: FakeSlack, params: dict[str, Any], **required: Any) -> dict[str, Any]:
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        return {"ok": False, "error": f"invalid_{missing[0]}"}
+    view = params.get("view") or {}
+    problems = block_problems(view.get("blocks") or [], max_blocks=MAX_VIEW_BLOCKS)
+    if problems:
+        return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": problems}}
+    view_id = params.get("view_id") or f"V{slack._next_ts().replace('.', '')}"
+    return {"ok": True, "view": {**view, "id": view_id, "team_id": slack.TEAM_ID, "hash": slack._next_ts()}}
+
+
+def _views_open(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    return _view_answer(slack, params, trigger_id=params.get("trigger_id"))
+
+
+def _views_update(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    return _view_answer(slack, params, view_id=params.get("view_id") or params.get("external_id"))
+
+
+def _views_publish(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    answer = _view_answer(slack, params, user_id=params.get("user_id"))
+    if answer["ok"]:
+        slack._publish_home(params["user_id"], answer["view"])
+    return answer
+
+
+def _users_info(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    user = slack._user(str(params.get("user", "")))
+    info: dict[str, Any] = {
+        "id": user.id,
+        "team_id": slack.TEAM_ID,
+        "name": user.name,
+        "real_name": user.name,
+        "tz": user.tz,
+        "is_restricted": user.is_restricted,
+        "is_bot": user.is_bot,
+        "profile": {"real_name": user.name, "display_name": user.name},
+    }
+    if str(params.get("include_locale")).lower() in ("1", "true"):
+        info["locale"] = user.locale
+    return {"ok": True, "user": info}
+
+
+def _conversations_replies(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    messages = slack._thread_messages(str(params.get("channel")), str(params.get("ts")))
+    if messages is None:
+        return {"ok": False, "error": "thread_not_found"}
+    return {"ok": True, "messages": messages, "has_more": False}
+
+
+def _get_permalink(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    channel, ts = params.get("channel"), str(params.get("message_ts", ""))
+    if not channel or not ts:
+        return {"ok": False, "error": "message_not_found"}
+    return {
+        "ok": True,
+        "channel": channel,
+        "permalink": f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}",
+    }
+
+
+def _auth_test(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "url": WORKSPACE_URL,
+        "team": "Fake Workspace",
+        "user": "crm",
+        "team_id": slack.TEAM_ID,
+        "user_id": slack.BOT_USER_ID,
+        "bot_id": "B0FAKE",
+        "is_enterprise_install": False,
+    }
+
+
+_METHODS: dict[str, Handler] = {
+    "auth.test": _auth_test,
+    "chat.postMessage": _post_message,
+    "chat.postEphemeral": _post_ephemeral,
+    "chat.update": _update,
+    "chat.getPermalink": _get_permalink,
+    "views.open": _views_open,
+    "views.update": _views_update,
+    "views.publish": _views_publish,
+    "users.info": _users_info,
+    "conversations.replies": _conversations_replies,
+}

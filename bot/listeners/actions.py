@@ -1,0 +1,115 @@
+"""Buttons: open a profile, open the modals, and close or snooze a follow-up.
+
+Follow-up buttons redraw the message they sit on (the profile card, or the ``/crm mine`` list), so a
+second click on a stale button only redraws it: completing is idempotent in crm_core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from slack_bolt import App
+from sqlalchemy.orm import Session
+
+from bot.blocks.follow_ups import FollowUpButton, render_my_follow_ups
+from bot.blocks.limits import Block, escape
+from bot.blocks.modals import render_follow_up_modal, render_log_interaction_modal, render_new_customer_modal
+from bot.blocks.profile import render_profile_card
+from bot.blocks.text import day
+from bot.ids import ActionId
+from bot.listeners.wiring import Handler, acknowledge, lazily
+from bot.user_request import Deps, UserRequest
+from crm_core.customers.profile import load_profile
+from crm_core.customers.service import get_customer
+from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
+from crm_core.store import transaction
+
+
+def register(app: App, deps: Deps) -> None:
+    handlers: dict[ActionId, Handler] = {
+        ActionId.OPEN_PROFILE: open_profile,
+        ActionId.LOG_INTERACTION: open_log_modal,
+        ActionId.ADD_FOLLOW_UP: open_follow_up_modal,
+        ActionId.CREATE_CUSTOMER: open_new_customer_modal,
+        ActionId.MARK_DONE: mark_done,
+        ActionId.SNOOZE_DAY: snooze_a_day,
+        ActionId.SNOOZE_WEEK: snooze_a_week,
+    }
+    for action_id, handler in handlers.items():
+        app.action(action_id)(ack=acknowledge, lazy=[lazily(deps, handler)])
+
+
+def open_profile(request: UserRequest) -> None:
+    with transaction(request.engine) as session:
+        profile = load_profile(session, actor=request.actor, external_id=request.action_value)
+    blocks = render_profile_card(profile, language=request.language, today=request.today())
+    request.reply(request.t("profile.fallback", name=escape(profile.customer.name)), blocks, replace=True)
+
+
+def open_log_modal(request: UserRequest) -> None:
+    _open_modal_for_customer(request, render_log_interaction_modal)
+
+
+def open_follow_up_modal(request: UserRequest) -> None:
+    _open_modal_for_customer(request, render_follow_up_modal)
+
+
+def _open_modal_for_customer(request: UserRequest, render: Callable[..., Block]) -> None:
+    with transaction(request.engine) as session:
+        customer = get_customer(session, actor=request.actor, external_id=request.action_value)
+    request.open_modal(
+        render(
+            language=request.language,
+            today=request.today(),
+            metadata=request.modal_metadata(),
+            customer=customer,
+        )
+    )
+
+
+def open_new_customer_modal(request: UserRequest) -> None:
+    request.open_modal(
+        render_new_customer_modal(
+            language=request.language, metadata=request.modal_metadata(), name=request.action_value
+        )
+    )
+
+
+def mark_done(request: UserRequest) -> None:
+    clicked = FollowUpButton.decode(request.action_value)
+    with transaction(request.engine) as session:
+        complete_follow_up(
+            session,
+            actor=request.actor,
+            follow_up_id=clicked.follow_up_id,
+            now=request.now().replace(tzinfo=None),
+        )
+        blocks = _redrawn(session, request, clicked)
+    request.reply(request.t("follow_up.marked_done"), blocks, replace=True)
+
+
+def snooze_a_day(request: UserRequest) -> None:
+    _snooze(request, dt.timedelta(days=1))
+
+
+def snooze_a_week(request: UserRequest) -> None:
+    _snooze(request, dt.timedelta(days=7))
+
+
+def _snooze(request: UserRequest, delay: dt.timedelta) -> None:
+    clicked = FollowUpButton.decode(request.action_value)
+    until = request.today() + delay
+    with transaction(request.engine) as session:
+        snooze_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id, until=until)
+        blocks = _redrawn(session, request, clicked)
+    request.reply(request.t("follow_up.snoozed", due=day(until)), blocks, replace=True)
+
+
+def _redrawn(session: Session, request: UserRequest, clicked: FollowUpButton) -> list[Block]:
+    """The message the button was on, as it is now."""
+    if clicked.customer is not None:
+        profile = load_profile(session, actor=request.actor, external_id=clicked.customer)
+        return render_profile_card(profile, language=request.language, today=request.today())
+    follow_ups = open_follow_ups(session, owner_id=request.user_id)
+    return render_my_follow_ups(follow_ups, language=request.language, today=request.today())

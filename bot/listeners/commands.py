@@ -1,0 +1,89 @@
+"""``/crm``: acknowledged at once with nothing, answered ephemerally from a lazy listener."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.blocks.follow_ups import render_my_follow_ups
+from bot.blocks.help import render_help
+from bot.blocks.limits import escape, unescape
+from bot.blocks.profile import render_profile_card
+from bot.blocks.text import day
+from bot.grammar import Admin, Find, Help, Log, Mine, SetFollowUp, parse_command
+from bot.listeners.wiring import acknowledge, lazily
+from bot.user_request import Deps, UserRequest
+from crm_core.customers.profile import load_profile
+from crm_core.follow_ups.service import add_follow_up, open_follow_ups
+from crm_core.identity.search import resolve_customer
+from crm_core.interactions.service import log_interaction
+from crm_core.store import transaction
+
+COMMAND = "/crm"
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command(COMMAND)(ack=acknowledge, lazy=[lazily(deps, answer_crm_command)])
+
+
+def answer_crm_command(request: UserRequest) -> None:
+    command = parse_command(unescape(request.body.get("text", "")), today=request.today())
+    match command:
+        case Help():
+            show_help(request)
+        case Find():
+            find_customer(request, command)
+        case Log():
+            log_to_customer(request, command)
+        case SetFollowUp():
+            set_follow_up(request, command)
+        case Mine():
+            list_my_follow_ups(request)
+        case Admin():
+            request.reply(request.t("admin.unavailable"))
+
+
+def show_help(request: UserRequest) -> None:
+    request.reply(request.t("help.title"), render_help(language=request.language))
+
+
+def find_customer(request: UserRequest, command: Find) -> None:
+    with transaction(request.engine) as session:
+        customer = resolve_customer(session, query=command.query)
+        profile = load_profile(session, actor=request.actor, external_id=customer.external_id)
+    blocks = render_profile_card(profile, language=request.language, today=request.today())
+    request.reply(request.t("profile.fallback", name=escape(customer.name)), blocks)
+
+
+def log_to_customer(request: UserRequest, command: Log) -> None:
+    with transaction(request.engine) as session:
+        customer = resolve_customer(session, query=command.customer)
+        log_interaction(
+            session,
+            actor=request.actor,
+            customer_external_id=customer.external_id,
+            kind=command.kind,
+            summary=command.summary,
+            occurred_at=request.now().replace(tzinfo=None),
+        )
+    kind = request.t(f"kind.{command.kind}")
+    request.reply(request.t("log.done", kind=kind, customer=escape(customer.name)))
+
+
+def set_follow_up(request: UserRequest, command: SetFollowUp) -> None:
+    with transaction(request.engine) as session:
+        customer = resolve_customer(session, query=command.customer)
+        add_follow_up(
+            session,
+            actor=request.actor,
+            customer_external_id=customer.external_id,
+            due_on=command.due_on,
+            note=command.note,
+        )
+    request.reply(request.t("follow_up.done", customer=escape(customer.name), due=day(command.due_on)))
+
+
+def list_my_follow_ups(request: UserRequest) -> None:
+    with transaction(request.engine) as session:
+        follow_ups = open_follow_ups(session, owner_id=request.user_id)
+    blocks = render_my_follow_ups(follow_ups, language=request.language, today=request.today())
+    request.reply(request.t("mine.title", count=len(follow_ups)), blocks)

@@ -1,0 +1,29 @@
+"""The customer picker (``external_select``) in modals, backed by the forgiving search.
+
+Slack wants the options in the ack itself, so the search runs on the ack path; it is one indexed
+query over a cached name index, well within Slack's three seconds.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App
+
+from bot.blocks.modals import customer_option
+from bot.ids import Field
+from bot.listeners.wiring import before_ack
+from bot.user_request import Deps, UserRequest
+from crm_core.identity.search import SUGGESTION_SCORE, search_customers
+from crm_core.store import transaction
+
+MAX_OPTIONS = 20
+
+
+def register(app: App, deps: Deps) -> None:
+    app.options(Field.CUSTOMER)(before_ack(deps, suggest_customers))
+
+
+def suggest_customers(request: UserRequest, ack: Ack) -> None:
+    query = str(request.body.get("value", ""))
+    with transaction(request.engine) as session:
+        matches = search_customers(session, query=query, limit=MAX_OPTIONS, cutoff=SUGGESTION_SCORE)
+    ack(options=[customer_option(match.customer) for match in matches])

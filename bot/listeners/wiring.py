@@ -1,0 +1,51 @@
+"""Adapters between Bolt's keyword-argument listeners and our handlers that take a ``UserRequest``.
+
+- ``acknowledge`` answers Slack at once with nothing: the reply follows from a lazy listener.
+- ``lazily`` runs a handler as a Bolt lazy listener (on the listener thread pool, after the ack),
+  reporting its errors through ``bot.errors``, which Bolt would otherwise only log.
+- ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
+  ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot.errors import report
+from bot.user_request import Deps, UserRequest
+
+Handler = Callable[[UserRequest], None]
+AckHandler = Callable[[UserRequest, Ack], None]
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
+    def run(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        request = UserRequest(deps, client, body, context)
+        try:
+            handler(request)
+        except Exception as error:
+            report(error, request)
+
+    return _named_after(handler, run)
+
+
+def before_ack(deps: Deps, handler: AckHandler) -> Callable[..., None]:
+    def run(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        handler(UserRequest(deps, client, body, context), ack)
+
+    return _named_after(handler, run)
+
+
+def _named_after(handler: Callable[..., None], listener: Callable[..., None]) -> Callable[..., None]:
+    """Bolt logs (and, on FaaS, dispatches) lazy listeners by name: give it the handler's."""
+    listener.__name__ = handler.__name__
+    listener.__qualname__ = handler.__qualname__
+    return listener

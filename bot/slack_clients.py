@@ -1,0 +1,58 @@
+"""HTTP clients for Slack: the Web API and response URLs, both retrying what is worth retrying.
+
+Slack answers bursts with 429 and a Retry-After, and has the odd 5xx; a reply lost to either would
+leave the user with silence, so both clients retry connection errors, 429s (after Retry-After) and
+500/503s. Retrying sleeps, so these clients are used only after the request was acknowledged
+(in lazy listeners, or after ``ack()``), never on the path that must answer Slack within 3 seconds.
+Bolt's own ``respond`` does not retry 429 or 5xx, hence ``post_to_response_url``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from crm_core.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 2
+TIMEOUT_SECONDS = 10
+
+
+def retry_handlers() -> list[RetryHandler]:
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES),
+        RateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES),
+        ServerErrorRetryHandler(max_retry_count=MAX_RETRIES),
+    ]
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """The bot's Web API client, talking to ``SLACK_API_URL`` (a local fake in tests and the console)."""
+    base_url = settings.slack_api_url or WebClient.BASE_URL
+    return WebClient(
+        token=settings.require("SLACK_BOT_TOKEN"),
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        timeout=TIMEOUT_SECONDS,
+        retry_handlers=retry_handlers(),
+    )
+
+
+def post_to_response_url(url: str, message: dict[str, Any]) -> bool:
+    """Send ``message`` to an interaction's response URL; False (and a log line) if Slack refused it."""
+    response = WebhookClient(url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()).send_dict(message)
+    if response.status_code != 200:
+        # The URL itself is a credential for this conversation: never log it.
+        log.warning("response URL refused a reply: HTTP %s %s", response.status_code, response.body[:200])
+        return False
+    return True

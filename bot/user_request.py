@@ -1,0 +1,140 @@
+"""One person's request from Slack, with what a handler needs to answer it.
+
+Bolt hands listeners loosely typed keyword arguments; handlers here take one ``UserRequest`` instead:
+who asks, in which language and time zone, the store, the clock, and ``reply`` (ephemeral, to the
+asker only). The person's language is looked up lazily, so building a request on the ack path never
+calls Slack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+
+from bot.blocks.limits import Block
+from bot.messages import t
+from bot.people import People, Person, zone_or_none
+from bot.slack_clients import post_to_response_url
+from crm_core.actor import Actor
+
+# Errors meaning "the bot may not post ephemerally there": the reply goes to the user's DM instead.
+_NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"})
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What listeners need beyond the request: built once by ``create_app``."""
+
+    engine: Engine
+    people: People
+    executor: Executor
+    clock: Callable[[], dt.datetime] = utc_now
+
+
+class UserRequest:
+    def __init__(
+        self,
+        deps: Deps,
+        client: WebClient,
+        body: Mapping[str, Any],
+        context: Mapping[str, Any],
+    ) -> None:
+        self.deps = deps
+        self.client = client
+        self.body = body
+        self.metadata = view_metadata(body)
+        self.user_id: str = context.get("user_id") or ""
+        self.channel_id: str | None = context.get("channel_id") or self.metadata.get("channel")
+        self.response_url: str | None = context.get("response_url")
+        self.trigger_id: str | None = body.get("trigger_id")
+
+    @property
+    def action_value(self) -> str:
+        """The ``value`` of the button that was clicked."""
+        actions = self.body.get("actions") or [{}]
+        return str(actions[0].get("value", ""))
+
+    @cached_property
+    def person(self) -> Person:
+        return self.deps.people.lookup(self.client, self.user_id)
+
+    @property
+    def language(self) -> str:
+        """The modal's language when inside one (known without asking Slack), else the person's."""
+        return self.metadata.get("language") or self.person.language
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, surface="slack")
+
+    @property
+    def engine(self) -> Engine:
+        return self.deps.engine
+
+    def t(self, key: str, **params: object) -> str:
+        return t(self.language, key, **params)
+
+    def now(self) -> dt.datetime:
+        return self.deps.clock().astimezone(dt.UTC)
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The modal's time zone when inside one (known without asking Slack), else the person's."""
+        return zone_or_none(self.metadata.get("timezone")) or self.person.timezone
+
+    def today(self) -> dt.date:
+        """Today where the person is: "tomorrow" typed at 23:30 in Tokyo means the Tokyo tomorrow."""
+        return self.deps.clock().astimezone(self.timezone).date()
+
+    def modal_metadata(self) -> dict[str, Any]:
+        """What a modal opened now must remember, so its submission needs nothing from Slack."""
+        return {"channel": self.channel_id, "language": self.language, "timezone": self.timezone.key}
+
+    def reply(self, text: str, blocks: list[Block] | None = None, *, replace: bool = False) -> None:
+        """Answer the asker only: through the response URL when there is one, else ephemerally or by DM."""
+        if self.response_url:
+            message = {
+                "text": text,
+                "blocks": blocks or [],
+                "response_type": "ephemeral",
+                "replace_original": replace,
+            }
+            post_to_response_url(self.response_url, message)
+            return
+        if self.channel_id:
+            try:
+                self.client.chat_postEphemeral(
+                    channel=self.channel_id, user=self.user_id, text=text, blocks=blocks
+                )
+                return
+            except SlackApiError as error:
+                if error.response.get("error") not in _NOT_IN_CHANNEL:
+                    raise
+        self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
+
+    def open_modal(self, view: Block) -> None:
+        self.client.views_open(trigger_id=self.trigger_id or "", view=view)
+
+
+def view_metadata(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a modal was opened with (``UserRequest.modal_metadata``, plus the customer it is about)."""
+    raw = (body.get("view") or {}).get("private_metadata") or ""
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

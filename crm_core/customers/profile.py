@@ -1,0 +1,76 @@
+"""Everything the profile card shows about one customer, read in one go as plain data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_core.actor import Actor
+from crm_core.customers.service import get_customer
+from crm_core.customers.views import CustomerView
+from crm_core.follow_ups.service import FollowUpView, open_follow_ups
+from crm_core.interactions.service import InteractionView, recent_interactions
+from crm_core.models import Purchase
+
+RECENT_INTERACTIONS = 5
+
+
+@dataclass(frozen=True)
+class PurchaseSummary:
+    count: int
+    totals: tuple[tuple[str, Decimal], ...]  # (currency, total), one per currency, largest count first
+    last_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ChurnRisk:
+    """A level of ``crm_core.analytics.churn.RISK_LEVELS`` and the reason a person can check."""
+
+    level: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """The customer, their latest touch points, open follow-ups and purchases.
+
+    ``segment`` and ``churn_risk`` come from analytics and are None until those are computed.
+    """
+
+    customer: CustomerView
+    recent_interactions: tuple[InteractionView, ...]
+    open_follow_ups: tuple[FollowUpView, ...]
+    purchases: PurchaseSummary
+    segment: str | None = None
+    churn_risk: ChurnRisk | None = None
+
+
+def load_profile(session: Session, *, actor: Actor, external_id: str) -> ProfileView:
+    """The profile of one customer; reading it is audited like any read of a customer."""
+    customer = get_customer(session, actor=actor, external_id=external_id)
+    return ProfileView(
+        customer=customer,
+        recent_interactions=tuple(
+            recent_interactions(session, customer_id=customer.id, limit=RECENT_INTERACTIONS)
+        ),
+        open_follow_ups=tuple(open_follow_ups(session, customer_id=customer.id)),
+        purchases=purchase_summary(session, customer_id=customer.id),
+    )
+
+
+def purchase_summary(session: Session, *, customer_id: int) -> PurchaseSummary:
+    rows = session.execute(
+        select(Purchase.currency, func.count(), func.sum(Purchase.amount), func.max(Purchase.occurred_at))
+        .where(Purchase.customer_id == customer_id)
+        .group_by(Purchase.currency)
+        .order_by(func.count().desc(), Purchase.currency)
+    ).all()
+    return PurchaseSummary(
+        count=sum(row[1] for row in rows),
+        totals=tuple((row[0], Decimal(row[2])) for row in rows),
+        last_at=max((row[3] for row in rows), default=None),
+    )

@@ -1,0 +1,80 @@
+"""End-to-end fixtures: a fake Slack, and the real app served by the production server code.
+
+Each test gets its own fake Slack (a real HTTP server) and its own app built by ``create_app`` with
+real settings pointing ``SLACK_API_URL`` at the fake, served by ``bot.server.HttpServer`` (waitress)
+on a free port, exactly as ``crm-bot serve`` does. The clock is fixed, so "today" is known; waiting
+is done on what the fake records, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.fake_slack import FakeSlack
+from bot.server import HttpServer
+from crm_core.config import Settings
+from tests.bot.harness import SlackSender
+
+BOT_TOKEN = "xoxb-test-bot-token"
+SIGNING_SECRET = "test-signing-secret-0123456789"
+NOW = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)  # a Wednesday, 18:00 in Tokyo
+SALES = "U0SALES"  # an English-speaking rep in UTC
+JA = "U0JAPAN"  # a Japanese-speaking rep in Tokyo
+
+
+@dataclass
+class Clock:
+    now: dt.datetime = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(token=BOT_TOKEN) as fake:
+        fake.add_user(SALES, name="sam", locale="en-US", tz="UTC")
+        fake.add_user(JA, name="hanako", locale="ja-JP", tz="Asia/Tokyo")
+        yield fake
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(slack: FakeSlack, database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        timezone="UTC",
+    )
+
+
+@pytest.fixture
+def server(settings: Settings, engine: Engine, clock: Clock, slack: FakeSlack) -> Iterator[HttpServer]:
+    app = create_app(settings, engine, clock=clock)
+    served = HttpServer(app, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=served.serve_forever, name="crm-bot-http", daemon=True)
+    thread.start()
+    yield served
+    slack.release_holds()
+    served.stop()
+    thread.join(timeout=10)
+    # Let lazy listeners finish before the store is emptied for the next test.
+    app.listener_runner.listener_executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def sender(server: HttpServer, slack: FakeSlack) -> SlackSender:
+    return SlackSender(server.url, SIGNING_SECRET, slack)

@@ -1,0 +1,163 @@
+"""Buttons end to end: each test clicks a button the app itself rendered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot.fake_slack import Call, FakeSlack
+from bot.ids import ActionId, CallbackId, Field
+from crm_core.actor import Actor
+from crm_core.customers.service import customer_by_external_id
+from crm_core.customers.views import CustomerView
+from crm_core.follow_ups.service import add_follow_up
+from crm_core.models import FollowUp
+from crm_core.store import transaction
+from tests.bot.conftest import JA, NOW, SALES
+from tests.bot.harness import SlackSender, button, opened_view
+from tests.factories import customer
+
+REP = Actor(user_id=SALES, surface="slack")
+
+
+@pytest.fixture
+def acme(engine: Engine) -> CustomerView:
+    with transaction(engine) as session:
+        acme = customer(session, "Acme Inc.", company="Acme Holdings")
+        add_follow_up(
+            session,
+            actor=REP,
+            customer_external_id=acme.external_id,
+            due_on=dt.date(2026, 3, 1),
+            note="call back",
+        )
+        return acme
+
+
+def reply_to(sender: SlackSender, slack: FakeSlack, text: str, *, user: str = SALES) -> Call:
+    sent = sender.command(text, user=user)
+    return slack.wait_for_reply(sent.response_id)[0]
+
+
+def click(sender: SlackSender, slack: FakeSlack, call: Call, action_id: str, *, user: str = SALES) -> Call:
+    """Click the button and return the reply it brings (through the click's response URL)."""
+    sent = sender.click(button(call, action_id), user=user)
+    assert sent.answer.status == 200
+    return slack.wait_for_reply(sent.response_id)[0]
+
+
+def follow_up_rows(engine: Engine) -> list[FollowUp]:
+    with transaction(engine) as session:
+        return list(session.scalars(select(FollowUp).order_by(FollowUp.id)))
+
+
+def test_log_interaction_opens_the_modal_with_the_customer_picked(
+    sender: SlackSender, slack: FakeSlack, acme: CustomerView
+) -> None:
+    card = reply_to(sender, slack, "find acme")
+    sent = sender.click(button(card, ActionId.LOG_INTERACTION))
+    [call] = slack.wait_for("views.open")
+    view = call.params["view"]
+    assert call.params["trigger_id"].startswith("trigger.")
+    assert view["callback_id"] == CallbackId.LOG_INTERACTION
+    picker = next(b["element"] for b in view["blocks"] if b.get("block_id") == Field.CUSTOMER)
+    assert picker["initial_option"]["value"] == acme.external_id
+    today = next(b["element"] for b in view["blocks"] if b.get("block_id") == Field.OCCURRED_ON)
+    assert today["initial_date"] == "2026-03-04"
+    assert json.loads(view["private_metadata"])["channel"] == "C0SALES"
+    assert slack.replies(sent.response_id) == []
+
+
+def test_add_follow_up_opens_its_modal_in_the_users_language(
+    sender: SlackSender, slack: FakeSlack, acme: CustomerView
+) -> None:
+    card = reply_to(sender, slack, "find acme", user=JA)
+    sender.click(button(card, ActionId.ADD_FOLLOW_UP), user=JA)
+    view = opened_view(slack)
+    assert view["callback_id"] == CallbackId.ADD_FOLLOW_UP
+    assert view["title"]["text"] == "フォローアップを追加"
+    assert json.loads(view["private_metadata"]) == {
+        "channel": "C0SALES",
+        "language": "ja",
+        "timezone": "Asia/Tokyo",
+        "customer": acme.external_id,
+    }
+
+
+def test_mark_done_redraws_the_card_and_a_second_click_changes_nothing(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    card = reply_to(sender, slack, "find acme")
+    done = button(card, ActionId.MARK_DONE)
+    first = sender.click(done)
+    [redrawn] = slack.wait_for_reply(first.response_id)
+    assert redrawn.params["replace_original"] is True
+    assert "No open follow-ups." in redrawn.text and "call back" not in redrawn.text
+    [row] = follow_up_rows(engine)
+    assert row.status == "done" and row.done_at == NOW.replace(tzinfo=None)
+    second = sender.click(done)
+    [again] = slack.wait_for_reply(second.response_id)
+    assert "No open follow-ups." in again.text
+    assert [(r.status, r.done_at) for r in follow_up_rows(engine)] == [("done", NOW.replace(tzinfo=None))]
+
+
+@pytest.mark.parametrize(
+    ("action_id", "due"), [(ActionId.SNOOZE_DAY, "2026-03-05"), (ActionId.SNOOZE_WEEK, "2026-03-11")]
+)
+def test_snoozing_from_mine_moves_the_due_date_and_redraws_the_list(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView, action_id: ActionId, due: str
+) -> None:
+    mine = reply_to(sender, slack, "mine")
+    assert "(overdue by 3 d)" in mine.text
+    redrawn = click(sender, slack, mine, action_id)
+    assert f"*{due}*" in redrawn.text and "overdue" not in redrawn.text
+    [row] = follow_up_rows(engine)
+    assert (row.status, row.due_on.isoformat()) == ("snoozed", due)
+
+
+def test_done_from_mine_empties_the_list_in_japanese(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    with transaction(engine) as session:
+        add_follow_up(
+            session,
+            actor=Actor(JA, "slack"),
+            customer_external_id=acme.external_id,
+            due_on=dt.date(2026, 3, 4),
+        )
+    mine = reply_to(sender, slack, "自分", user=JA)
+    assert "（今日）" in mine.text
+    assert (
+        "未完了のフォローアップはありません。" in click(sender, slack, mine, ActionId.MARK_DONE, user=JA).text
+    )
+    assert [r.status for r in follow_up_rows(engine)] == ["open", "done"]
+
+
+def test_open_from_mine_shows_the_card(sender: SlackSender, slack: FakeSlack, acme: CustomerView) -> None:
+    mine = reply_to(sender, slack, "mine")
+    assert "Acme Holdings" in click(sender, slack, mine, ActionId.OPEN_PROFILE).text
+
+
+def test_create_customer_opens_the_new_customer_modal_with_the_name_typed(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    reply = reply_to(sender, slack, "find Initech")
+    sender.click(button(reply, ActionId.CREATE_CUSTOMER))
+    view = opened_view(slack)
+    assert view["callback_id"] == CallbackId.NEW_CUSTOMER
+    name = next(b["element"] for b in view["blocks"] if b.get("block_id") == Field.NAME)
+    assert name["initial_value"] == "Initech"
+
+
+def test_a_button_for_a_merged_away_customer_explains_instead_of_failing(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    card = reply_to(sender, slack, "find acme")
+    with transaction(engine) as session:
+        session.delete(customer_by_external_id(session, acme.external_id))
+    reply = click(sender, slack, card, ActionId.LOG_INTERACTION)
+    assert "That customer no longer exists" in reply.text
+    assert slack.calls_to("views.open") == []

@@ -1,0 +1,158 @@
+"""The HTTP edge: request signing, acking before slow work, retries against a flaky Slack, failures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot.fake_slack import FakeSlack
+from bot.ids import ActionId, Field
+from bot.server import HttpServer
+from crm_core.customers.views import CustomerView
+from crm_core.models import AuditEvent, Interaction
+from crm_core.store import transaction
+from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.bot.harness import SlackSender, button, opened_view, sign
+from tests.factories import customer
+
+
+@pytest.fixture
+def acme(engine: Engine) -> CustomerView:
+    with transaction(engine) as session:
+        return customer(session, "Acme Inc.")
+
+
+def interactions(engine: Engine) -> list[Interaction]:
+    with transaction(engine) as session:
+        return list(session.scalars(select(Interaction)))
+
+
+def audit_rows(engine: Engine) -> list[AuditEvent]:
+    with transaction(engine) as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.surface == "slack")))
+
+
+def test_health_check(server: HttpServer) -> None:
+    with urllib.request.urlopen(f"{server.url}/healthz") as response:
+        assert (response.status, response.read()) == (200, b"ok\n")
+
+
+def test_slack_can_verify_the_request_url(sender: SlackSender) -> None:
+    body = json.dumps({"type": "url_verification", "token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9"})
+    answer = sender.post(body.encode(), "application/json")
+    assert (answer.status, answer.json()) == (200, {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9"})
+
+
+@pytest.mark.parametrize("surface", ["command", "interactivity", "event"])
+def test_a_forged_signature_is_refused_and_nothing_happens(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView, surface: str
+) -> None:
+    forged = {"signature": "v0=" + "0" * 64}
+    if surface == "command":
+        answer = sender.command("log acme call forged", **forged).answer
+    elif surface == "interactivity":
+        answer = sender.interact({"type": "block_actions", "actions": []}, **forged)
+    else:
+        body = json.dumps({"type": "event_callback", "event_id": "Ev1", "event": {"type": "app_mention"}})
+        answer = sender.post(body.encode(), "application/json", **forged)
+    assert answer.status == 401
+    assert interactions(engine) == [] and audit_rows(engine) == []
+    assert [c.method for c in slack.calls] == ["auth.test"]
+
+
+def test_a_request_signed_with_another_secret_is_refused(
+    sender: SlackSender, engine: Engine, acme: CustomerView
+) -> None:
+    stamp = str(int(time.time()))
+    body = b"command=%2Fcrm&text=log+acme+call+x&user_id=U0SALES&team_id=T0FAKE&channel_id=C1"
+    answer = sender.post(
+        body, "application/x-www-form-urlencoded", timestamp=int(stamp), signature=sign("other", stamp, body)
+    )
+    assert answer.status == 401 and interactions(engine) == []
+
+
+def test_a_stale_timestamp_is_refused_even_when_correctly_signed(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    six_minutes_ago = int(time.time()) - 6 * 60
+    sent = sender.command("log acme call replayed", timestamp=six_minutes_ago)
+    assert sent.answer.status == 401
+    assert interactions(engine) == [] and [c.method for c in slack.calls] == ["auth.test"]
+
+
+def test_the_ack_does_not_wait_for_slow_slack(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    gate = slack.hold_next("users.info")
+    sent = sender.command("log acme call while slack is slow")
+    # Answered while the lazy listener is still stuck on its first Web API call.
+    assert (sent.answer.status, sent.answer.body) == (200, "")
+    assert slack.replies(sent.response_id) == [] and interactions(engine) == []
+    gate.set()
+    [reply] = slack.wait_for_reply(sent.response_id)
+    assert "Acme Inc." in reply.text and len(interactions(engine)) == 1
+
+
+def test_concurrent_commands_are_all_acked_while_slack_is_stuck(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    users = [f"U0REP{n:02d}" for n in range(20)]
+    gate = slack.hold_next("users.info", times=len(users))
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        sent = list(pool.map(lambda user: sender.command("log acme note busy day", user=user), users))
+    assert [s.answer.status for s in sent] == [200] * len(users)
+    assert interactions(engine) == []
+    gate.set()
+    for s in sent:
+        slack.wait_for_reply(s.response_id)
+    assert sorted(i.author for i in interactions(engine)) == users
+
+
+def test_a_rate_limited_reply_is_retried_and_arrives_once(
+    sender: SlackSender, slack: FakeSlack, acme: CustomerView
+) -> None:
+    slack.fail_next("response_url", status=429, retry_after=0)
+    sent = sender.command("find acme")
+    [reply] = slack.wait_for_reply(sent.response_id)
+    assert "Acme Inc." in reply.text
+    attempts = [c for c in slack.calls_to("response_url") if c.path == f"/response/{sent.response_id}"]
+    assert [c.status for c in attempts] == [429, 200]
+
+
+@pytest.mark.parametrize("method", ["views.open", "users.info"])
+def test_server_errors_from_the_web_api_are_retried(
+    sender: SlackSender, slack: FakeSlack, acme: CustomerView, method: str
+) -> None:
+    sent = sender.command("find acme")
+    [card] = slack.wait_for_reply(sent.response_id)
+    slack.fail_next(method, status=503)
+    sender.click(button(card, ActionId.LOG_INTERACTION), user="U0OTHER")
+    view = opened_view(slack)
+    assert view["blocks"][0]["block_id"] == Field.CUSTOMER
+    assert [c.status for c in slack.calls_to(method)][-2:] == [503, 200]
+    assert len(slack.delivered("views.open")) == 1
+
+
+def test_an_unexpected_failure_apologises_and_logs_without_secrets(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    broken = {
+        "action_id": ActionId.MARK_DONE,
+        "value": "not a follow-up",
+        "text": {"type": "plain_text", "text": "x"},
+    }
+    sent = sender.click(broken)
+    [reply] = slack.wait_for_reply(sent.response_id)
+    assert reply.params["text"].startswith(":warning: Sorry, something went wrong on our side")
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("unexpected")]
+    assert "JSONDecodeError" in line and "follow_ups.py" in line and "U0SALES" in line
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert BOT_TOKEN not in everything and SIGNING_SECRET not in everything
+    assert "Traceback" not in reply.text and "JSONDecodeError" not in reply.text

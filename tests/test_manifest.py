@@ -1,0 +1,48 @@
+"""The app manifest declares exactly what the code answers, with the least scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.ids import CallbackId
+from bot.listeners.commands import COMMAND
+from bot.server import EVENTS_PATH
+
+MANIFEST: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
+
+
+def test_the_command_and_the_shortcut_are_the_ones_the_code_listens_for() -> None:
+    features = MANIFEST["features"]
+    assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
+    assert [(s["type"], s["callback_id"]) for s in features["shortcuts"]] == [
+        ("message", CallbackId.LOG_MESSAGE)
+    ]
+    assert features["app_home"]["home_tab_enabled"] is True
+
+
+def test_events_interactivity_and_options_all_go_to_the_one_endpoint() -> None:
+    settings = MANIFEST["settings"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention"]
+    assert settings["interactivity"]["is_enabled"] is True
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        settings["interactivity"]["message_menu_options_url"],  # the customer picker's external_select
+        *(c["url"] for c in MANIFEST["features"]["slash_commands"]),
+    ]
+    assert all(url.startswith("https://") and url.endswith(EVENTS_PATH) for url in urls)
+
+
+def test_only_the_scopes_the_app_uses_are_requested() -> None:
+    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == [
+        "app_mentions:read",
+        "channels:history",
+        "chat:write",
+        "commands",
+        "groups:history",
+        "users:read",
+    ]
+    assert "user" not in MANIFEST["oauth_config"]["scopes"]

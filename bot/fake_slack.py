@@ -93,6 +93,7 @@ class _State:
     threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
     gates: list[threading.Event] = field(default_factory=list)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
 
 class FakeSlack:
@@ -258,6 +259,15 @@ class FakeSlack:
         with self._changed:
             return self._state.threads.get((channel, ts))
 
+    def _remember_message(self, channel: str, message: dict[str, Any]) -> None:
+        with self._changed:
+            self._state.history[channel].append(message)
+
+    def channel_history(self, channel: str) -> list[dict[str, Any]]:
+        """Messages posted to ``channel`` (successfully), oldest first."""
+        with self._changed:
+            return list(self._state.history.get(channel, ()))
+
     def _publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         with self._changed:
             self._state.home_views[user_id] = view
@@ -361,7 +371,32 @@ def _post_message(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
         "text": params.get("text", ""),
         "blocks": params.get("blocks", []),
     }
-    return _message_answer(slack, params, ts=ts, message=message)
+    if params.get("metadata"):
+        message["metadata"] = params["metadata"]
+    answer = _message_answer(slack, params, ts=ts, message=message)
+    if answer["ok"]:
+        slack._remember_message(str(params["channel"]), message)
+    return answer
+
+
+def _conversations_open(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """A direct-message channel per user, named after them, as stable as Slack's own."""
+    users = str(params.get("users", ""))
+    if not users or "," in users:
+        return {"ok": False, "error": "user_not_found"}
+    return {"ok": True, "channel": {"id": f"D{users}"}}
+
+
+def _conversations_history(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """Newest first, like Slack; message metadata only when ``include_all_metadata`` is asked for."""
+    oldest = float(params.get("oldest") or 0)
+    with_metadata = str(params.get("include_all_metadata")).lower() in ("1", "true")
+    messages = [
+        m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+        for m in reversed(slack.channel_history(str(params.get("channel"))))
+        if float(m["ts"]) > oldest
+    ]
+    return {"ok": True, "messages": messages[: int(params.get("limit") or 100)], "has_more": False}
 
 
 def _post_ephemeral(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
@@ -460,4 +495,6 @@ _METHODS: dict[str, Handler] = {
     "views.publish": _views_publish,
     "users.info": _users_info,
     "conversations.replies": _conversations_replies,
+    "conversations.open": _conversations_open,
+    "conversations.history": _conversations_history,
 }

@@ -17,6 +17,11 @@ class ActionId(StrEnum):
     SNOOZE_DAY = "follow_up.snooze_day"
     SNOOZE_WEEK = "follow_up.snooze_week"
     CREATE_CUSTOMER = "customer.create"
+    # On the digest, which stays as it was sent: these confirm instead of redrawing the message.
+    DIGEST_DONE = "digest.follow_up_done"
+    DIGEST_SNOOZE_DAY = "digest.follow_up_snooze_day"
+    DIGEST_SNOOZE_WEEK = "digest.follow_up_snooze_week"
+    REASSIGN = "follow_up.reassign"
 
 
 class CallbackId(StrEnum):
@@ -24,6 +29,7 @@ class CallbackId(StrEnum):
     LOG_INTERACTION = "modal.log_interaction"
     NEW_CUSTOMER = "modal.new_customer"
     ADD_FOLLOW_UP = "modal.add_follow_up"
+    REASSIGN_FOLLOW_UP = "modal.reassign_follow_up"
 
 
 class Field(StrEnum):
@@ -44,3 +50,4 @@ class Field(StrEnum):
     COMPANY = "company"
     DUE_ON = "due_on"
     NOTE = "note"
+    OWNER = "owner"

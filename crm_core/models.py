@@ -147,6 +147,9 @@ class TeamMember(Base):
     role: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
+    # Learned from the Slack profile and refreshed on every lookup; the two above, set by the team, win.
+    slack_timezone: Mapped[str | None] = mapped_column(String(64))
+    slack_locale: Mapped[str | None] = mapped_column(String(16))
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
     digest_weekdays: Mapped[str] = mapped_column(String(20), default="mon-fri")

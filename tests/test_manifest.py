@@ -43,6 +43,8 @@ def test_only_the_scopes_the_app_uses_are_requested() -> None:
         "chat:write",
         "commands",
         "groups:history",
+        "im:history",
+        "im:write",
         "users:read",
     ]
     assert "user" not in MANIFEST["oauth_config"]["scopes"]

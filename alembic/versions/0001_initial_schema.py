@@ -94,6 +94,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("locale", sa.String(length=16), nullable=True),
+        sa.Column("slack_timezone", sa.String(length=64), nullable=True),
+        sa.Column("slack_locale", sa.String(length=16), nullable=True),
         sa.Column("digest_enabled", sa.Boolean(), nullable=False),
         sa.Column("digest_time", sa.String(length=5), nullable=False),
         sa.Column("digest_weekdays", sa.String(length=20), nullable=False),

@@ -151,3 +151,23 @@ def _date_input(field: Field, initial: dt.date | None) -> Block:
     if initial is not None:
         element["initial_date"] = initial.isoformat()
     return element
+
+
+def render_reassign_modal(
+    *, language: str, metadata: dict[str, Any], follow_up_id: int, customer_name: str, owner_id: str | None
+) -> Block:
+    """Pick the colleague who takes over a follow-up (Slack's own user picker)."""
+    picker: Block = {"type": "users_select", "action_id": Field.OWNER}
+    if owner_id:
+        picker["initial_user"] = owner_id
+    blocks = [
+        context(t(language, "modal.follow_up_for", customer=escape(customer_name))),
+        _input(Field.OWNER, t(language, "reassign.owner"), picker),
+    ]
+    return _modal(
+        CallbackId.REASSIGN_FOLLOW_UP,
+        "reassign.title",
+        language,
+        blocks,
+        {**metadata, "follow_up": follow_up_id},
+    )

@@ -10,14 +10,28 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import create_app
 from bot.cli.app import CliContext, cli, pass_context
+from bot.digest_sender import DigestSender, worker_name
+from bot.people import People
+from bot.scheduler import start_scheduler
 from bot.server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
+from bot.user_request import utc_now
 from bot.when import warm_up
 
 
 def _app(context: CliContext) -> App:
+    """The app, with the digest scheduler ticking in the background (in every replica: see bot.scheduler)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(context.settings, context.engine())
+    settings, engine = context.settings, context.engine()
+    app = create_app(settings, engine)
     warm_up()  # load the date parser now, not during someone's first command
+    sender = DigestSender(
+        engine=engine,
+        client=app.client,
+        people=People(engine=engine, default_timezone=settings.timezone),
+        default_timezone=settings.timezone,
+        worker=worker_name(),
+    )
+    start_scheduler(sender, clock=utc_now)
     return app
 
 

@@ -56,6 +56,9 @@ class Form:
     def choice(self, field: Field) -> str:
         return (self._element(field).get("selected_option") or {}).get("value") or ""
 
+    def user(self, field: Field) -> str:
+        return self._element(field).get("selected_user") or ""
+
     def date(self, field: Field) -> dt.date | None:
         value = self._element(field).get("selected_date")
         return dt.date.fromisoformat(value) if value else None
@@ -94,7 +97,7 @@ def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
                 )
             name = get_customer(session, actor=request.actor, external_id=customer).name
     except CrmError as error:
-        _show_error(form, request, ack, error, default=Field.SUMMARY)
+        show_error(form, request, ack, error, default=Field.SUMMARY)
         return
     ack()
     request.reply(request.t("log.done", kind=request.t(f"kind.{logged.kind}"), customer=escape(name)))
@@ -115,7 +118,7 @@ def submit_new_customer(request: UserRequest, ack: Ack) -> None:
             )
             profile = load_profile(session, actor=request.actor, external_id=created.customer.external_id)
     except CrmError as error:
-        _show_error(form, request, ack, error, default=Field.NAME)
+        show_error(form, request, ack, error, default=Field.NAME)
         return
     ack()
     done = request.t("customer.created", name=escape(created.customer.name))
@@ -145,14 +148,14 @@ def submit_follow_up(request: UserRequest, ack: Ack) -> None:
                 idempotency_key=f"slack-view:{form.view_id}",
             )
     except CrmError as error:
-        _show_error(form, request, ack, error, default=Field.NOTE)
+        show_error(form, request, ack, error, default=Field.NOTE)
         return
     ack()
     name = escape(follow_up.customer_name)
     request.reply(request.t("follow_up.done", customer=name, due=day(follow_up.due_on)))
 
 
-def _show_error(form: Form, request: UserRequest, ack: Ack, error: CrmError, *, default: Field) -> None:
+def show_error(form: Form, request: UserRequest, ack: Ack, error: CrmError, *, default: Field) -> None:
     """Put a domain error under the input it is about, or under ``default`` when the form lacks it."""
     target = next((field for field in Field if field == error.field and form.has(field)), default)
     ack(response_action="errors", errors={str(target): describe(error, request)})

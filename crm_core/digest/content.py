@@ -44,6 +44,7 @@ class RiskItem:
     vip: bool
     churn_risk: str
     reason: str
+    next_step_key: str
     next_step: str
 
 
@@ -197,6 +198,7 @@ def _risk_items(rows: pd.DataFrame) -> tuple[RiskItem, ...]:
             vip=bool(r["vip"]),
             churn_risk=str(r["churn_risk"]),
             reason=_optional_str(r["reason"]) or "",
+            next_step_key=_optional_str(r["next_step_key"]) or "",
             next_step=_optional_str(r["next_step"]) or "",
         )
         for r in rows.to_dict("records")

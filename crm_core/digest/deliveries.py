@@ -105,10 +105,12 @@ def mark_failed(session: Session, *, claim: Claim, error: str) -> None:
     )
 
 
-def delivered_recipients(session: Session, *, local_date: dt.date) -> set[str]:
-    rows = session.scalars(
-        select(DigestDelivery.recipient_id).where(
-            DigestDelivery.local_date == local_date, DigestDelivery.status == "sent"
+def settled_deliveries(session: Session, *, since: dt.date) -> set[tuple[str, dt.date]]:
+    """(recipient, local date) of digests sent, or given up after ``MAX_ATTEMPTS``, since a day."""
+    rows = session.execute(
+        select(DigestDelivery.recipient_id, DigestDelivery.local_date).where(
+            DigestDelivery.local_date >= since,
+            (DigestDelivery.status == "sent") | (DigestDelivery.attempts >= MAX_ATTEMPTS),
         )
     )
-    return set(rows)
+    return {(recipient, day) for recipient, day in rows}

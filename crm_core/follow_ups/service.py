@@ -107,13 +107,17 @@ def open_follow_ups(
     return [_view(f, c) for f, c in session.execute(query)]
 
 
-def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:
+def _row(session: Session, follow_up_id: int) -> tuple[FollowUp, Customer]:
     row = session.get(FollowUp, follow_up_id)
     if row is None:
         raise NotFound(
             "That follow-up no longer exists: it may have been merged or removed", key="follow_up.gone"
         )
-    customer = session.get_one(Customer, row.customer_id)
+    return row, session.get_one(Customer, row.customer_id)
+
+
+def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:
+    row, customer = _row(session, follow_up_id)
     record(session, actor=actor, action=action, customer_id=row.customer_id, detail={"follow_up_id": row.id})
     return row, customer
 
@@ -136,3 +140,14 @@ def snooze_follow_up(session: Session, *, actor: Actor, follow_up_id: int, until
         )
     row.status, row.due_on = "snoozed", until
     return _view(row, customer)
+
+
+def reassign_follow_up(session: Session, *, actor: Actor, follow_up_id: int, owner_id: str) -> FollowUpView:
+    """Hand a follow-up to someone else; it stays open and keeps its due date."""
+    row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.reassign")
+    row.owner_id = owner_id
+    return _view(row, customer)
+
+
+def get_follow_up(session: Session, *, follow_up_id: int) -> FollowUpView:
+    return _view(*_row(session, follow_up_id))

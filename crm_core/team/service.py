@@ -24,11 +24,21 @@ WEEKDAY_SETS = {"mon-fri": (0, 1, 2, 3, 4), "mon-sat": (0, 1, 2, 3, 4, 5), "dail
 class MemberView:
     slack_user_id: str
     role: str
-    timezone: str | None
+    timezone: str | None  # set by the team; None means "as in the Slack profile"
     locale: str | None
+    slack_timezone: str | None
+    slack_locale: str | None
     digest_enabled: bool
     digest_time: dt.time
     digest_weekdays: tuple[int, ...]
+
+    @property
+    def effective_timezone(self) -> str | None:
+        return self.timezone or self.slack_timezone
+
+    @property
+    def effective_locale(self) -> str | None:
+        return self.locale or self.slack_locale
 
     @classmethod
     def of(cls, row: TeamMember) -> MemberView:
@@ -38,6 +48,8 @@ class MemberView:
             row.role,
             row.timezone,
             row.locale,
+            row.slack_timezone,
+            row.slack_locale,
             row.digest_enabled,
             dt.time(hour, minute),
             WEEKDAY_SETS.get(row.digest_weekdays, WEEKDAY_SETS["mon-fri"]),
@@ -107,14 +119,17 @@ def get_member(session: Session, user_id: str) -> MemberView | None:
 
 
 def remember_profile(session: Session, *, user_id: str, timezone: str | None, locale: str | None) -> None:
-    """Fill in a member's time zone and locale from Slack where the team did not set them."""
+    """Keep what Slack said of a member's time zone and locale, for when Slack is not asked (digests).
+
+    Stored apart from the team's own settings, so a later change in the Slack profile is followed.
+    """
     row = session.get(TeamMember, user_id)
     if row is None:
         return
-    if row.timezone is None and timezone:
-        row.timezone = timezone
-    if row.locale is None and locale:
-        row.locale = locale
+    if timezone and row.slack_timezone != timezone:
+        row.slack_timezone = timezone
+    if locale and row.slack_locale != locale:
+        row.slack_locale = locale
 
 
 def remove_member(session: Session, *, actor: Actor, user_id: str) -> None:

@@ -207,6 +207,8 @@ def form_state(view: Mapping[str, Any], values: Mapping[Field, Any]) -> dict[str
         kind = element["type"]
         if kind == "plain_text_input":
             entry = {"type": kind, "value": value}
+        elif kind == "users_select":
+            entry = {"type": kind, "selected_user": value}
         elif kind == "datepicker":
             entry = {
                 "type": kind,

@@ -47,7 +47,22 @@ def test_the_slack_profile_decides_and_is_remembered_for_team_members(
     assert (person.language, person.timezone) == ("ja", ZoneInfo("Asia/Tokyo"))
     with transaction(engine) as session:
         member = get_member(session, "U0SLACKJA")
-    assert member is not None and (member.locale, member.timezone) == ("ja-JP", "Asia/Tokyo")
+    assert member is not None and (member.slack_locale, member.slack_timezone) == ("ja-JP", "Asia/Tokyo")
+    assert (member.locale, member.timezone) == (None, None)  # still "as in Slack", not pinned
+
+
+def test_a_later_change_in_the_slack_profile_is_followed(
+    engine: Engine, client: WebClient, slack: FakeSlack
+) -> None:
+    with transaction(engine) as session:
+        add_member(session, actor=ADMIN, user_id="U0SLACKJA", role="sales")
+    People(engine=engine, default_timezone="UTC").lookup(client, "U0SLACKJA")
+    slack.add_user("U0SLACKJA", locale="en-US", tz="Europe/Paris")
+    person = People(engine=engine, default_timezone="UTC").lookup(client, "U0SLACKJA")
+    assert (person.language, person.timezone) == ("en", ZoneInfo("Europe/Paris"))
+    with transaction(engine) as session:
+        member = get_member(session, "U0SLACKJA")
+    assert member is not None and member.effective_timezone == "Europe/Paris"
 
 
 def test_what_an_admin_set_wins_over_the_slack_profile(engine: Engine, client: WebClient) -> None:

@@ -1,0 +1,153 @@
+"""The daily digest as Block Kit: most urgent first, each item with the buttons to act on it.
+
+A digest never exceeds Slack's 50 blocks: items are added in order of urgency while room is left,
+and the rest is counted in an "and N more" line pointing to ``/crm mine`` and the App Home tab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from bot.blocks.follow_ups import FollowUpButton
+from bot.blocks.limits import MAX_MESSAGE_BLOCKS, Block, button, context, escape, header, section
+from bot.blocks.text import day, mention
+from bot.ids import ActionId
+from bot.messages import has_message, t
+from crm_core.digest.content import Digest, FollowUpItem, KpiLine, RiskItem
+
+# Room kept for the closing "and N more" line.
+_RESERVED = 1
+# Items shown per section at most, so that a long overdue list cannot crowd out the churn risks:
+# 10 + 5 follow-ups (2 blocks each) and 8 + 3 customers (1 block each) fit 50 blocks with the titles.
+_SHOWN = {"digest.overdue": 10, "digest.due_today": 5, "digest.new_risks": 8, "digest.reactivated": 3}
+Item = TypeVar("Item", FollowUpItem, RiskItem)
+
+
+def render_digest(digest: Digest, *, language: str) -> list[Block]:
+    title = t(language, f"digest.title.{digest.scope}", date=day(digest.local_date))
+    blocks: list[Block] = [header(title)]
+    if digest.kpis is not None:
+        blocks.append(context(kpi_line(digest.kpis, language)))
+    if digest.is_empty:
+        blocks.append(section(t(language, "digest.all_clear")))
+        return blocks
+    left_out = (
+        _add_section(blocks, "digest.overdue", digest.overdue, _follow_up_blocks, language)
+        + _add_section(blocks, "digest.due_today", digest.due_today, _follow_up_blocks, language)
+        + _add_section(blocks, "digest.new_risks", digest.new_risks, _risk_blocks, language)
+        + _add_section(blocks, "digest.reactivated", digest.reactivated, _risk_blocks, language)
+    )
+    if left_out:
+        blocks.append(context(t(language, "digest.more", count=left_out)))
+    return blocks
+
+
+def digest_fallback(digest: Digest, *, language: str) -> str:
+    """The notification text: what shows in the push notification and in clients without blocks."""
+    return t(
+        language,
+        "digest.fallback",
+        date=day(digest.local_date),
+        overdue=len(digest.overdue),
+        due_today=len(digest.due_today),
+        risks=len(digest.new_risks),
+    )
+
+
+def _add_section(
+    blocks: list[Block],
+    title_key: str,
+    items: Sequence[Item],
+    render_item: Callable[[Item, str], list[Block]],
+    language: str,
+) -> int:
+    """Append a titled section with as many items as fit; return how many did not."""
+    if not items:
+        return 0
+    room = MAX_MESSAGE_BLOCKS - _RESERVED - len(blocks) - 1
+    rendered = 0
+    item_blocks: list[Block] = []
+    for item in items[: _SHOWN[title_key]]:
+        next_blocks = render_item(item, language)
+        if len(item_blocks) + len(next_blocks) > room:
+            break
+        item_blocks.extend(next_blocks)
+        rendered += 1
+    if rendered:
+        blocks.append(section(t(language, title_key, count=len(items))))
+        blocks.extend(item_blocks)
+    return len(items) - rendered
+
+
+def _vip(vip: bool, language: str) -> str:
+    return t(language, "digest.vip") if vip else ""
+
+
+def _follow_up_blocks(item: FollowUpItem, language: str) -> list[Block]:
+    value = FollowUpButton(item.follow_up_id).encode()
+    line = t(
+        language,
+        "digest.follow_up_line",
+        vip=_vip(item.vip, language),
+        customer=escape(item.customer_name),
+        owner=mention(item.owner_id),
+        due=day(item.due_on),
+        note=f" — {escape(item.note)}" if item.note else "",
+    )
+    return [
+        section(line),
+        {
+            "type": "actions",
+            "elements": [
+                button(t(language, "button.done"), ActionId.DIGEST_DONE, value, style="primary"),
+                button(t(language, "button.snooze_day"), ActionId.DIGEST_SNOOZE_DAY, value),
+                button(t(language, "button.snooze_week"), ActionId.DIGEST_SNOOZE_WEEK, value),
+                button(t(language, "button.open"), ActionId.OPEN_PROFILE, item.customer_external_id),
+                button(t(language, "button.reassign"), ActionId.REASSIGN, value),
+            ],
+        },
+    ]
+
+
+def _risk_blocks(item: RiskItem, language: str) -> list[Block]:
+    line = t(
+        language,
+        "digest.risk_line",
+        vip=_vip(item.vip, language),
+        customer=escape(item.customer_name),
+        owner=mention(item.owner_id),
+    )
+    step_key = f"next_step.{item.next_step_key}"
+    step = t(language, step_key) if has_message(step_key) else escape(item.next_step)
+    details = [escape(item.reason)] if item.reason else []
+    details += [t(language, "digest.next_step", step=step)] if step else []
+    text = "\n".join([line, *details])
+    return [
+        {
+            **section(text),
+            "accessory": button(t(language, "button.open"), ActionId.OPEN_PROFILE, item.customer_external_id),
+        }
+    ]
+
+
+def kpi_line(kpis: KpiLine, language: str) -> str:
+    def rate(value: float | None) -> str:
+        return t(language, "digest.no_rate") if value is None else f"{value:.0%}"
+
+    return t(
+        language,
+        "digest.kpis",
+        active=kpis.active[0],
+        active_before=kpis.active[1],
+        at_risk=kpis.at_risk[0],
+        at_risk_before=kpis.at_risk[1],
+        churned=kpis.churned[0],
+        churned_before=kpis.churned[1],
+        reactivated=kpis.reactivated[0],
+        reactivated_before=kpis.reactivated[1],
+        retention=rate(kpis.retention_rate[0]),
+        retention_before=rate(kpis.retention_rate[1]),
+        on_time=rate(kpis.follow_ups_on_time_rate[0]),
+        on_time_before=rate(kpis.follow_ups_on_time_rate[1]),
+    )

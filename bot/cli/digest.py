@@ -1,0 +1,92 @@
+"""``crm-bot digest``: see a digest without Slack, or send the day's digests now."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from bot.blocks.as_text import blocks_to_text
+from bot.blocks.digest import render_digest
+from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.dates import date_option, resolve_date
+from bot.digest_sender import DigestSender, worker_name
+from bot.messages import language_of
+from bot.people import People
+from bot.slack_clients import make_web_client
+from crm_core.digest.content import digest_for, take_snapshot
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.store import transaction
+from crm_core.team.service import MemberView, get_member
+
+# Who --print shows when no --user is given: the team view, as a manager sees it.
+TEAM_VIEW = MemberView(
+    slack_user_id="(team)",
+    role="manager",
+    timezone=None,
+    locale=None,
+    slack_timezone=None,
+    slack_locale=None,
+    digest_enabled=True,
+    digest_time=dt.time(9),
+    digest_weekdays=(0, 1, 2, 3, 4),
+)
+
+
+@cli.command()
+@click.option("--print", "print_", is_flag=True, help="Print the digest as plain text; no Slack needed.")
+@click.option("--send", is_flag=True, help="Send every digest of the date that has not been delivered.")
+@click.option(
+    "--user", "user_id", help="With --print: the digest this team member gets (default: team view)."
+)
+@click.option(
+    "--lang", type=click.Choice(("en", "ja")), help="With --print: language (default: the member's)."
+)
+@date_option("The digest of this day (YYYY-MM-DD); default today in CRM_TIMEZONE.")
+@pass_context
+def digest(
+    context: CliContext,
+    print_: bool,
+    send: bool,
+    user_id: str | None,
+    lang: str | None,
+    on_date: dt.datetime | None,
+) -> None:
+    """Print a digest (--print) or send the day's digests now (--send)."""
+    if print_ == send:
+        raise InvalidInput("say --print to see a digest or --send to send the day's digests")
+    local_date = resolve_date(on_date, context.settings.timezone)
+    if print_:
+        _print(context, local_date, user_id, lang)
+    else:
+        _send(context, local_date)
+
+
+def _print(context: CliContext, local_date: dt.date, user_id: str | None, lang: str | None) -> None:
+    with transaction(context.engine()) as session:
+        member = get_member(session, user_id) if user_id else TEAM_VIEW
+        if member is None:
+            raise NotFound(f"{user_id} is not in the team: `crm-bot team list` shows who is")
+        snapshot = take_snapshot(session, local_date=local_date)
+    language = lang or language_of(member.effective_locale)
+    click.echo(blocks_to_text(render_digest(digest_for(snapshot, member), language=language)))
+
+
+def _send(context: CliContext, local_date: dt.date) -> None:
+    settings = context.settings
+    engine = context.engine()
+    sender = DigestSender(
+        engine=engine,
+        client=make_web_client(settings),
+        people=People(engine=engine, default_timezone=settings.timezone),
+        default_timezone=settings.timezone,
+        worker=worker_name(),
+    )
+    report = sender.send_for_date(local_date, dt.datetime.now(dt.UTC))
+    click.echo(
+        f"sent {len(report.sent)} digests for {local_date}; {report.skipped} already sent or being sent"
+    )
+    for recipient, error in report.failed.items():
+        click.echo(f"crm-bot: digest for {recipient} failed ({error}); run again to retry", err=True)
+    if report.failed:
+        raise SystemExit(2)

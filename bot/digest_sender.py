@@ -1,0 +1,157 @@
+"""Posting digests to people's DMs, each exactly once, whatever the number of replicas.
+
+For each due digest: claim it in the database (committed before anything is sent), post it with
+message metadata carrying the claim key, then record Slack's ``ts``. A failed post releases the
+claim for a later tick. A claim retaken from a sender that died may already have been posted, so
+the DM is searched for that claim key before posting again: this closes the gap between "posted"
+and "recorded" that a database alone cannot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import Engine
+
+from bot.blocks.digest import digest_fallback, render_digest
+from bot.people import People
+from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
+from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
+from crm_core.digest.schedule import DueDigest, due_digests, local_zone
+from crm_core.store import transaction
+from crm_core.team.service import list_members
+
+log = logging.getLogger(__name__)
+METADATA_EVENT = "crm_digest"
+
+
+@dataclass
+class SendReport:
+    sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0
+
+
+@dataclass
+class DigestSender:
+    engine: Engine
+    client: WebClient
+    people: People
+    default_timezone: str
+    worker: str
+
+    def send_due(self, now: dt.datetime) -> SendReport:
+        """Every digest whose local time has come and that nobody has sent yet (the scheduler tick)."""
+        self._learn_unknown_time_zones()
+        with transaction(self.engine) as session:
+            members = list_members(session)
+            settled = settled_deliveries(session, since=now.date() - dt.timedelta(days=1))
+        due = due_digests(members, now=now, default_timezone=self.default_timezone, delivered=settled)
+        return self._deliver(due, now)
+
+    def send_for_date(self, local_date: dt.date, now: dt.datetime) -> SendReport:
+        """Every digest of ``local_date`` not yet delivered, now, whatever the members' digest times."""
+        with transaction(self.engine) as session:
+            members = list_members(session)
+            settled = settled_deliveries(session, since=local_date)
+        due = [
+            DueDigest(m, local_date)
+            for m in members
+            if m.digest_enabled and (m.slack_user_id, local_date) not in settled
+        ]
+        return self._deliver(due, now)
+
+    def _learn_unknown_time_zones(self) -> None:
+        """Ask Slack once for members whose time zone nobody set; People stores the answer."""
+        with transaction(self.engine) as session:
+            unknown = [m.slack_user_id for m in list_members(session) if m.effective_timezone is None]
+        for user_id in unknown:
+            self.people.lookup(self.client, user_id)
+
+    def _deliver(self, due: list[DueDigest], now: dt.datetime) -> SendReport:
+        report = SendReport()
+        snapshots: dict[dt.date, TeamSnapshot] = {}
+        for item in due:
+            recipient = item.member.slack_user_id
+            with transaction(self.engine) as session:
+                claim = claim_delivery(
+                    session,
+                    recipient_id=recipient,
+                    local_date=item.local_date,
+                    worker=self.worker,
+                    now=_naive(now),
+                )
+            if claim is None:
+                report.skipped += 1
+                continue
+            try:
+                ts = self._post_once(item, claim, snapshots)
+            except (SlackApiError, SlackClientError, OSError) as error:
+                code = (
+                    error.response.get("error", "slack_error")
+                    if isinstance(error, SlackApiError)
+                    else type(error).__name__
+                )
+                log.warning(
+                    "digest for %s on %s not posted (%s); a later tick retries",
+                    recipient,
+                    item.local_date,
+                    code,
+                )
+                with transaction(self.engine) as session:
+                    mark_failed(session, claim=claim, error=str(code))
+                report.failed[recipient] = str(code)
+                continue
+            with transaction(self.engine) as session:
+                mark_sent(session, claim=claim, slack_ts=ts, now=_naive(now))
+            report.sent.append(recipient)
+        return report
+
+    def _post_once(self, item: DueDigest, claim: Claim, snapshots: dict[dt.date, TeamSnapshot]) -> str:
+        channel = self.client.conversations_open(users=item.member.slack_user_id)["channel"]["id"]
+        if claim.retaken:
+            posted = self._find_posted(channel, claim, local_zone(item.member, self.default_timezone))
+            if posted is not None:
+                return posted
+        if item.local_date not in snapshots:
+            with transaction(self.engine) as session:
+                snapshots[item.local_date] = take_snapshot(session, local_date=item.local_date)
+        digest = digest_for(snapshots[item.local_date], item.member)
+        language = self.people.lookup(self.client, item.member.slack_user_id).language
+        answer = self.client.chat_postMessage(
+            channel=channel,
+            text=digest_fallback(digest, language=language),
+            blocks=render_digest(digest, language=language),
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"claim_key": claim.claim_key}},
+        )
+        return str(answer["ts"])
+
+    def _find_posted(self, channel: str, claim: Claim, zone: ZoneInfo) -> str | None:
+        """The ts of this digest if an earlier attempt posted it (its metadata names the claim)."""
+        day_start = dt.datetime.combine(claim.local_date, dt.time(), tzinfo=zone).timestamp()
+        history = self.client.conversations_history(
+            channel=channel, oldest=f"{day_start:.6f}", include_all_metadata=True, limit=200
+        )
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and payload.get("claim_key") == claim.claim_key:
+                return str(message["ts"])
+        return None
+
+
+def worker_name() -> str:
+    """Names the claims this process takes, so an operator can tell replicas apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _naive(now: dt.datetime) -> dt.datetime:
+    """The store keeps naive UTC."""
+    return now.astimezone(dt.UTC).replace(tzinfo=None)

@@ -24,6 +24,7 @@ from bot.blocks.digest import digest_fallback, render_digest
 from bot.people import People
 from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
+from crm_core.digest.history import keep_snapshot
 from crm_core.digest.schedule import DueDigest, due_digests, local_zone
 from crm_core.store import transaction
 from crm_core.team.service import list_members
@@ -121,8 +122,7 @@ class DigestSender:
             if posted is not None:
                 return posted
         if item.local_date not in snapshots:
-            with transaction(self.engine) as session:
-                snapshots[item.local_date] = take_snapshot(session, local_date=item.local_date)
+            snapshots[item.local_date] = self._snapshot(item.local_date)
         digest = digest_for(snapshots[item.local_date], item.member)
         language = self.people.lookup(self.client, item.member.slack_user_id).language
         answer = self.client.chat_postMessage(
@@ -132,6 +132,14 @@ class DigestSender:
             metadata={"event_type": METADATA_EVENT, "event_payload": {"claim_key": claim.claim_key}},
         )
         return str(answer["ts"])
+
+    def _snapshot(self, local_date: dt.date) -> TeamSnapshot:
+        """Score the team as of ``local_date`` and keep the scores for profile cards and trends."""
+        with transaction(self.engine) as session:
+            snapshot = take_snapshot(session, local_date=local_date)
+        with transaction(self.engine) as session:
+            keep_snapshot(session, snapshot)
+        return snapshot
 
     def _find_posted(self, channel: str, claim: Claim, zone: ZoneInfo) -> str | None:
         """The ts of this digest if an earlier attempt posted it (its metadata names the claim)."""

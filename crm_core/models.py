@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -169,6 +171,38 @@ class AuditEvent(Base):
     customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CustomerScore(Base):
+    """The latest analytics of one customer, for the profile card (analytics run once a day)."""
+
+    __tablename__ = "customer_scores"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    scored_on: Mapped[dt.date] = mapped_column(Date)
+    segment: Mapped[str | None] = mapped_column(String(32))
+    rfm_score: Mapped[str | None] = mapped_column(String(3))
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    churn_risk: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    next_step_key: Mapped[str] = mapped_column(String(32), default="")
+    p_alive: Mapped[float | None] = mapped_column(Float)
+
+
+class KpiSnapshot(Base):
+    """A day's KPIs for the team (``owner_id`` empty) or one owner, kept for the weekly trend chart."""
+
+    __tablename__ = "kpi_snapshots"
+    __table_args__ = (UniqueConstraint("snapshot_date", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_date: Mapped[dt.date] = mapped_column(Date)
+    owner_id: Mapped[str] = mapped_column(String(32), default="")
+    active: Mapped[int] = mapped_column(Integer)
+    at_risk: Mapped[int] = mapped_column(Integer)
+    churned: Mapped[int] = mapped_column(Integer)
+    reactivated: Mapped[int] = mapped_column(Integer)
+    retention_rate: Mapped[float | None] = mapped_column(Float)
 
 
 class DigestDelivery(Base):

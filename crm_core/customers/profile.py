@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
+from crm_core.analytics.stored import latest_score
 from crm_core.customers.service import get_customer
 from crm_core.customers.views import CustomerView
 from crm_core.follow_ups.service import FollowUpView, open_follow_ups
@@ -59,7 +61,16 @@ def load_profile(session: Session, *, actor: Actor, external_id: str) -> Profile
         ),
         open_follow_ups=tuple(open_follow_ups(session, customer_id=customer.id)),
         purchases=purchase_summary(session, customer_id=customer.id),
+        **_analytics(session, customer.id),
     )
+
+
+def _analytics(session: Session, customer_id: int) -> dict[str, Any]:
+    """Segment and churn risk from the day's stored scores (none before the first scoring)."""
+    score = latest_score(session, customer_id=customer_id)
+    if score is None:
+        return {}
+    return {"segment": score.segment, "churn_risk": ChurnRisk(score.churn_risk, score.reason)}
 
 
 def purchase_summary(session: Session, *, customer_id: int) -> PurchaseSummary:

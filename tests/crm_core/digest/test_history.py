@@ -1,0 +1,49 @@
+"""A day's snapshot is kept: scores for the profile card, KPIs for the weekly trend."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from crm_core.analytics.stored import kpi_history, latest_score
+from crm_core.customers.profile import load_profile
+from crm_core.digest.content import take_snapshot
+from crm_core.digest.history import keep_snapshot
+from crm_core.models import Purchase
+from tests.factories import TEST_ACTOR, customer
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def _lapsing_customer(session: Session) -> int:
+    c = customer(session, "Slipping Away", external_id="SLIP", owner_id="U0REP")
+    for days_ago in range(30, 400, 10):  # bought every 10 days, silent for 30
+        when = dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(12))
+        session.add(Purchase(customer_id=c.id, occurred_at=when, amount=1000, currency="JPY"))
+    session.flush()
+    return c.id
+
+
+def test_scores_reach_the_profile_and_kpis_the_history(session: Session) -> None:
+    customer_id = _lapsing_customer(session)
+    assert load_profile(session, actor=TEST_ACTOR, external_id="SLIP").churn_risk is None
+
+    keep_snapshot(session, take_snapshot(session, local_date=TODAY))
+
+    score = latest_score(session, customer_id=customer_id)
+    assert score is not None and score.churn_risk == "at_risk"
+    profile = load_profile(session, actor=TEST_ACTOR, external_id="SLIP")
+    assert profile.churn_risk is not None
+    assert profile.churn_risk.reason == "usually buys every ~10 days; 30 days since the last order"
+    [team_point] = kpi_history(session, since=TODAY - dt.timedelta(days=7))
+    assert (team_point.snapshot_date, team_point.at_risk) == (TODAY, 1)
+    assert [p.at_risk for p in kpi_history(session, owner_id="U0REP", since=TODAY)] == [1]
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one(session: Session) -> None:
+    customer_id = _lapsing_customer(session)
+    keep_snapshot(session, take_snapshot(session, local_date=TODAY))
+    keep_snapshot(session, take_snapshot(session, local_date=TODAY - dt.timedelta(days=20)))
+    score = latest_score(session, customer_id=customer_id)
+    assert score is not None and score.scored_on == TODAY

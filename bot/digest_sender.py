@@ -21,7 +21,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 
 from bot.blocks.digest import digest_fallback, render_digest
+from bot.charts import render_trend_png
 from bot.people import People
+from crm_core.analytics.stored import kpi_history
 from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
 from crm_core.digest.history import keep_snapshot
@@ -31,6 +33,8 @@ from crm_core.team.service import list_members
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "crm_digest"
+CHART_WEEKDAY = 0  # Monday
+CHART_PERIOD = dt.timedelta(weeks=8)
 
 
 @dataclass
@@ -131,7 +135,25 @@ class DigestSender:
             blocks=render_digest(digest, language=language),
             metadata={"event_type": METADATA_EVENT, "event_payload": {"claim_key": claim.claim_key}},
         )
+        if digest.scope == "team" and item.local_date.weekday() == CHART_WEEKDAY:
+            self._upload_trend_chart(channel, item.local_date)
         return str(answer["ts"])
+
+    def _upload_trend_chart(self, channel: str, local_date: dt.date) -> None:
+        """Once a week, the managers' trend chart under their digest; a failure costs only the chart."""
+        with transaction(self.engine) as session:
+            points = kpi_history(session, since=local_date - CHART_PERIOD)
+        if len(points) < 2:
+            return
+        try:
+            self.client.files_upload_v2(
+                channel=channel,
+                content=render_trend_png(points),
+                filename=f"crm-trends-{local_date.isoformat()}.png",
+                title=f"Churn risk and retention, weeks to {local_date.isoformat()}",
+            )
+        except (SlackApiError, SlackClientError, OSError) as error:
+            log.warning("trend chart for %s not uploaded (%s)", channel, type(error).__name__)
 
     def _snapshot(self, local_date: dt.date) -> TeamSnapshot:
         """Score the team as of ``local_date`` and keep the scores for profile cards and trends."""

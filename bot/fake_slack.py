@@ -25,7 +25,9 @@ from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, block_problem
 
 RESPONSE_URL = "response_url"
 WORKSPACE_URL = "https://fake-workspace.slack.com/"
-JSON_FIELDS = ("blocks", "view", "attachments", "metadata")
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files")
+UPLOAD_PATH = "/upload/"
+UPLOAD = "file upload"  # the recorded "method" of a file's bytes arriving at its upload URL
 Handler = Callable[["FakeSlack", dict[str, Any]], dict[str, Any]]
 
 
@@ -293,6 +295,9 @@ def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             path = urlsplit(self.path).path
+            if path.startswith(UPLOAD_PATH):
+                self._receive_upload(path)
+                return
             params = _parse_params(self)
             headers = {k.lower(): v for k, v in self.headers.items()}
             if path.startswith("/response/"):
@@ -305,6 +310,12 @@ def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
             status, body, extra = self._outcome(method, params, headers)
             slack._record(Call(method=method, params=params, headers=headers, status=status, path=path))
             self._send(status, body, extra)
+
+        def _receive_upload(self, path: str) -> None:
+            """The file bytes of files_upload_v2, sent to the URL files.getUploadURLExternal gave."""
+            size = len(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            slack._record(Call(method=UPLOAD, params={"size": size}, headers={}, status=200, path=path))
+            self._send(200, f"OK - {size}")
 
         def _outcome(
             self, method: str, params: dict[str, Any], headers: dict[str, str]
@@ -471,6 +482,24 @@ def _get_permalink(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _get_upload_url(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("filename") or not str(params.get("length", "")).isdigit():
+        return {"ok": False, "error": "invalid_arguments"}
+    file_id = f"F{slack._next_ts().replace('.', '')}"
+    return {
+        "ok": True,
+        "upload_url": f"{slack.base_url.rstrip('/')}{UPLOAD_PATH}{file_id}",
+        "file_id": file_id,
+    }
+
+
+def _complete_upload(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    files = params.get("files") or []
+    if not files:
+        return {"ok": False, "error": "invalid_arguments"}
+    return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+
+
 def _auth_test(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "ok": True,
@@ -497,4 +526,6 @@ _METHODS: dict[str, Handler] = {
     "conversations.replies": _conversations_replies,
     "conversations.open": _conversations_open,
     "conversations.history": _conversations_history,
+    "files.getUploadURLExternal": _get_upload_url,
+    "files.completeUploadExternal": _complete_upload,
 }

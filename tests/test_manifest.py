@@ -42,6 +42,7 @@ def test_only_the_scopes_the_app_uses_are_requested() -> None:
         "channels:history",
         "chat:write",
         "commands",
+        "files:write",
         "groups:history",
         "im:history",
         "im:write",

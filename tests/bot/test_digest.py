@@ -11,12 +11,13 @@ from sqlalchemy import Engine, select
 from bot.blocks.digest import render_digest
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, block_problems
 from bot.digest_sender import METADATA_EVENT, DigestSender
-from bot.fake_slack import FakeSlack
+from bot.fake_slack import UPLOAD, FakeSlack
 from bot.ids import ActionId, CallbackId, Field
 from bot.people import People
 from bot.scheduler import start_scheduler
 from bot.slack_clients import make_web_client
 from crm_core.actor import Actor
+from crm_core.analytics.stored import TEAM_SCOPE, KpiPoint, record_kpis
 from crm_core.config import Settings
 from crm_core.digest.content import digest_for, take_snapshot
 from crm_core.digest.deliveries import STALE_CLAIM, claim_delivery, claim_key
@@ -203,3 +204,24 @@ def test_the_scheduler_ticks_at_start_so_digests_missed_while_down_go_out(
         scheduler.shutdown(wait=True)
     assert len(digests_to(slack, BOSS)) == 1
     assert digests_to(slack, SALES) == []  # not 09:00 in UTC yet
+
+
+def test_managers_get_the_trend_chart_on_mondays(
+    engine: Engine, settings: Settings, slack: FakeSlack
+) -> None:
+    monday = dt.date(2026, 3, 9)
+    with transaction(engine) as session:
+        add_member(session, actor=ADMIN, user_id=BOSS, role="manager", timezone="UTC")
+        add_member(session, actor=ADMIN, user_id=SALES, role="sales", timezone="UTC")
+        for weeks_ago in (2, 1):
+            record_kpis(
+                session,
+                owner_id=TEAM_SCOPE,
+                point=KpiPoint(monday - dt.timedelta(weeks=weeks_ago), 10, 3, 1, 0, 0.5),
+            )
+    make_sender(engine, settings).send_for_date(monday, dt.datetime(2026, 3, 9, 9, tzinfo=dt.UTC))
+    [upload] = slack.wait_for("files.completeUploadExternal")
+    assert upload.params["channel_id"] == f"D{BOSS}"
+    [received] = slack.calls_to(UPLOAD)
+    assert received.params["size"] > 1000  # a real PNG, not an empty body
+    assert len(slack.calls_to("files.getUploadURLExternal")) == 1  # the rep gets no chart

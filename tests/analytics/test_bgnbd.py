@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
+from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 from scipy.special import hyp2f1
 
 from crm_core.analytics.bgnbd import BgNbdParams, bgnbd_summary, expected_purchases, fit_bgnbd, p_alive

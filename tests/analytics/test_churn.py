@@ -4,7 +4,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_frames import contact_days, customers, purchase_days
+from tests.analytics.analytics_frames import contact_days, customers, purchase_days
 
 from crm_core.analytics.bgnbd import BgNbdFit, BgNbdParams, p_alive
 from crm_core.analytics.churn import CHURN_COLUMNS, churn_levels, churn_risk, reactivated

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from analytics_frames import purchases
+from tests.analytics.analytics_frames import purchases
 
 from crm_core.analytics.frames import FrameContractError, validate_customers, validate_purchases
 

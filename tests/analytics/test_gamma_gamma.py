@@ -2,7 +2,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
+from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 
 from crm_core.analytics.gamma_gamma import (
     GammaGammaParams,

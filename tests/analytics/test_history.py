@@ -1,7 +1,7 @@
 import datetime as dt
 
 import pandas as pd
-from analytics_frames import contact_days, purchase_days, purchases
+from tests.analytics.analytics_frames import contact_days, purchase_days, purchases
 
 from crm_core.analytics.history import PurchaseDays, day_number
 

@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_frames import contact_days, customers, purchase_days
+from tests.analytics.analytics_frames import contact_days, customers, purchase_days
 
 from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.kpis import KPI_COLUMNS, period_kpis

@@ -2,7 +2,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from analytics_frames import purchase_days
+from tests.analytics.analytics_frames import purchase_days
 
 from crm_core.analytics.bgnbd import BgNbdFit, BgNbdParams, bgnbd_summary, expected_purchases
 from crm_core.analytics.gamma_gamma import GammaGammaParams, expected_order_value

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from analytics_frames import purchase_days
+from tests.analytics.analytics_frames import purchase_days
 
 from crm_core.analytics.rfm import (
     RFM_COLUMNS,

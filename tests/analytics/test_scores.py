@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, customers, interactions, purchases
+from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, customers, interactions, purchases
 
 from crm_core.analytics.scores import SCORE_COLUMNS, score_customers
 

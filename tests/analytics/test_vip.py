@@ -1,7 +1,7 @@
 import datetime as dt
 
 import numpy as np
-from analytics_frames import purchase_days
+from tests.analytics.analytics_frames import purchase_days
 
 from crm_core.analytics.vip import pareto_vips
 

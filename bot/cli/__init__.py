@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bot.cli import customers, db, rules, team  # noqa: F401  (registers the sub-commands)
+# Importing a module registers its sub-commands on ``cli``.
+from bot.cli import (  # noqa: F401
+    analytics,
+    customers,
+    db,
+    demo,
+    digest,
+    io,
+    rules,
+    slack,
+    team,
+)
 from bot.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,64 @@
+"""What purchases and interactions share: whose each row is, when it happened, and how it is written.
+
+Both are timeline rows of a customer, kept idempotent by a unique key (the order id, the interaction's
+idempotency key); the entity modules add their own columns and how their key is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from crm_core.io.bulk import Progress, insert_new
+from crm_core.io.entity import WriteCounts
+from crm_core.io.fields import content_keys, iso_texts, parse_times
+from crm_core.io.problems import RowProblems
+from crm_core.io.references import CustomerRefs, resolve_customers
+from crm_core.models import Interaction, Purchase
+
+
+@dataclass(frozen=True)
+class Timeline:
+    customers: CustomerRefs
+    occurred_at: pd.Series
+
+    @classmethod
+    def parse(cls, session: Session, rows: pd.DataFrame, problems: RowProblems) -> Timeline:
+        return cls(
+            customers=resolve_customers(session, rows["customer"], problems),
+            occurred_at=parse_times(rows["occurred_at"], problems, column="occurred_at"),
+        )
+
+    def keys(self, prefix: str, lines: pd.Series, *parts: Sequence[str]) -> pd.Series:
+        """Content keys for the ``lines`` mask ('' elsewhere): the customer's external id, the time,
+        then ``parts`` (values of those lines)."""
+        customers, times = self.customers.external_ids[lines].tolist(), iso_texts(self.occurred_at[lines])
+        keys = content_keys(prefix, [customers, times, *parts])
+        return pd.Series(keys, index=lines.index[lines], dtype=object).reindex(lines.index, fill_value="")
+
+    def write(
+        self,
+        session: Session,
+        model: type[Purchase | Interaction],
+        *,
+        key: str,
+        keys: pd.Series,
+        values: Mapping[str, pd.Series],
+        repeated: Callable[[str, int], str],
+        problems: RowProblems,
+        progress: Progress,
+    ) -> WriteCounts:
+        """Reject lines repeating an earlier line's key, then insert the valid rows whose key is new."""
+        problems.add_repeats(keys, repeated)
+        valid = problems.valid()
+        columns = {
+            "customer_id": self.customers.ids[valid].astype("int64").tolist(),
+            "occurred_at": self.occurred_at[valid].dt.to_pydatetime().tolist(),
+            key: keys[valid].tolist(),
+            **{name: column[valid].tolist() for name, column in values.items()},
+        }
+        new = insert_new(session.connection(), model, key=key, columns=columns, progress=progress)
+        return WriteCounts(new=new, unchanged=int(valid.sum()) - new)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.blocks.digest import digest_fallback, render_digest
 from bot.charts import render_trend_png
@@ -98,17 +99,19 @@ class DigestSender:
                 continue
             try:
                 ts = self._post_once(item, claim, snapshots)
-            except (SlackApiError, SlackClientError, OSError) as error:
+            except Exception as error:  # one bad digest must not hold back the others
                 code = (
                     error.response.get("error", "slack_error")
                     if isinstance(error, SlackApiError)
                     else type(error).__name__
                 )
+                expected = isinstance(error, (SlackApiError, SlackClientError, OSError))
                 log.warning(
                     "digest for %s on %s not posted (%s); a later tick retries",
                     recipient,
                     item.local_date,
                     code,
+                    exc_info=not expected,
                 )
                 with transaction(self.engine) as session:
                     mark_failed(session, claim=claim, error=str(code))
@@ -159,8 +162,11 @@ class DigestSender:
         """Score the team as of ``local_date`` and keep the scores for profile cards and trends."""
         with transaction(self.engine) as session:
             snapshot = take_snapshot(session, local_date=local_date)
-        with transaction(self.engine) as session:
-            keep_snapshot(session, snapshot)
+        try:
+            with transaction(self.engine) as session:
+                keep_snapshot(session, snapshot)
+        except IntegrityError:
+            log.info("another process stored the scores of %s first", local_date)
         return snapshot
 
     def _find_posted(self, channel: str, claim: Claim, zone: ZoneInfo) -> str | None:

@@ -14,6 +14,7 @@ from crm_core.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///crm.sqlite3"
 ROLES = ("admin", "manager", "sales", "support")
+NO_ROLE = "none"  # as CRM_DEFAULT_ROLE: people not in the team are refused until an admin adds them
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CRM_TIMEZONE={timezone!r} is not a known time zone: use an IANA name such as Asia/Tokyo"
         ) from None
     default_role = env.get("CRM_DEFAULT_ROLE", "").strip() or "sales"
-    if default_role not in (*ROLES, "none"):
-        raise ConfigError(f"CRM_DEFAULT_ROLE must be one of {', '.join((*ROLES, 'none'))}")
+    if default_role not in (*ROLES, NO_ROLE):
+        raise ConfigError(f"CRM_DEFAULT_ROLE must be one of {', '.join((*ROLES, NO_ROLE))}")
     admins = tuple(a.strip() for a in env.get("CRM_ADMINS", "").split(",") if a.strip())
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,

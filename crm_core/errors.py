@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from crm_core.actor import Actor
+
 if TYPE_CHECKING:
     from crm_core.customers.views import CustomerView
 
@@ -72,6 +74,31 @@ class DuplicateCustomer(CrmError):
     ) -> None:
         super().__init__(message, key="customer.duplicate", params={"name": existing_name}, field=field)
         self.existing_external_id = existing_external_id
+
+
+class Forbidden(CrmError):
+    """The actor may not do this: a guest, someone outside the team, or a role without the permission.
+
+    It names who tried what on which customer, so the unit of work (``crm_core.store.transaction``)
+    can audit the refusal after rolling the refused action back. Keys: ``access.guest``,
+    ``access.not_in_team``, ``access.admin_only`` and ``access.denied`` (params ``role`` and
+    ``permission``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str,
+        actor: Actor,
+        action: str,
+        customer_id: int | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, key=key, params=params)
+        self.actor = actor
+        self.action = action
+        self.customer_id = customer_id
 
 
 class InvalidInput(CrmError):

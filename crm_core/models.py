@@ -69,6 +69,8 @@ class Customer(Base):
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+    # Set when the customer's personal data was erased on request; the row keeps anonymous aggregates.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Interaction(Base):

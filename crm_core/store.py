@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alembic import command
-from crm_core.errors import ConfigError, SchemaOutOfDate
+from crm_core.audit.service import record
+from crm_core.errors import ConfigError, Forbidden, SchemaOutOfDate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -68,9 +69,26 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit when the block ends normally, roll back on any exception."""
-    with session_factory(engine).begin() as session:
-        yield session
+    """One unit of work: commit when the block ends normally, roll back on any exception.
+
+    A refused action (Forbidden) is rolled back like any failure, and then its refusal is audited
+    in a short transaction of its own: the trail must keep the attempt that the rollback undoes.
+    Recording it here, after the rollback, rather than from a second connection while the action's
+    transaction is still open, also keeps SQLite (one writer at a time) from waiting on itself.
+    """
+    try:
+        with session_factory(engine).begin() as session:
+            yield session
+    except Forbidden as refused:
+        with session_factory(engine).begin() as session:
+            record(
+                session,
+                actor=refused.actor,
+                action=refused.action,
+                customer_id=refused.customer_id,
+                allowed=False,
+            )
+        raise
 
 
 def alembic_config(url: str) -> Config:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from bot.cli.app import CliContext, cli, pass_context
+from crm_core.access.policy import permissions_table
 from crm_core.config import ROLES
 from crm_core.store import transaction
-from crm_core.team.service import WEEKDAY_SETS, add_member, list_members, remove_member
+from crm_core.team.service import WEEKDAY_SETS, add_member, get_member, list_members, remove_member
 
 
 @cli.group()
 def team() -> None:
-    """Add, list and remove team members."""
+    """Add, list and remove team members, and set their roles."""
 
 
 @team.command("add")
@@ -45,6 +46,25 @@ def team_add(
             digest_weekdays=digest_days,
         )
     click.echo(f"{member.slack_user_id} is {member.role}; digest at {member.digest_time:%H:%M}")
+
+
+@team.command("set-role")
+@click.argument("user_id")
+@click.argument("role", type=click.Choice(ROLES))
+@pass_context
+def team_set_role(context: CliContext, user_id: str, role: str) -> None:
+    """Give USER_ID the role ROLE (`crm-bot team roles` shows what each may do); adds them if new."""
+    with transaction(context.engine()) as session:
+        before = get_member(session, user_id.strip())
+        member = add_member(session, actor=context.actor, user_id=user_id, role=role)
+    was = f"was {before.role}" if before else "new to the team"
+    click.echo(f"{member.slack_user_id} is {member.role} ({was})")
+
+
+@team.command("roles")
+def team_roles() -> None:
+    """Print what each role may see and do, as a Markdown table."""
+    click.echo(permissions_table())
 
 
 @team.command("list")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, can
 from crm_core.actor import Actor
 from crm_core.analytics.stored import latest_score
 from crm_core.customers.service import get_customer
@@ -41,26 +42,29 @@ class ProfileView:
     """The customer, their latest touch points, open follow-ups and purchases.
 
     ``segment`` and ``churn_risk`` come from analytics and are None until those are computed.
+    ``purchases`` is None for a viewer whose role may not see revenue (support): left out, not
+    zeroed, so no card can claim "no purchases yet" about a customer who has some.
     """
 
     customer: CustomerView
     recent_interactions: tuple[InteractionView, ...]
     open_follow_ups: tuple[FollowUpView, ...]
-    purchases: PurchaseSummary
+    purchases: PurchaseSummary | None
     segment: str | None = None
     churn_risk: ChurnRisk | None = None
 
 
 def load_profile(session: Session, *, actor: Actor, external_id: str) -> ProfileView:
-    """The profile of one customer; reading it is audited like any read of a customer."""
+    """The profile of one customer as ``actor``'s role may see it; audited like any read of a customer."""
     customer = get_customer(session, actor=actor, external_id=external_id)
+    revenue = can(actor, Permission.READ_REVENUE)
     return ProfileView(
         customer=customer,
         recent_interactions=tuple(
             recent_interactions(session, customer_id=customer.id, limit=RECENT_INTERACTIONS)
         ),
         open_follow_ups=tuple(open_follow_ups(session, customer_id=customer.id)),
-        purchases=purchase_summary(session, customer_id=customer.id),
+        purchases=purchase_summary(session, customer_id=customer.id) if revenue else None,
         **_analytics(session, customer.id),
     )
 

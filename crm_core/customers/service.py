@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
 from crm_core.customers.views import CreatedCustomer, CustomerView, MergeResult
@@ -16,9 +18,21 @@ from crm_core.errors import DuplicateCustomer, InvalidInput, NotFound
 from crm_core.identity.normalize import is_valid_email, normalize_email, normalize_name, phone_digits
 from crm_core.identity.search import search_customers
 from crm_core.models import LIFECYCLE_STAGES, Customer, FollowUp, Interaction, Purchase
+from crm_core.text import clean_text, single_line
 
 LIKELY_DUPLICATE_SCORE = 90.0
+# Limits mirror the store's column sizes, so a long value is a clear message, never a database error.
 MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+MAX_PHONE_LENGTH = 40
+MAX_COMPANY_LENGTH = 200
+MAX_EXTERNAL_ID_LENGTH = 64
+MAX_OWNER_ID_LENGTH = 32
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 64
+MAX_CUSTOM_FIELDS = 100
+MAX_CUSTOM_FIELD_NAME_LENGTH = 64
+MAX_CUSTOM_FIELD_VALUE_LENGTH = 2_000
 
 
 def new_external_id() -> str:
@@ -29,23 +43,17 @@ def clean_contact(
     *, name: str, email: str | None, phone: str | None
 ) -> tuple[str, str, str | None, str | None, str | None]:
     """Validate and normalise what identifies a customer: (name, name_key, email, phone, phone_key)."""
-    name = " ".join(name.split())
+    name = single_line(name, field="name", max_length=MAX_NAME_LENGTH)
     if not name:
         raise InvalidInput("name is empty", field="name", key="input.name_empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(
-            f"name is longer than {MAX_NAME_LENGTH} characters",
-            field="name",
-            key="input.name_too_long",
-            params={"max": MAX_NAME_LENGTH},
-        )
     name_key = normalize_name(name) or name.casefold()
-    clean_email = normalize_email(email) if email and email.strip() else None
+    given_email = single_line(email or "", field="email", max_length=MAX_EMAIL_LENGTH)
+    clean_email = normalize_email(given_email) or None
     if clean_email is not None and not is_valid_email(clean_email):
         raise InvalidInput(
             f"e-mail {email!r} is not a valid address", field="email", key="input.email_invalid"
         )
-    clean_phone = phone.strip() if phone and phone.strip() else None
+    clean_phone = single_line(phone or "", field="phone", max_length=MAX_PHONE_LENGTH) or None
     key = phone_digits(clean_phone) if clean_phone else None
     if clean_phone is not None and (not key or len(key) < 6):
         raise InvalidInput(f"phone {phone!r} needs at least 6 digits", field="phone", key="input.phone_short")
@@ -79,6 +87,7 @@ def create_customer(
     custom_fields: dict[str, Any] | None = None,
 ) -> CreatedCustomer:
     """Create a customer unless their e-mail or phone is already known; report near-identical names."""
+    authorize(actor, Permission.CREATE)
     name, name_key, clean_email, clean_phone, key = clean_contact(name=name, email=email, phone=phone)
     if lifecycle_stage not in LIFECYCLE_STAGES:
         raise InvalidInput(f"lifecycle stage must be one of {', '.join(LIFECYCLE_STAGES)}")
@@ -91,7 +100,10 @@ def create_customer(
             existing_name=existing.name,
             field="email" if clean_email is not None and existing.email == clean_email else "phone",
         )
-    external_id = (external_id or "").strip() or new_external_id()
+    external_id = (
+        single_line(external_id or "", field="external_id", max_length=MAX_EXTERNAL_ID_LENGTH)
+        or new_external_id()
+    )
     if session.scalars(select(Customer.id).where(Customer.external_id == external_id)).first():
         raise InvalidInput(f"external id {external_id!r} is already used by another customer")
     similar = search_customers(session, query=name, limit=5, cutoff=LIKELY_DUPLICATE_SCORE)
@@ -102,11 +114,11 @@ def create_customer(
         email=clean_email,
         phone=clean_phone,
         phone_key=key,
-        company=(company or "").strip() or None,
-        owner_id=(owner_id or "").strip() or None,
+        company=single_line(company or "", field="company", max_length=MAX_COMPANY_LENGTH) or None,
+        owner_id=single_line(owner_id or "", field="owner", max_length=MAX_OWNER_ID_LENGTH) or None,
         lifecycle_stage=lifecycle_stage,
-        tags=sorted({t.strip() for t in tags if t.strip()}),
-        custom_fields=dict(custom_fields or {}),
+        tags=clean_tags(tags),
+        custom_fields=clean_custom_fields(custom_fields or {}),
     )
     session.add(customer)
     session.flush()
@@ -115,6 +127,44 @@ def create_customer(
         customer=CustomerView.of(customer),
         likely_duplicates=tuple(m.customer for m in similar if m.matched_on == "name"),
     )
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned = {single_line(tag, field="tag", max_length=MAX_TAG_LENGTH) for tag in tags} - {""}
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(
+            f"a customer can have at most {MAX_TAGS} tags", field="tags", key="input.too_many_tags"
+        )
+    return sorted(cleaned)
+
+
+def clean_custom_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Named, bounded custom fields holding text, numbers, booleans or nothing (what JSON stores alike)."""
+    if len(fields) > MAX_CUSTOM_FIELDS:
+        raise InvalidInput(
+            f"a customer can have at most {MAX_CUSTOM_FIELDS} custom fields",
+            field="custom_fields",
+            key="input.too_many_custom_fields",
+        )
+    cleaned: dict[str, Any] = {}
+    for name, value in fields.items():
+        key = single_line(str(name), field="custom_field", max_length=MAX_CUSTOM_FIELD_NAME_LENGTH)
+        if not key:
+            raise InvalidInput("a custom field has no name", field="custom_fields", key="input.custom_field")
+        if isinstance(value, str):
+            value = clean_text(value, field="custom_field", max_length=MAX_CUSTOM_FIELD_VALUE_LENGTH)
+        elif not (value is None or isinstance(value, bool | int) or _finite(value)):
+            raise InvalidInput(
+                f"custom field {key!r} must hold text, a number, true/false or nothing",
+                field="custom_fields",
+                key="input.custom_field",
+            )
+        cleaned[key] = value
+    return cleaned
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def customer_by_external_id(session: Session, external_id: str) -> Customer:
@@ -128,8 +178,22 @@ def customer_by_external_id(session: Session, external_id: str) -> Customer:
     return customer
 
 
+def writable_customer(session: Session, external_id: str) -> Customer:
+    """The customer to add to; refused once erased, since the person asked for nothing to be kept."""
+    customer = customer_by_external_id(session, external_id)
+    if customer.erased_at is not None:
+        raise InvalidInput(
+            f"{external_id}'s personal data was erased on request, so nothing new is added to it: "
+            "if they are a customer again, add them as a new customer",
+            key="customer.erased",
+            field="customer",
+        )
+    return customer
+
+
 def get_customer(session: Session, *, actor: Actor, external_id: str) -> CustomerView:
     customer = customer_by_external_id(session, external_id)
+    authorize(actor, Permission.READ, customer_id=customer.id)
     record(session, actor=actor, action="customer.read", customer_id=customer.id)
     return CustomerView.of(customer)
 
@@ -142,7 +206,8 @@ def merge_customers(session: Session, *, actor: Actor, keep: str, other: str) ->
     """
     if keep == other:
         raise InvalidInput("cannot merge a customer into itself: give two different external ids")
-    kept, removed = customer_by_external_id(session, keep), customer_by_external_id(session, other)
+    kept, removed = writable_customer(session, keep), writable_customer(session, other)
+    authorize(actor, Permission.MERGE, customer_id=kept.id)
     moved = {
         model.__tablename__: len(
             session.scalars(

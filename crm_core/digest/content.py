@@ -14,13 +14,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, may
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import period_kpis
 from crm_core.analytics.load import StoreFrames, load_frames
 from crm_core.analytics.scores import score_customers
 from crm_core.team.service import MemberView
 
-TEAM_ROLES = ("admin", "manager")
 OPEN = ("open", "snoozed")
 KPI_WEEK = dt.timedelta(days=7)
 
@@ -142,7 +142,7 @@ def _kpi_line(now: pd.Series, before: pd.Series | None) -> KpiLine:
 
 def digest_for(snapshot: TeamSnapshot, member: MemberView) -> Digest:
     """The digest one person gets: the team's or their own, most urgent first, VIPs first."""
-    team_view = member.role in TEAM_ROLES
+    team_view = may(member.role, Permission.TEAM_DIGEST)
     customers = snapshot.customers
     follow_ups = snapshot.follow_ups[snapshot.follow_ups["status"].isin(OPEN)]
     if not team_view:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
-from crm_core.customers.service import customer_by_external_id
+from crm_core.customers.service import writable_customer
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import Customer, FollowUp
+from crm_core.text import clean_text
 
 MAX_NOTE_LENGTH = 3_000
 OPEN_STATUSES = ("open", "snoozed")
@@ -57,15 +59,9 @@ def add_follow_up(
     idempotency_key: str | None = None,
 ) -> FollowUpView:
     """Promise to get back to a customer on ``due_on``; the owner defaults to whoever sets it."""
-    customer = customer_by_external_id(session, customer_external_id)
-    clean_note = note.strip()
-    if len(clean_note) > MAX_NOTE_LENGTH:
-        raise InvalidInput(
-            f"the note is longer than {MAX_NOTE_LENGTH} characters: shorten it",
-            field="note",
-            key="input.note_too_long",
-            params={"max": MAX_NOTE_LENGTH},
-        )
+    customer = writable_customer(session, customer_external_id)
+    authorize(actor, Permission.FOLLOW_UP, customer_id=customer.id)
+    clean_note = clean_text(note, field="note", max_length=MAX_NOTE_LENGTH)
     if idempotency_key:
         existing = session.scalars(
             select(FollowUp).where(FollowUp.idempotency_key == idempotency_key)
@@ -118,6 +114,7 @@ def _row(session: Session, follow_up_id: int) -> tuple[FollowUp, Customer]:
 
 def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:
     row, customer = _row(session, follow_up_id)
+    authorize(actor, Permission.FOLLOW_UP, customer_id=row.customer_id)
     record(session, actor=actor, action=action, customer_id=row.customer_id, detail={"follow_up_id": row.id})
     return row, customer
 

@@ -3,13 +3,19 @@
 Fuzzy matching runs over every name key, so the keys are kept in a per-engine cache that is checked
 against a cheap signature of the table (count, newest update, highest id) on every search: the cache
 makes search fast, the signature keeps it correct when other replicas write.
+
+Each distinct key is scored once (many customers share a name: 佐藤 健太, John Smith) and with
+``process.cdist``, which releases the interpreter lock while it scores: ``process.extract`` held it
+for the whole scan, so one search in a lazy listener stalled every other thread of the server,
+including the acks Slack waits for.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -18,6 +24,7 @@ from crm_core.customers.views import CustomerView
 from crm_core.errors import Ambiguous, NoMatch
 from crm_core.identity.normalize import looks_like_phone, normalize_email, normalize_name, phone_digits
 from crm_core.models import Customer
+from crm_core.text import searchable
 
 EXACT = 100.0
 CANDIDATE_SCORE = 72.0
@@ -35,9 +42,20 @@ class Match:
 
 @dataclass
 class _NameIndex:
+    """Name keys by customer id, and the same grouped by distinct key (customer ids ascending)."""
+
     signature: tuple[object, ...]
     ids: list[int]
     keys: list[str]
+    distinct_keys: list[str] = field(init=False)
+    customers_of: list[list[int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        groups: dict[str, list[int]] = {}
+        for customer_id, key in zip(self.ids, self.keys, strict=True):
+            groups.setdefault(key, []).append(customer_id)
+        self.distinct_keys = list(groups)
+        self.customers_of = list(groups.values())
 
 
 _indexes: dict[str, _NameIndex] = {}
@@ -59,22 +77,43 @@ def _name_index(session: Session) -> _NameIndex:
     return index
 
 
-def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[int, float]:
+def indexed_names(session: Session) -> list[tuple[int, str]]:
+    """Every customer id with its name key, from the cached index (for scanning free text)."""
     index = _name_index(session)
-    found = process.extract(key, index.keys, scorer=fuzz.WRatio, limit=limit, score_cutoff=cutoff)
-    scores: dict[int, float] = {}
-    for _choice, score, position in found:
-        customer_id = index.ids[position]
-        exact = index.keys[position] == key
-        scores[customer_id] = EXACT if exact else min(float(score), EXACT - 1)
-    return scores
+    return list(zip(index.ids, index.keys, strict=True))
+
+
+def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[int, float]:
+    """The ``limit`` best customers by name score, ties in customer id order (as ``extract`` had it)."""
+    index = _name_index(session)
+    # float64 keeps the scores exactly as extract gave them, so thresholds decide as before.
+    scores = process.cdist(
+        [key], index.distinct_keys, scorer=fuzz.WRatio, score_cutoff=cutoff, dtype=np.float64
+    )[0]
+    hits = np.flatnonzero(scores >= cutoff)
+    hits = hits[np.argsort(-scores[hits], kind="stable")]
+    found: dict[int, float] = {}
+    start = 0
+    while start < len(hits) and len(found) < limit:
+        level = scores[hits[start]]
+        end = start + int(np.count_nonzero(scores[hits[start:]] == level))
+        tied = sorted(_customers_with_keys(index, hits[start:end].tolist()))
+        for customer_id, position in tied[: limit - len(found)]:
+            exact = index.distinct_keys[position] == key
+            found[customer_id] = EXACT if exact else min(float(level), EXACT - 1)
+        start = end
+    return found
+
+
+def _customers_with_keys(index: _NameIndex, positions: list[int]) -> list[tuple[int, int]]:
+    return [(customer_id, p) for p in positions for customer_id in index.customers_of[p]]
 
 
 def search_customers(
     session: Session, *, query: str, limit: int = 10, cutoff: float = CANDIDATE_SCORE
 ) -> list[Match]:
     """Customers matching ``query`` (name, e-mail, phone or external id), best first."""
-    text = query.strip()
+    text = searchable(query)  # never stored, so what a store cannot take is dropped, not refused
     if not text:
         return []
     found: dict[int, tuple[float, str]] = {}

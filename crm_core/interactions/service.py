@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
-from crm_core.customers.service import customer_by_external_id
+from crm_core.customers.service import writable_customer
+from crm_core.customers.views import CustomerView
 from crm_core.errors import InvalidInput
-from crm_core.models import INTERACTION_KINDS, Interaction
+from crm_core.models import INTERACTION_KINDS, Customer, Interaction
 from crm_core.rules.service import apply_follow_up_rules
+from crm_core.text import clean_text
 
 MAX_SUMMARY_LENGTH = 40_000
 
@@ -59,19 +64,20 @@ def validate_kind(kind: str) -> str:
 
 
 def validate_summary(summary: str) -> str:
-    clean = summary.strip()
+    clean = clean_text(summary, field="summary", max_length=MAX_SUMMARY_LENGTH)
     if not clean:
         raise InvalidInput(
             "summary is empty: say in a few words what happened", field="summary", key="input.summary_empty"
         )
-    if len(clean) > MAX_SUMMARY_LENGTH:
-        raise InvalidInput(
-            f"summary is longer than {MAX_SUMMARY_LENGTH} characters: shorten it",
-            field="summary",
-            key="input.summary_too_long",
-            params={"max": MAX_SUMMARY_LENGTH},
-        )
     return clean
+
+
+class Outcome(StrEnum):
+    """What logging did: added a row, changed the stored one, or found it already saying the same."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
 
 
 def log_interaction(
@@ -84,42 +90,67 @@ def log_interaction(
     occurred_at: dt.datetime,
     thread: SlackThread | None = None,
     idempotency_key: str | None = None,
-) -> tuple[InteractionView, bool]:
-    """Log a touch point; returns it and whether it was new.
+) -> tuple[InteractionView, Outcome]:
+    """Log a touch point; returns it and whether it was new, changed or already logged just so.
 
-    When the same idempotency key (a Slack thread, a retried request) was logged before, the stored
-    interaction is updated with the latest text instead of a second one being added.
+    When the same idempotency key (a Slack thread, a retried request) was logged before, that one
+    interaction takes the latest customer, kind and text instead of a second one being added: the
+    latest word on a thread wins, so logging it again to the right customer corrects a wrong pick.
     """
-    customer = customer_by_external_id(session, customer_external_id)
+    customer = writable_customer(session, customer_external_id)
+    authorize(actor, Permission.LOG, customer_id=customer.id)
     clean_kind, clean_summary = validate_kind(kind), validate_summary(summary)
     key = idempotency_key or (thread.idempotency_key if thread else None)
-    existing = (
-        session.scalars(select(Interaction).where(Interaction.idempotency_key == key)).first()
-        if key
-        else None
-    )
-    if existing is not None:
-        existing.summary = clean_summary
-        session.flush()
-        record(session, actor=actor, action="interaction.update", customer_id=existing.customer_id)
-        return InteractionView.of(existing), False
-    row = Interaction(
-        customer_id=customer.id,
-        kind=clean_kind,
-        summary=clean_summary,
-        author=actor.user_id,
-        occurred_at=occurred_at,
-        source=actor.surface,
-        slack_channel_id=thread.channel_id if thread else None,
-        slack_thread_ts=thread.thread_ts if thread else None,
-        permalink=thread.permalink if thread else None,
-        idempotency_key=key,
-    )
-    session.add(row)
+    existing = _by_key(session, key)
+    if existing is None:
+        row = Interaction(
+            customer_id=customer.id,
+            kind=clean_kind,
+            summary=clean_summary,
+            author=actor.user_id,
+            occurred_at=occurred_at,
+            source=actor.surface,
+            slack_channel_id=thread.channel_id if thread else None,
+            slack_thread_ts=thread.thread_ts if thread else None,
+            permalink=thread.permalink if thread else None,
+            idempotency_key=key,
+        )
+        existing = _insert_unless_logged_meanwhile(session, row)
+        if existing is None:
+            record(session, actor=actor, action="interaction.log", customer_id=customer.id)
+            apply_follow_up_rules(session, actor=actor, customer_ids=[customer.id])
+            return InteractionView.of(row), Outcome.CREATED
+    latest = (customer.id, clean_kind, clean_summary)
+    if (existing.customer_id, existing.kind, existing.summary) == latest:
+        return InteractionView.of(existing), Outcome.UNCHANGED
+    existing.customer_id, existing.kind, existing.summary = latest
     session.flush()
-    record(session, actor=actor, action="interaction.log", customer_id=customer.id)
-    apply_follow_up_rules(session, actor=actor, customer_ids=[customer.id])
-    return InteractionView.of(row), True
+    record(session, actor=actor, action="interaction.update", customer_id=customer.id)
+    return InteractionView.of(existing), Outcome.UPDATED
+
+
+def _by_key(session: Session, key: str | None) -> Interaction | None:
+    if key is None:
+        return None
+    return session.scalars(select(Interaction).where(Interaction.idempotency_key == key)).first()
+
+
+def _insert_unless_logged_meanwhile(session: Session, row: Interaction) -> Interaction | None:
+    """Insert ``row``, or return the row with its key that a concurrent transaction committed first.
+
+    Slack delivers a retried event while the first delivery may still be logging it; on PostgreSQL
+    both can miss each other's row and the unique key refuses the second insert. The savepoint keeps
+    this transaction usable, and the committed row is then updated like any repeated log.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        existing = _by_key(session, row.idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return None
 
 
 def recent_interactions(session: Session, *, customer_id: int, limit: int = 5) -> list[InteractionView]:
@@ -130,3 +161,26 @@ def recent_interactions(session: Session, *, customer_id: int, limit: int = 5) -
         .limit(limit)
     )
     return [InteractionView.of(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class TouchedCustomer:
+    customer: CustomerView
+    last_touched_at: dt.datetime
+
+
+def customers_touched_by(session: Session, *, author: str, limit: int = 10) -> list[TouchedCustomer]:
+    """Customers ``author`` logged interactions with, the most recently touched first (App Home)."""
+    last = (
+        select(Interaction.customer_id, func.max(Interaction.occurred_at).label("last_at"))
+        .where(Interaction.author == author)
+        .group_by(Interaction.customer_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Customer, last.c.last_at)
+        .join(last, last.c.customer_id == Customer.id)
+        .order_by(last.c.last_at.desc(), Customer.id)
+        .limit(limit)
+    )
+    return [TouchedCustomer(CustomerView.of(customer), last_at) for customer, last_at in rows]

@@ -54,6 +54,7 @@ class _Known:
     custom_fields: dict[str, Any]
     id: int | None = None
     line: int | None = None  # the line of this file that already spoke about this customer
+    erased: bool = False  # erased on request: a file must not bring their data back
 
 
 @dataclass
@@ -68,7 +69,9 @@ class _Directory:
     def load(cls, session: Session) -> _Directory:
         directory = cls()
         columns = [getattr(Customer, name) for name in _STORED_FIELDS]
-        query = select(Customer.id, Customer.external_id, Customer.custom_fields, *columns)
+        query = select(
+            Customer.id, Customer.external_id, Customer.custom_fields, Customer.erased_at, *columns
+        )
         for row in session.execute(query).mappings():
             directory.remember(
                 _Known(
@@ -76,6 +79,7 @@ class _Directory:
                     fields={name: row[name] for name in _STORED_FIELDS},
                     custom_fields=dict(row["custom_fields"] or {}),
                     id=row["id"],
+                    erased=row["erased_at"] is not None,
                 )
             )
         return directory
@@ -169,6 +173,8 @@ def _parse_row(record: dict[str, str], columns: set[str], custom_columns: Sequen
 def _place(row: _Row, line: int, directory: _Directory, plan: _Plan) -> None:
     """Decide whether the row creates, updates or leaves a customer; raise InvalidInput to reject it."""
     target = _target(row, directory)
+    if target is not None and target.erased:
+        raise InvalidInput(f"customer {target.external_id!r} was erased on request: remove this row")
     if target is not None and target.line is not None:
         raise InvalidInput(f"customer {target.external_id!r} is already on line {target.line}")
     if target is None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
 from crm_core.config import ROLES
@@ -87,12 +88,13 @@ def add_member(
     digest_time: str | None = None,
     digest_weekdays: str | None = None,
 ) -> MemberView:
-    """Add someone to the team, or update them if they are already in it."""
+    """Add someone to the team, or update them (their role too) if they are already in it."""
+    authorize(actor, Permission.MANAGE_TEAM)
     user_id = user_id.strip()
     if not re.fullmatch(r"[UW][A-Z0-9]{2,31}", user_id):
         raise InvalidInput(f"{user_id!r} is not a Slack user id (they look like U012AB3CD)")
     row = session.get(TeamMember, user_id) or TeamMember(slack_user_id=user_id)
-    row.role = validate_role(role)
+    previous_role, row.role = row.role, validate_role(role)
     if timezone is not None:
         row.timezone = validate_timezone(timezone)
     if locale is not None:
@@ -105,7 +107,12 @@ def add_member(
         row.digest_weekdays = digest_weekdays
     session.add(row)
     session.flush()
-    record(session, actor=actor, action="team.set", detail={"member": user_id, "role": role})
+    record(
+        session,
+        actor=actor,
+        action="team.set",
+        detail={"member": user_id, "role": role, "previous_role": previous_role},
+    )
     return MemberView.of(row)
 
 
@@ -133,6 +140,7 @@ def remember_profile(session: Session, *, user_id: str, timezone: str | None, lo
 
 
 def remove_member(session: Session, *, actor: Actor, user_id: str) -> None:
+    authorize(actor, Permission.MANAGE_TEAM)
     row = session.get(TeamMember, user_id)
     if row is None:
         raise NotFound(f"{user_id} is not in the team: `crm-bot team list` shows who is")

@@ -3,10 +3,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 from scipy.special import hyp2f1
 
 from crm_core.analytics.bgnbd import BgNbdParams, bgnbd_summary, expected_purchases, fit_bgnbd, p_alive
+from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 
 # Fader, Hardie & Lee (2005), section 5: the CDNOW calibration fit, per week.
 PAPER = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)

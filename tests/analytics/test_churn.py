@@ -4,10 +4,10 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
-from tests.analytics.analytics_frames import contact_days, customers, purchase_days
 
 from crm_core.analytics.bgnbd import BgNbdFit, BgNbdParams, p_alive
 from crm_core.analytics.churn import CHURN_COLUMNS, churn_levels, churn_risk, reactivated
+from tests.analytics.analytics_frames import contact_days, customers, purchase_days
 
 TODAY = dt.date(2024, 6, 30)
 MONTH_AGO = dt.date(2024, 5, 31)

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from tests.analytics.analytics_frames import purchases
 
 from crm_core.analytics.frames import FrameContractError, validate_customers, validate_purchases
+from tests.analytics.analytics_frames import purchases
 
 
 def test_a_missing_column_is_named() -> None:

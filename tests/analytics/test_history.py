@@ -1,9 +1,9 @@
 import datetime as dt
 
 import pandas as pd
-from tests.analytics.analytics_frames import contact_days, purchase_days, purchases
 
 from crm_core.analytics.history import PurchaseDays, day_number
+from tests.analytics.analytics_frames import contact_days, purchase_days, purchases
 
 
 def test_purchases_become_one_row_per_customer_and_day() -> None:

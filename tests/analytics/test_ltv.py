@@ -2,11 +2,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from tests.analytics.analytics_frames import purchase_days
 
 from crm_core.analytics.bgnbd import BgNbdFit, BgNbdParams, bgnbd_summary, expected_purchases
 from crm_core.analytics.gamma_gamma import GammaGammaParams, expected_order_value
 from crm_core.analytics.ltv import LTV_COLUMNS, lifetime_value
+from tests.analytics.analytics_frames import purchase_days
 
 TODAY = dt.date(2024, 6, 30)
 # CDNOW's parameters with α in days.

@@ -2,7 +2,6 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from tests.analytics.analytics_frames import purchase_days
 
 from crm_core.analytics.rfm import (
     RFM_COLUMNS,
@@ -12,6 +11,7 @@ from crm_core.analytics.rfm import (
     rfm_scores,
     segment_grid,
 )
+from tests.analytics.analytics_frames import purchase_days
 
 TODAY = dt.date(2024, 6, 30)
 

@@ -3,9 +3,15 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, customers, interactions, purchases
 
 from crm_core.analytics.scores import SCORE_COLUMNS, score_customers
+from tests.analytics.analytics_frames import (
+    CDNOW_CALIBRATION_END,
+    cdnow_purchases,
+    customers,
+    interactions,
+    purchases,
+)
 
 TODAY = dt.date(2024, 6, 30)
 NO_INTERACTIONS = interactions()

@@ -8,9 +8,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_core.actor import Actor
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.interactions.service import SlackThread, log_interaction
-from crm_core.models import Interaction
+from crm_core.interactions.service import (
+    InteractionView,
+    Outcome,
+    SlackThread,
+    customers_touched_by,
+    log_interaction,
+)
+from crm_core.models import AuditEvent, Interaction
 from tests.factories import TEST_ACTOR, customer
 
 WHEN = dt.datetime(2026, 11, 25, 9, 30)
@@ -37,11 +44,60 @@ def test_the_same_thread_logged_twice_updates_one_interaction(session: Session) 
         occurred_at=WHEN,
         thread=thread,
     )
-    assert (created, created_again) == (True, False)
+    assert (created, created_again) == (Outcome.CREATED, Outcome.UPDATED)
     assert first.id == second.id
     assert second.summary == "v2"
     assert second.permalink == thread.permalink
     assert session.scalar(select(func.count()).select_from(Interaction)) == 1
+
+
+def test_a_thread_logged_again_takes_the_latest_customer_and_kind_and_says_when_nothing_changed(
+    session: Session,
+) -> None:
+    customer(session, "Acme", external_id="A")
+    globex = customer(session, "Globex", external_id="G")
+    thread = SlackThread("C1", "1700000000.000100")
+
+    def log(customer_external_id: str, kind: str) -> tuple[InteractionView, Outcome]:
+        return log_interaction(
+            session,
+            actor=TEST_ACTOR,
+            customer_external_id=customer_external_id,
+            kind=kind,
+            summary="the thread",
+            occurred_at=WHEN,
+            thread=thread,
+        )
+
+    first, _ = log("A", "support")
+    moved, outcome = log("G", "call")
+    assert (moved.id, moved.customer_id, moved.kind, outcome) == (
+        first.id,
+        globex.id,
+        "call",
+        Outcome.UPDATED,
+    )
+    assert log("G", "call")[1] is Outcome.UNCHANGED
+    actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions[-2:] == ["interaction.log", "interaction.update"]
+
+
+def test_customers_touched_by_someone_are_theirs_only_most_recent_first(session: Session) -> None:
+    acme, globex, initech = (customer(session, name) for name in ("Acme", "Globex", "Initech"))
+    me, colleague = Actor("U0ME", "slack"), Actor("U0THEM", "slack")
+    for actor, who, day in [(me, acme, 1), (me, globex, 3), (me, acme, 2), (colleague, initech, 9)]:
+        log_interaction(
+            session,
+            actor=actor,
+            customer_external_id=who.external_id,
+            kind="call",
+            summary="x",
+            occurred_at=dt.datetime(2026, 11, day, 9),
+        )
+    touched = customers_touched_by(session, author="U0ME")
+    assert [(t.customer.name, t.last_touched_at.day) for t in touched] == [("Globex", 3), ("Acme", 2)]
+    assert [t.customer.name for t in customers_touched_by(session, author="U0ME", limit=1)] == ["Globex"]
+    assert customers_touched_by(session, author="U0NOBODY") == []
 
 
 @pytest.mark.parametrize(("kind", "summary"), [("dance", "x"), ("call", "   ")])

@@ -1,0 +1,1 @@
+"""Access between departments: what each role may see and do, and how personal data is masked."""

@@ -10,7 +10,7 @@ from slack_bolt import App
 from sqlalchemy import Engine
 
 from bot import errors
-from bot.listeners import actions, commands, digest, options, views
+from bot.listeners import actions, commands, digest, events, home, options, shortcuts, views
 from bot.people import People
 from bot.slack_clients import make_web_client
 from bot.user_request import Deps, utc_now
@@ -26,11 +26,13 @@ def create_app(
     engine: Engine,
     *,
     clock: Callable[[], dt.datetime] = utc_now,
+    listener_executor: ThreadPoolExecutor | None = None,
 ) -> App:
     """The app for HTTP, or Socket Mode when SLACK_APP_TOKEN is set.
 
     Needs SLACK_BOT_TOKEN (checked with Slack now, through auth.test) and, over HTTP,
-    SLACK_SIGNING_SECRET; a missing one fails here with a message naming it.
+    SLACK_SIGNING_SECRET; a missing one fails here with a message naming it. The console and the
+    tests pass a ``bot.listener_pool.ListenerPool`` as ``listener_executor``, to know when it is idle.
     """
     client = make_web_client(settings)
     # Socket Mode requests are not signed; over HTTP an empty secret would accept forged requests.
@@ -39,7 +41,9 @@ def create_app(
         if settings.slack_app_token
         else settings.require("SLACK_SIGNING_SECRET")
     )
-    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="crm-listener")
+    executor = listener_executor or ThreadPoolExecutor(
+        max_workers=LISTENER_THREADS, thread_name_prefix="crm-listener"
+    )
     app = App(
         name="crm-bot",
         client=client,
@@ -54,6 +58,6 @@ def create_app(
         clock=clock,
     )
     errors.register(app, deps)
-    for surface in (commands, actions, views, options, digest):
+    for surface in (commands, actions, views, options, digest, shortcuts, events, home):
         surface.register(app, deps)
     return app

@@ -14,6 +14,9 @@ Sub-commands (matched after NFKC normalisation and case folding, so ``ＬＯＧ`
 - ``mine`` / ``自分`` → ``Mine()``
 - ``admin …`` → ``Admin(args)``, raw whitespace-separated words, for the admin commands to come.
 
+A mention of the bot in a thread (``parse_mention``, given the text after the mention) is only
+``log <customer>`` / ``記録 <customer>`` → ``LogThread``; the rest of the text is the customer.
+
 Customer names may be quoted with ``"…"``, ``“…”``, ``'…'``, ``‘…’``, ``「…」`` or ``『…』`` and may then
 contain anything, including kind words and dates. Unquoted, a name may still span several words:
 
@@ -60,10 +63,12 @@ __all__ = [
     "Find",
     "Help",
     "Log",
+    "LogThread",
     "Mine",
     "SetFollowUp",
     "UsageError",
     "parse_command",
+    "parse_mention",
 ]
 
 MAX_COMMAND_CHARS: Final = 3000
@@ -122,6 +127,10 @@ USAGE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "usage.when_too_far": ("when", "date", "latest"),
         # `mine` takes no arguments. extra: the text that followed it.
         "usage.mine": ("extra",),
+        # A mention of the bot that is not `log <customer>` inside a thread.
+        "usage.mention": (),
+        # A thread was to be logged where the bot may not read it (it is not in the channel).
+        "usage.bot_not_in_channel": (),
     }
 )
 """Every ``UsageError`` key and the names of the parameters it always carries (all values are str)."""
@@ -187,6 +196,13 @@ class Admin:
     """An admin command, kept raw until its grammar exists."""
 
     args: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogThread:
+    """``@crm log <customer>`` inside a thread: log the whole thread to the customer."""
+
+    customer: str
 
 
 Command: TypeAlias = Help | Find | Log | SetFollowUp | Mine | Admin
@@ -261,6 +277,17 @@ def parse_command(text: str, *, today: dt.date) -> Command:
     if first.key in _ADMIN_WORDS:
         return Admin(tuple(text[word.start : word.end] for word in words[1:]))
     return _find(text.strip())
+
+
+def parse_mention(text: str) -> LogThread:
+    """Read what follows the bot's mention (``log <customer>``); ``UsageError`` for anything else."""
+    words = _words(text)
+    if not words or words[0].key not in _LOG_WORDS:
+        raise UsageError("usage.mention")
+    customer = _unquote_whole(_rest(text, words[0].end))
+    if not customer:
+        raise UsageError("usage.mention")
+    return LogThread(customer)
 
 
 def _find(query: str) -> Find:

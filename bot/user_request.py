@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,15 +52,28 @@ class UserRequest:
         client: WebClient,
         body: Mapping[str, Any],
         context: Mapping[str, Any],
+        headers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.deps = deps
         self.client = client
         self.body = body
         self.metadata = view_metadata(body)
         self.user_id: str = context.get("user_id") or ""
+        self.bot_user_id: str = context.get("bot_user_id") or ""
         self.channel_id: str | None = context.get("channel_id") or self.metadata.get("channel")
         self.response_url: str | None = context.get("response_url")
         self.trigger_id: str | None = body.get("trigger_id")
+        event = body.get("event") or {}
+        # An event in a thread is answered in that thread; one outside starts a thread under it.
+        self.thread_ts: str | None = event.get("thread_ts") or event.get("ts")
+        # Slack redelivers an event it saw no timely answer to, with X-Slack-Retry-Num set.
+        self.is_retry = bool((headers or {}).get("x-slack-retry-num"))
+
+    @property
+    def on_home(self) -> bool:
+        """The request comes from the App Home tab (a button on it, or the tab being opened)."""
+        opened_tab = (self.body.get("event") or {}).get("tab")
+        return (self.body.get("view") or {}).get("type") == "home" or opened_tab == "home"
 
     @property
     def action_value(self) -> str:
@@ -105,7 +118,8 @@ class UserRequest:
         return {"channel": self.channel_id, "language": self.language, "timezone": self.timezone.key}
 
     def reply(self, text: str, blocks: list[Block] | None = None, *, replace: bool = False) -> None:
-        """Answer the asker only: through the response URL when there is one, else ephemerally or by DM."""
+        """Answer the asker only: by response URL if there is one, else ephemerally (in an event's thread)
+        or by DM."""
         if self.response_url:
             message = {
                 "text": text,
@@ -118,7 +132,11 @@ class UserRequest:
         if self.channel_id:
             try:
                 self.client.chat_postEphemeral(
-                    channel=self.channel_id, user=self.user_id, text=text, blocks=blocks
+                    channel=self.channel_id,
+                    user=self.user_id,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=self.thread_ts,
                 )
                 return
             except SlackApiError as error:
@@ -128,6 +146,9 @@ class UserRequest:
 
     def open_modal(self, view: Block) -> None:
         self.client.views_open(trigger_id=self.trigger_id or "", view=view)
+
+    def publish_home(self, view: Block) -> None:
+        self.client.views_publish(user_id=self.user_id, view=view)
 
 
 def view_metadata(body: Mapping[str, Any]) -> dict[str, Any]:

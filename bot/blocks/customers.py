@@ -15,7 +15,7 @@ from crm_core.customers.views import CustomerView
 def render_candidates(query: str, candidates: Sequence[CustomerView], *, language: str) -> list[Block]:
     """Several customers match: one line each with an Open button."""
     blocks = [section(t(language, "customer.ambiguous", query=escape(query)))]
-    blocks.extend(_customer_row(c, language) for c in candidates)
+    blocks.extend(customer_row(c, language) for c in candidates)
     return cap_blocks(blocks, t(language, "blocks.truncated"))
 
 
@@ -24,7 +24,7 @@ def render_no_match(query: str, suggestions: Sequence[CustomerView], *, language
     blocks = [section(t(language, "customer.no_match", query=escape(query)))]
     if suggestions:
         blocks.append(section(t(language, "customer.suggestions")))
-        blocks.extend(_customer_row(c, language) for c in suggestions)
+        blocks.extend(customer_row(c, language) for c in suggestions)
     create = button(
         t(language, "button.create_customer"),
         ActionId.CREATE_CUSTOMER,
@@ -35,8 +35,9 @@ def render_no_match(query: str, suggestions: Sequence[CustomerView], *, language
     return cap_blocks(blocks, t(language, "blocks.truncated"))
 
 
-def _customer_row(customer: CustomerView, language: str) -> Block:
+def customer_row(customer: CustomerView, language: str, detail: str = "") -> Block:
+    """One customer on a line (and ``detail`` under it, if any), with a button opening the profile."""
     return {
-        **section(customer_line(customer)),
+        **section("\n".join(filter(None, (customer_line(customer), detail)))),
         "accessory": button(t(language, "button.open"), ActionId.OPEN_PROFILE, customer.external_id),
     }

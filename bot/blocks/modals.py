@@ -35,23 +35,36 @@ def render_log_interaction_modal(
     metadata: dict[str, Any],
     customer: CustomerView | None = None,
     summary: str = "",
+    kind: str = LOGGABLE_KINDS[0],
+    occurred_on: dt.date | None = None,
 ) -> Block:
+    """The log modal, prefilled as far as known (a logged thread brings its text, date and customer)."""
     picker: Block = {"type": "external_select", "action_id": Field.CUSTOMER, "min_query_length": 1}
     picker["placeholder"] = plain(t(language, "modal.customer_placeholder"))
     if customer is not None:
         picker["initial_option"] = customer_option(customer)
     kinds = [{"text": plain(t(language, f"kind.{kind}")), "value": kind} for kind in LOGGABLE_KINDS]
+    preselected = next(option for option in kinds if option["value"] == kind)
     blocks = [
         _input(Field.CUSTOMER, t(language, "modal.customer"), picker),
         _input(
             Field.KIND,
             t(language, "modal.kind"),
-            {"type": "static_select", "action_id": Field.KIND, "options": kinds, "initial_option": kinds[0]},
+            {
+                "type": "static_select",
+                "action_id": Field.KIND,
+                "options": kinds,
+                "initial_option": preselected,
+            },
         ),
         _input(
             Field.SUMMARY, t(language, "modal.summary"), _text_input(Field.SUMMARY, summary, multiline=True)
         ),
-        _input(Field.OCCURRED_ON, t(language, "modal.occurred_on"), _date_input(Field.OCCURRED_ON, today)),
+        _input(
+            Field.OCCURRED_ON,
+            t(language, "modal.occurred_on"),
+            _date_input(Field.OCCURRED_ON, occurred_on or today),
+        ),
         _input(
             Field.FOLLOW_UP_ON,
             t(language, "modal.follow_up_on"),

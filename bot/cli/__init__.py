@@ -5,11 +5,14 @@ from __future__ import annotations
 # Importing a module registers its sub-commands on ``cli``.
 from bot.cli import (  # noqa: F401
     analytics,
+    audit,
+    console,
     customers,
     db,
     demo,
     digest,
     io,
+    privacy,
     rules,
     slack,
     team,

@@ -1,7 +1,8 @@
 """Buttons: open a profile, open the modals, and close or snooze a follow-up.
 
-Follow-up buttons redraw the message they sit on (the profile card, or the ``/crm mine`` list), so a
-second click on a stale button only redraws it: completing is idempotent in crm_core.
+Follow-up buttons redraw what they sit on (the profile card, the ``/crm mine`` list, or the whole
+App Home tab), so a second click on a stale button only redraws it: completing is idempotent in
+crm_core.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.blocks.modals import render_follow_up_modal, render_log_interaction_mod
 from bot.blocks.profile import render_profile_card
 from bot.blocks.text import day
 from bot.ids import ActionId
+from bot.listeners.home import home_view
 from bot.listeners.wiring import Handler, acknowledge, lazily
 from bot.user_request import Deps, UserRequest
 from crm_core.customers.profile import load_profile
@@ -78,6 +80,7 @@ def open_new_customer_modal(request: UserRequest) -> None:
 
 def mark_done(request: UserRequest) -> None:
     clicked = FollowUpButton.decode(request.action_value)
+    today = request.today()  # may ask Slack for the person's time zone: not inside the transaction
     with transaction(request.engine) as session:
         complete_follow_up(
             session,
@@ -85,8 +88,8 @@ def mark_done(request: UserRequest) -> None:
             follow_up_id=clicked.follow_up_id,
             now=request.now().replace(tzinfo=None),
         )
-        blocks = _redrawn(session, request, clicked)
-    request.reply(request.t("follow_up.marked_done"), blocks, replace=True)
+        redraw = _redraw(session, request, clicked, today)
+    redraw(request.t("follow_up.marked_done"))
 
 
 def snooze_a_day(request: UserRequest) -> None:
@@ -99,17 +102,26 @@ def snooze_a_week(request: UserRequest) -> None:
 
 def _snooze(request: UserRequest, delay: dt.timedelta) -> None:
     clicked = FollowUpButton.decode(request.action_value)
-    until = request.today() + delay
+    today = request.today()  # may ask Slack for the person's time zone: not inside the transaction
+    until = today + delay
     with transaction(request.engine) as session:
         snooze_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id, until=until)
-        blocks = _redrawn(session, request, clicked)
-    request.reply(request.t("follow_up.snoozed", due=day(until)), blocks, replace=True)
+        redraw = _redraw(session, request, clicked, today)
+    redraw(request.t("follow_up.snoozed", due=day(until)))
 
 
-def _redrawn(session: Session, request: UserRequest, clicked: FollowUpButton) -> list[Block]:
-    """The message the button was on, as it is now."""
+def _redraw(
+    session: Session, request: UserRequest, clicked: FollowUpButton, today: dt.date
+) -> Callable[[str], None]:
+    """Read what the button's surface shows now, in the click's transaction; the returned function
+    sends it, after the commit, with a notice: the Home tab is re-published, a message replaced."""
+    if request.on_home:
+        view = home_view(session, user_id=request.user_id, language=request.language, today=today)
+        return lambda _notice: request.publish_home(view)
     if clicked.customer is not None:
         profile = load_profile(session, actor=request.actor, external_id=clicked.customer)
-        return render_profile_card(profile, language=request.language, today=request.today())
-    follow_ups = open_follow_ups(session, owner_id=request.user_id)
-    return render_my_follow_ups(follow_ups, language=request.language, today=request.today())
+        blocks = render_profile_card(profile, language=request.language, today=today)
+    else:
+        follow_ups = open_follow_ups(session, owner_id=request.user_id)
+        blocks = render_my_follow_ups(follow_ups, language=request.language, today=today)
+    return lambda notice: request.reply(notice, blocks, replace=True)

@@ -4,7 +4,8 @@ Slack shows ``response_action: errors`` only when it comes in the ack itself, so
 their (single-row, quick) transaction first and answer Slack after it; on any domain error the
 transaction has rolled back and nothing was written. The confirmation, which calls Slack, comes
 after the ack. Each view's id is the idempotency key of what it writes, so a submission Slack
-delivers twice is saved once.
+delivers twice is saved once; a modal that logs a Slack thread is keyed by the thread instead, so
+the thread stays one interaction however often it is logged.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from bot.blocks.text import customer_line, day
 from bot.errors import describe
 from bot.ids import CallbackId, Field
 from bot.listeners.wiring import before_ack
+from bot.threads import confirmation_key
 from bot.user_request import Deps, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import create_customer, get_customer
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import add_follow_up
-from crm_core.interactions.service import log_interaction
+from crm_core.interactions.service import SlackThread, log_interaction
 from crm_core.store import transaction
 
 
@@ -75,17 +77,18 @@ def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
     if errors:
         ack(response_action="errors", errors=errors)
         return
-    customer = form.choice(Field.CUSTOMER)
+    customer, thread = form.choice(Field.CUSTOMER), logged_thread(request.metadata)
     try:
         with transaction(request.engine) as session:
-            logged, _ = log_interaction(
+            logged, outcome = log_interaction(
                 session,
                 actor=request.actor,
                 customer_external_id=customer,
                 kind=form.choice(Field.KIND),
                 summary=form.text(Field.SUMMARY),
                 occurred_at=_occurred_at(request, occurred_on),
-                idempotency_key=f"slack-view:{form.view_id}",
+                thread=thread,
+                idempotency_key=None if thread else f"slack-view:{form.view_id}",
             )
             if follow_up_on is not None:
                 add_follow_up(
@@ -100,7 +103,8 @@ def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
         show_error(form, request, ack, error, default=Field.SUMMARY)
         return
     ack()
-    request.reply(request.t("log.done", kind=request.t(f"kind.{logged.kind}"), customer=escape(name)))
+    said = "log.done" if thread is None else confirmation_key(outcome)
+    request.reply(request.t(said, kind=request.t(f"kind.{logged.kind}"), customer=escape(name)))
 
 
 def submit_new_customer(request: UserRequest, ack: Ack) -> None:
@@ -159,6 +163,12 @@ def show_error(form: Form, request: UserRequest, ack: Ack, error: CrmError, *, d
     """Put a domain error under the input it is about, or under ``default`` when the form lacks it."""
     target = next((field for field in Field if field == error.field and form.has(field)), default)
     ack(response_action="errors", errors={str(target): describe(error, request)})
+
+
+def logged_thread(metadata: Mapping[str, Any]) -> SlackThread | None:
+    """The Slack thread a modal logs, when the "Log to CRM" shortcut opened it (one interaction each)."""
+    where = metadata.get("thread")
+    return SlackThread(**where) if where else None
 
 
 def _occurred_at(request: UserRequest, occurred_on: dt.date) -> dt.datetime:

@@ -2,7 +2,8 @@
 
 - ``acknowledge`` answers Slack at once with nothing: the reply follows from a lazy listener.
 - ``lazily`` runs a handler as a Bolt lazy listener (on the listener thread pool, after the ack),
-  reporting its errors through ``bot.errors``, which Bolt would otherwise only log.
+  reporting its errors through ``bot.errors``, which Bolt would otherwise only log. The request's
+  headers come along, for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, BoltRequest
 from slack_sdk import WebClient
 
 from bot.errors import report
@@ -27,12 +28,12 @@ def acknowledge(ack: Ack) -> None:
 
 
 def lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
-    def run(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        request = UserRequest(deps, client, body, context)
+    def run(body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest) -> None:
+        user_request = UserRequest(deps, client, body, context, request.headers)
         try:
-            handler(request)
+            handler(user_request)
         except Exception as error:
-            report(error, request)
+            report(error, user_request)
 
     return _named_after(handler, run)
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine
 
-from bot.app import create_app
+from bot.app import LISTENER_THREADS, create_app
 from bot.fake_slack import FakeSlack
+from bot.listener_pool import ListenerPool
 from bot.server import HttpServer
 from crm_core.config import Settings
 from tests.bot.harness import SlackSender
@@ -62,8 +63,16 @@ def settings(slack: FakeSlack, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def server(settings: Settings, engine: Engine, clock: Clock, slack: FakeSlack) -> Iterator[HttpServer]:
-    app = create_app(settings, engine, clock=clock)
+def listeners() -> ListenerPool:
+    """The app's listener threads; ``listeners.settle(…)`` waits until every listener has finished."""
+    return ListenerPool(max_workers=LISTENER_THREADS)
+
+
+@pytest.fixture
+def server(
+    settings: Settings, engine: Engine, clock: Clock, slack: FakeSlack, listeners: ListenerPool
+) -> Iterator[HttpServer]:
+    app = create_app(settings, engine, clock=clock, listener_executor=listeners)
     served = HttpServer(app, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=served.serve_forever, name="crm-bot-http", daemon=True)
     thread.start()

@@ -19,10 +19,12 @@ from bot.grammar import (
     Find,
     Help,
     Log,
+    LogThread,
     Mine,
     SetFollowUp,
     UsageError,
     parse_command,
+    parse_mention,
 )
 from crm_core.models import INTERACTION_KINDS
 
@@ -380,3 +382,24 @@ def test_any_summary_round_trips(summary: str) -> None:
     # A note follows the date; a fixed first word keeps it from being read as part of the date.
     note = f"memo {summary}".strip()
     assert parse(f"followup Acme 2026-12-01 {note}") == SetFollowUp("Acme", dt.date(2026, 12, 1), note)
+
+
+@pytest.mark.parametrize(
+    ("text", "customer"),
+    [
+        ("log Acme", "Acme"),
+        ("LOG   Acme Corp  ", "Acme Corp"),
+        ('log "Acme Corp"', "Acme Corp"),
+        ("記録 「山田商事」", "山田商事"),
+        ("log call Acme", "call Acme"),  # no kind here: everything after log is the customer
+    ],
+)
+def test_a_mention_logs_the_thread_to_the_customer_named(text: str, customer: str) -> None:
+    assert parse_mention(text) == LogThread(customer)
+
+
+@pytest.mark.parametrize("text", ["", "log", 'log ""', "hello there", "find Acme", "logAcme"])
+def test_a_mention_that_is_not_log_customer_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_mention(text)
+    assert (raised.value.key, raised.value.params) == ("usage.mention", {})

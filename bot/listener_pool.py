@@ -1,0 +1,44 @@
+"""A listener thread pool that can wait until every listener it was given has finished.
+
+Bolt runs acks and lazy listeners on the app's pool and answers Slack before the lazy ones finish.
+Something driving the app from outside (``crm-bot console``, the end-to-end tests) must know when
+a request's work is done, including work that sends nothing to Slack; this pool tells it exactly,
+instead of it sleeping and hoping. Production uses a plain ``ThreadPoolExecutor``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ListenerPool(ThreadPoolExecutor):
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="crm-listener")
+        self._lock = threading.Lock()
+        self._pending: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future = super().submit(fn, *args, **kwargs)
+        with self._lock:
+            self._pending.append(future)
+        return future
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until everything submitted so far, and what it submitted in turn, has run.
+
+        False when ``timeout`` seconds (for each round of newly submitted work) were not enough.
+        """
+        while True:
+            with self._lock:
+                self._pending = [f for f in self._pending if not f.done()]
+                pending = list(self._pending)
+            if not pending:
+                return True
+            if wait(pending, timeout=timeout).not_done:
+                return False

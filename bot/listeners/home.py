@@ -1,0 +1,38 @@
+"""The App Home tab: published when its viewer opens it, and again after a click on one of its buttons."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from slack_bolt import App
+from sqlalchemy.orm import Session
+
+from bot.blocks.home import render_home
+from bot.blocks.limits import Block
+from bot.listeners.wiring import acknowledge, lazily
+from bot.user_request import Deps, UserRequest
+from crm_core.follow_ups.service import open_follow_ups
+from crm_core.interactions.service import customers_touched_by
+from crm_core.store import transaction
+
+RECENT_CUSTOMERS = 10
+
+
+def register(app: App, deps: Deps) -> None:
+    app.event("app_home_opened")(ack=acknowledge, lazy=[lazily(deps, publish_home)])
+
+
+def publish_home(request: UserRequest) -> None:
+    if not request.on_home:  # opening the Messages tab sends the same event
+        return
+    language, today = request.language, request.today()  # may ask Slack: not inside the transaction
+    with transaction(request.engine) as session:
+        view = home_view(session, user_id=request.user_id, language=language, today=today)
+    request.publish_home(view)
+
+
+def home_view(session: Session, *, user_id: str, language: str, today: dt.date) -> Block:
+    """The Home tab of ``user_id`` as it is now."""
+    follow_ups = open_follow_ups(session, owner_id=user_id)
+    touched = customers_touched_by(session, author=user_id, limit=RECENT_CUSTOMERS)
+    return render_home(follow_ups, touched, language=language, today=today)

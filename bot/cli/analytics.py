@@ -9,7 +9,7 @@ import sys
 import click
 import pandas as pd
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from bot.cli.dates import date_option, resolve_date
 from crm_core.analytics.load import StoreFrames, load_frames
 from crm_core.analytics.scores import ScoringFits, score_customers
@@ -33,7 +33,7 @@ SCORE_CSV_COLUMNS = (
 )
 
 
-@cli.group()
+@click.group()
 def analytics() -> None:
     """Churn model parameters and per-customer scores."""
 

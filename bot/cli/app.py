@@ -6,6 +6,7 @@ exit; a traceback only with ``--debug``.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass, field
 
@@ -40,8 +41,42 @@ class CliContext:
 
 pass_context = click.make_pass_decorator(CliContext)
 
+# Each sub-command is imported only when it runs: pandas, scipy, matplotlib and the Slack app take
+# seconds to import, and ``crm-bot find`` needs none of them (click's "lazily loading subcommands").
+SUBCOMMANDS = {
+    "analytics": "bot.cli.analytics:analytics",
+    "audit": "bot.cli.audit:audit_command",
+    "console": "bot.cli.console:console",
+    "customers": "bot.cli.customers:customers",
+    "db": "bot.cli.db:db",
+    "demo-data": "bot.cli.demo:demo_data",
+    "digest": "bot.cli.digest:digest",
+    "export": "bot.cli.io:export_command",
+    "find": "bot.cli.customers:find",
+    "import": "bot.cli.io:import_command",
+    "privacy": "bot.cli.privacy:privacy",
+    "rules": "bot.cli.rules:rules",
+    "run": "bot.cli.slack:run",
+    "serve": "bot.cli.slack:serve",
+    "team": "bot.cli.team:team",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:

@@ -6,12 +6,12 @@ import datetime as dt
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.audit.query import AuditEntry, audit_events
 from crm_core.store import transaction
 
 
-@cli.command("audit")
+@click.command("audit")
 @click.option("--customer", "customer_external_id", metavar="ID", help="Only events about this customer.")
 @click.option("--user", "user_id", metavar="U", help="Only events by this Slack user id (or cli:<login>).")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only from this UTC day on.")

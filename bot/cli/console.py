@@ -10,7 +10,7 @@ import click
 from sqlalchemy import Engine
 
 from bot.blocks.as_text import mrkdwn_to_text
-from bot.cli.app import CliContext, cli
+from bot.cli.app import CliContext
 from bot.cli.demo import demo_data
 from bot.console import LOCALES, USER, Console, Terminal
 from bot.local_slack import LocalSlack
@@ -20,7 +20,7 @@ from crm_core.demo.vocabulary import SALES_OWNERS
 from crm_core.store import transaction
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--lang",
     "language",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.customers.service import create_customer, merge_customers
 from crm_core.identity.search import search_customers
 from crm_core.store import transaction
 
 
-@cli.command()
+@click.command()
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=10, show_default=True, help="Show at most this many matches.")
 @pass_context
@@ -28,7 +28,7 @@ def find(context: CliContext, query: tuple[str, ...], limit: int) -> None:
         )
 
 
-@cli.group()
+@click.group()
 def customers() -> None:
     """Create and merge customer records."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.store import current_revision, head_revision, upgrade
 
 
-@cli.group()
+@click.group()
 def db() -> None:
     """Manage the database schema."""
 

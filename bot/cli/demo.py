@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from bot.cli.io import EXIT_ROWS_REJECTED
 from crm_core.demo.generator import generate_demo_data
 from crm_core.demo.loader import customer_count, write_demo_data
@@ -18,7 +18,7 @@ from crm_core.store import transaction
 MAX_DEMO_CUSTOMERS = 100_000
 
 
-@cli.command("demo-data")
+@click.command("demo-data")
 @click.option(
     "--customers",
     type=click.IntRange(1, MAX_DEMO_CUSTOMERS),

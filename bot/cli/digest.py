@@ -8,7 +8,7 @@ import click
 
 from bot.blocks.as_text import blocks_to_text
 from bot.blocks.digest import render_digest
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from bot.cli.dates import date_option, resolve_date
 from bot.digest_sender import DigestSender, worker_name
 from bot.messages import language_of
@@ -33,7 +33,7 @@ TEAM_VIEW = MemberView(
 )
 
 
-@cli.command()
+@click.command()
 @click.option("--print", "print_", is_flag=True, help="Print the digest as plain text; no Slack needed.")
 @click.option("--send", is_flag=True, help="Send every digest of the date that has not been delivered.")
 @click.option(

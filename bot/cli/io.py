@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.io.export import export_csv
 from crm_core.io.importer import ENTITIES, ImportReport, import_table
 from crm_core.io.source import read_table
@@ -24,7 +24,7 @@ EXIT_ROWS_REJECTED = 1
 ENTITY = click.Choice(list(ENTITIES))
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("entity", type=ENTITY)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate and report as usual, but write nothing.")
@@ -85,7 +85,7 @@ def _summary(report: ImportReport, *, dry_run: bool) -> str:
     return f"dry run: would import {counts}; nothing was written" if dry_run else f"imported {counts}"
 
 
-@cli.command("export")
+@click.command("export")
 @click.argument("entity", type=ENTITY)
 @click.argument("file", type=click.Path(path_type=Path, allow_dash=True, dir_okay=False))
 @pass_context

@@ -6,13 +6,13 @@ import json
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.privacy.scrub import scrub_store
 from crm_core.privacy.service import erase_customer, export_customer_data
 from crm_core.store import transaction
 
 
-@cli.group()
+@click.group()
 def privacy() -> None:
     """Export or erase one customer's personal data, on their request."""
 

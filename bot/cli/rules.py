@@ -6,7 +6,7 @@ import re
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.errors import InvalidInput
 from crm_core.rules.service import add_rule, list_rules, remove_rule
 from crm_core.store import transaction
@@ -20,7 +20,7 @@ def parse_delay(text: str) -> int:
     return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
 
 
-@cli.group()
+@click.group()
 def rules() -> None:
     """List, add and remove follow-up rules."""
 

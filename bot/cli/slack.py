@@ -9,7 +9,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import create_app
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from bot.digest_sender import DigestSender, worker_name
 from bot.people import People
 from bot.scheduler import start_scheduler
@@ -41,7 +41,7 @@ def _serve(app: App, host: str, port: int, threads: int) -> None:
     server.serve_forever()
 
 
-@cli.command()
+@click.command()
 @click.option("--port", type=int, required=True, help="Port to listen on.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, help="Request threads.")
@@ -52,7 +52,7 @@ def serve(context: CliContext, port: int, host: str, threads: int) -> None:
     _serve(_app(context), host, port, threads)
 
 
-@cli.command()
+@click.command()
 @click.option("--port", type=int, default=3000, envvar="PORT", show_default=True, help="HTTP port ($PORT).")
 @click.option("--host", default="0.0.0.0", show_default=True, help="HTTP address.")
 @pass_context

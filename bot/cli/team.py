@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.app import CliContext, cli, pass_context
+from bot.cli.app import CliContext, pass_context
 from crm_core.access.policy import permissions_table
 from crm_core.config import ROLES
 from crm_core.store import transaction
 from crm_core.team.service import WEEKDAY_SETS, add_member, get_member, list_members, remove_member
 
 
-@cli.group()
+@click.group()
 def team() -> None:
     """Add, list and remove team members, and set their roles."""
 

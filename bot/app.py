@@ -10,7 +10,7 @@ from slack_bolt import App
 from sqlalchemy import Engine
 
 from bot import errors
-from bot.listeners import actions, commands, digest, events, home, options, shortcuts, views
+from bot.listeners import actions, commands, events, home, options, reassign, shortcuts, views
 from bot.people import People
 from bot.slack_clients import make_web_client
 from bot.user_request import Deps, utc_now
@@ -58,6 +58,6 @@ def create_app(
         clock=clock,
     )
     errors.register(app, deps)
-    for surface in (commands, actions, views, options, digest, shortcuts, events, home):
+    for surface in (commands, actions, views, options, reassign, shortcuts, events, home):
         surface.register(app, deps)
     return app

@@ -17,10 +17,6 @@ class ActionId(StrEnum):
     SNOOZE_DAY = "follow_up.snooze_day"
     SNOOZE_WEEK = "follow_up.snooze_week"
     CREATE_CUSTOMER = "customer.create"
-    # On the digest, which stays as it was sent: these confirm instead of redrawing the message.
-    DIGEST_DONE = "digest.follow_up_done"
-    DIGEST_SNOOZE_DAY = "digest.follow_up_snooze_day"
-    DIGEST_SNOOZE_WEEK = "digest.follow_up_snooze_week"
     REASSIGN = "follow_up.reassign"
 
 

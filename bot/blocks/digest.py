@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from bot.blocks.follow_ups import FollowUpButton
+from bot.blocks.follow_ups import FollowUpButton, follow_up_buttons
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, Block, button, context, escape, header, section
 from bot.blocks.text import day, mention
 from bot.ids import ActionId
@@ -85,7 +85,7 @@ def _vip(vip: bool, language: str) -> str:
 
 
 def _follow_up_blocks(item: FollowUpItem, language: str) -> list[Block]:
-    value = FollowUpButton(item.follow_up_id).encode()
+    target = FollowUpButton(item.follow_up_id, in_digest=True)
     line = t(
         language,
         "digest.follow_up_line",
@@ -95,19 +95,9 @@ def _follow_up_blocks(item: FollowUpItem, language: str) -> list[Block]:
         due=day(item.due_on),
         note=f" — {escape(item.note)}" if item.note else "",
     )
-    return [
-        section(line),
-        {
-            "type": "actions",
-            "elements": [
-                button(t(language, "button.done"), ActionId.DIGEST_DONE, value, style="primary"),
-                button(t(language, "button.snooze_day"), ActionId.DIGEST_SNOOZE_DAY, value),
-                button(t(language, "button.snooze_week"), ActionId.DIGEST_SNOOZE_WEEK, value),
-                button(t(language, "button.open"), ActionId.OPEN_PROFILE, item.customer_external_id),
-                button(t(language, "button.reassign"), ActionId.REASSIGN, value),
-            ],
-        },
-    ]
+    buttons = follow_up_buttons(language, target, customer_external_id=item.customer_external_id)
+    reassign = button(t(language, "button.reassign"), ActionId.REASSIGN, target.encode())
+    return [section(line), {"type": "actions", "elements": [*buttons, reassign]}]
 
 
 def _risk_blocks(item: RiskItem, language: str) -> list[Block]:

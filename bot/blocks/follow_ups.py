@@ -17,22 +17,38 @@ MAX_LISTED = 20
 
 @dataclass(frozen=True)
 class FollowUpButton:
-    """What a follow-up button carries: the follow-up, and the profile card it sits on, if any.
+    """What a follow-up button carries: the follow-up, and what it sits on.
 
-    After a click the message it came from is redrawn: the card when ``customer`` is set, else the
-    list of the user's follow-ups.
+    After a click the message it came from is redrawn: the profile card when ``customer`` is set,
+    else the list of the user's follow-ups; a digest (``in_digest``) is left as it was sent and the
+    click is only confirmed.
     """
 
     follow_up_id: int
     customer: str | None = None
+    in_digest: bool = False
 
     def encode(self) -> str:
-        return json.dumps({"id": self.follow_up_id, "customer": self.customer})
+        data: dict[str, object] = {"id": self.follow_up_id, "customer": self.customer}
+        if self.in_digest:
+            data["digest"] = True
+        return json.dumps(data)
 
     @classmethod
     def decode(cls, value: str) -> FollowUpButton:
         data = json.loads(value)
-        return cls(int(data["id"]), data.get("customer"))
+        return cls(int(data["id"]), data.get("customer"), bool(data.get("digest")))
+
+
+def follow_up_buttons(language: str, target: FollowUpButton, *, customer_external_id: str) -> list[Block]:
+    """Done, Snooze 1 day, Snooze 1 week and Open: the same four wherever a follow-up is listed."""
+    value = target.encode()
+    return [
+        button(t(language, "button.done"), ActionId.MARK_DONE, value, style="primary"),
+        button(t(language, "button.snooze_day"), ActionId.SNOOZE_DAY, value),
+        button(t(language, "button.snooze_week"), ActionId.SNOOZE_WEEK, value),
+        button(t(language, "button.open"), ActionId.OPEN_PROFILE, customer_external_id),
+    ]
 
 
 def due_label(due_on: dt.date, today: dt.date, language: str) -> str:
@@ -50,21 +66,13 @@ def render_my_follow_ups(follow_ups: list[FollowUpView], *, language: str, today
         return [section(t(language, "mine.empty"))]
     blocks: list[Block] = [header(t(language, "mine.title", count=len(follow_ups)))]
     for follow_up in follow_ups[:MAX_LISTED]:
-        value = FollowUpButton(follow_up.id).encode()
         note = f" — {escape(follow_up.note)}" if follow_up.note else ""
         label = due_label(follow_up.due_on, today, language)
         blocks.append(section(f"{label} *{escape(follow_up.customer_name)}*{note}"))
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    button(t(language, "button.done"), ActionId.MARK_DONE, value, style="primary"),
-                    button(t(language, "button.snooze_day"), ActionId.SNOOZE_DAY, value),
-                    button(t(language, "button.snooze_week"), ActionId.SNOOZE_WEEK, value),
-                    button(t(language, "button.open"), ActionId.OPEN_PROFILE, follow_up.customer_external_id),
-                ],
-            }
+        buttons = follow_up_buttons(
+            language, FollowUpButton(follow_up.id), customer_external_id=follow_up.customer_external_id
         )
+        blocks.append({"type": "actions", "elements": buttons})
     if len(follow_ups) > MAX_LISTED:
         blocks.append(context(t(language, "mine.more", count=len(follow_ups) - MAX_LISTED)))
     return cap_blocks(blocks, t(language, "blocks.truncated"))

@@ -118,6 +118,8 @@ def _redraw(
     if request.on_home:
         view = home_view(session, user_id=request.user_id, language=request.language, today=today)
         return lambda _notice: request.publish_home(view)
+    if clicked.in_digest:  # the digest is left as it was sent, a record of the morning
+        return lambda notice: request.reply(notice)
     if clicked.customer is not None:
         profile = load_profile(session, actor=request.actor, external_id=clicked.customer)
         blocks = render_profile_card(profile, language=request.language, today=today)

@@ -186,7 +186,7 @@ def test_done_and_reassign_buttons_on_the_digest(
         [follow_up] = session.scalars(select(FollowUp)).all()
         assert (follow_up.owner_id, follow_up.status) == (JA, "open")
 
-    done = sender.click(button(posted, ActionId.DIGEST_DONE), channel=f"D{SALES}")
+    done = sender.click(button(posted, ActionId.MARK_DONE), channel=f"D{SALES}")
     slack.wait_for_reply(done.response_id)
     with transaction(engine) as session:
         assert session.scalars(select(FollowUp.status)).one() == "done"

@@ -1,64 +1,31 @@
-"""The digest's buttons. The digest stays as it was sent (a record of the morning), so these
-confirm to the clicker instead of redrawing it; Open profile is the shared action."""
+"""Reassigning a follow-up (a button on the digest): Slack's user picker in a modal.
+
+The digest's Done, Snooze and Open buttons are the shared ones (``bot.listeners.actions``).
+"""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from slack_bolt import Ack, App
 
 from bot.blocks.follow_ups import FollowUpButton
 from bot.blocks.limits import escape
 from bot.blocks.modals import render_reassign_modal
-from bot.blocks.text import day, mention
+from bot.blocks.text import mention
 from bot.ids import ActionId, CallbackId, Field
 from bot.listeners.views import Form, show_error
 from bot.listeners.wiring import acknowledge, before_ack, lazily
 from bot.user_request import Deps, UserRequest
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import (
-    complete_follow_up,
     get_follow_up,
     reassign_follow_up,
-    snooze_follow_up,
 )
 from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.action(ActionId.DIGEST_DONE)(ack=acknowledge, lazy=[lazily(deps, mark_done)])
-    app.action(ActionId.DIGEST_SNOOZE_DAY)(ack=acknowledge, lazy=[lazily(deps, snooze_a_day)])
-    app.action(ActionId.DIGEST_SNOOZE_WEEK)(ack=acknowledge, lazy=[lazily(deps, snooze_a_week)])
     app.action(ActionId.REASSIGN)(ack=acknowledge, lazy=[lazily(deps, open_reassign_modal)])
     app.view(CallbackId.REASSIGN_FOLLOW_UP)(before_ack(deps, submit_reassign))
-
-
-def mark_done(request: UserRequest) -> None:
-    clicked = FollowUpButton.decode(request.action_value)
-    with transaction(request.engine) as session:
-        complete_follow_up(
-            session,
-            actor=request.actor,
-            follow_up_id=clicked.follow_up_id,
-            now=request.now().replace(tzinfo=None),
-        )
-    request.reply(request.t("follow_up.marked_done"))
-
-
-def snooze_a_day(request: UserRequest) -> None:
-    _snooze(request, dt.timedelta(days=1))
-
-
-def snooze_a_week(request: UserRequest) -> None:
-    _snooze(request, dt.timedelta(days=7))
-
-
-def _snooze(request: UserRequest, delay: dt.timedelta) -> None:
-    clicked = FollowUpButton.decode(request.action_value)
-    until = request.today() + delay
-    with transaction(request.engine) as session:
-        snooze_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id, until=until)
-    request.reply(request.t("follow_up.snoozed", due=day(until)))
 
 
 def open_reassign_modal(request: UserRequest) -> None:

@@ -2,9 +2,10 @@
 
 For each due digest: claim it in the database (committed before anything is sent), post it with
 message metadata carrying the claim key, then record Slack's ``ts``. A failed post releases the
-claim for a later tick. A claim retaken from a sender that died may already have been posted, so
-the DM is searched for that claim key before posting again: this closes the gap between "posted"
-and "recorded" that a database alone cannot.
+claim for a later tick. A retaken claim (a failed post, or a sender that died) may already have
+been posted, so the DM is searched for that claim key before posting again: this closes the gap
+between "posted" and "recorded" that a database alone cannot. For the same reason the post itself
+is retried at once only after a 429; a timeout or a 5xx waits for that checked later attempt.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.blocks.digest import digest_fallback, render_digest
 from bot.charts import render_trend_png
 from bot.people import People
+from bot.slack_clients import without_ambiguous_retries
 from crm_core.analytics.stored import kpi_history
 from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
@@ -132,7 +134,7 @@ class DigestSender:
             snapshots[item.local_date] = self._snapshot(item.local_date)
         digest = digest_for(snapshots[item.local_date], item.member)
         language = self.people.lookup(self.client, item.member.slack_user_id).language
-        answer = self.client.chat_postMessage(
+        answer = without_ambiguous_retries(self.client).chat_postMessage(
             channel=channel,
             text=digest_fallback(digest, language=language),
             blocks=render_digest(digest, language=language),

@@ -48,6 +48,21 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
+def without_ambiguous_retries(client: WebClient) -> WebClient:
+    """The same client, retrying only 429s, which Slack answers before doing anything.
+
+    After a timeout, a dropped connection or a 5xx, a message may have been posted all the same;
+    retrying at once could post it twice. Callers that must post exactly once (digests) leave
+    those cases to a later, checked attempt instead.
+    """
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES)],
+    )
+
+
 def post_to_response_url(url: str, message: dict[str, Any]) -> bool:
     """Send ``message`` to an interaction's response URL; False (and a log line) if Slack refused it."""
     response = WebhookClient(url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()).send_dict(message)

@@ -98,7 +98,7 @@ def test_no_digest_on_a_weekend_by_default(engine: Engine, settings: Settings) -
 def test_a_failed_post_is_retried_on_a_later_tick_and_never_doubled(
     engine: Engine, settings: Settings, slack: FakeSlack
 ) -> None:
-    slack.fail_next("chat.postMessage", status=500, times=3)  # the first try and both retries
+    slack.fail_next("chat.postMessage", status=500)  # maybe posted, maybe not: not retried at once
     sender = make_sender(engine, settings)
     failed = sender.send_for_date(dt.date(2026, 3, 4), WEDNESDAY_0800_UTC)
     assert set(failed.failed) | set(failed.sent) == {BOSS, SALES}
@@ -225,3 +225,31 @@ def test_managers_get_the_trend_chart_on_mondays(
     [received] = slack.calls_to(UPLOAD)
     assert received.params["size"] > 1000  # a real PNG, not an empty body
     assert len(slack.calls_to("files.getUploadURLExternal")) == 1  # the rep gets no chart
+
+
+@pytest.mark.usefixtures("team")
+def test_a_post_that_timed_out_but_went_through_is_found_not_doubled(
+    engine: Engine, settings: Settings, slack: FakeSlack
+) -> None:
+    sender = make_sender(engine, settings)
+    sender.client.timeout = 1
+    slack.delay_next("chat.postMessage", 2)  # Slack posts it, but answers too late
+    day = dt.date(2026, 3, 4)
+    first = sender.send_for_date(day, WEDNESDAY_0800_UTC)
+    assert len(first.failed) == 1 and len(first.sent) == 1
+    [late] = first.failed
+    slack.wait_for("chat.postMessage", count=2)  # the slow post lands after all
+    second = sender.send_for_date(day, WEDNESDAY_0800_UTC)
+    assert second.sent == [late]
+    assert len(digests_to(slack, late)) == 1
+
+
+@pytest.mark.usefixtures("team")
+def test_a_rate_limited_post_waits_for_retry_after_and_goes_out_once(
+    engine: Engine, settings: Settings, slack: FakeSlack
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    report = make_sender(engine, settings).send_for_date(dt.date(2026, 3, 4), WEDNESDAY_0800_UTC)
+    assert sorted(report.sent) == sorted([BOSS, SALES]) and report.failed == {}
+    assert len(digests_to(slack, BOSS)) == 1 and len(digests_to(slack, SALES)) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 3  # one refused with 429, then two posts

@@ -15,10 +15,11 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, may
+from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import period_kpis
 from crm_core.analytics.load import StoreFrames, load_frames
-from crm_core.analytics.scores import score_customers
+from crm_core.analytics.scores import ScoringFits, score_customers
 from crm_core.team.service import MemberView
 
 OPEN = ("open", "snoozed")
@@ -93,21 +94,45 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
 
 
 def snapshot_from_frames(frames: StoreFrames, *, local_date: dt.date) -> TeamSnapshot:
-    scores, _fits = score_customers(frames.customers, frames.purchases, frames.interactions, local_date)
-    last_week, _ = score_customers(
-        frames.customers, frames.purchases, frames.interactions, local_date - KPI_WEEK
-    )
+    scores, fits = score_customers(frames.customers, frames.purchases, frames.interactions, local_date)
+    purchases = PurchaseDays.from_purchases(frames.purchases)
+    contacts = ContactDays.from_interactions(frames.interactions)
+    last_week = _levels_a_week_before(frames, purchases, contacts, fits, local_date)
     customers = frames.customers.set_index("customer_id").join(scores)
     customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(("at_risk", "churned"))
-    team, by_owner = _kpis(frames, customers, last_week, local_date)
+    team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)
     return TeamSnapshot(local_date, customers, frames.follow_ups, team, by_owner)
 
 
+def _levels_a_week_before(
+    frames: StoreFrames, purchases: PurchaseDays, contacts: ContactDays, fits: ScoringFits, today: dt.date
+) -> pd.DataFrame:
+    """Churn levels (and who came back) as they stood a week ago, for "new" risks and last week's KPIs.
+
+    Only the levels are needed, not a full re-scoring: today's fit judges last week's history too
+    (as ``churn_levels`` allows), which halves the cost of a snapshot.
+    """
+    week_ago = today - KPI_WEEK
+    month_before = week_ago - dt.timedelta(days=TREND_DAYS)
+    common: dict[str, Any] = {
+        "customers": frames.customers,
+        "purchases": purchases,
+        "contacts": contacts,
+        "bgnbd": fits.bgnbd,
+    }
+    then = churn_levels(**common, today=week_ago)
+    before = churn_levels(**common, today=month_before)
+    return then.assign(reactivated=reactivated(before=before, now=then, since=month_before))
+
+
 def _kpis(
-    frames: StoreFrames, scores: pd.DataFrame, last_week: pd.DataFrame, today: dt.date
+    frames: StoreFrames,
+    purchases: PurchaseDays,
+    contacts: ContactDays,
+    scores: pd.DataFrame,
+    last_week: pd.DataFrame,
+    today: dt.date,
 ) -> tuple[KpiLine | None, dict[str, KpiLine]]:
-    purchases = PurchaseDays.from_purchases(frames.purchases)
-    contacts = ContactDays.from_interactions(frames.interactions)
     follow_ups = frames.follow_ups.assign(due_on=frames.follow_ups["due_on"].dt.date)
     common: dict[str, Any] = {"customers": frames.customers, "purchases": purchases, "contacts": contacts}
     tables = []

@@ -60,6 +60,8 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
         click.echo(f"{file}: no rows below the header", err=True)
     for rejection in report.rejections:
         click.echo(str(rejection), err=True)
+    for warning in report.warnings:
+        click.echo(f"line {warning.line}: warning: {warning.message}", err=True)
     click.echo(_summary(report, dry_run=dry_run))
     if report.rejected:
         sys.exit(EXIT_ROWS_REJECTED)

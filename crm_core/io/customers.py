@@ -34,7 +34,7 @@ from crm_core.errors import InvalidInput
 from crm_core.io.bulk import Progress, insert_new
 from crm_core.io.entity import EntityImport, WriteCounts
 from crm_core.io.fields import content_keys
-from crm_core.io.problems import RowProblems
+from crm_core.io.problems import Rejection, RowProblems
 from crm_core.models import Customer
 
 TAG_SEPARATOR = ";"
@@ -64,6 +64,7 @@ class _Directory:
     by_external_id: dict[str, _Known] = field(default_factory=dict)
     by_email: dict[str, _Known] = field(default_factory=dict)
     by_phone: dict[str, _Known] = field(default_factory=dict)
+    by_name_key: dict[str, _Known] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session) -> _Directory:
@@ -90,6 +91,8 @@ class _Directory:
             self.by_email[known.fields["email"]] = known
         if known.fields["phone_key"]:
             self.by_phone[known.fields["phone_key"]] = known
+        if known.fields["name_key"]:
+            self.by_name_key.setdefault(known.fields["name_key"], known)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class _Plan:
     inserts: list[_Known] = field(default_factory=list)
     updates: list[_Known] = field(default_factory=list)
     unchanged: int = 0
+    likely_duplicates: list[Rejection] = field(default_factory=list)
 
 
 def load_customers(
@@ -138,7 +142,9 @@ def load_customers(
     )
     _write_updates(connection, plan.updates)
     progress(len(plan.updates) + plan.unchanged)
-    return WriteCounts(new=new, updated=len(plan.updates), unchanged=plan.unchanged)
+    return WriteCounts(
+        new=new, updated=len(plan.updates), unchanged=plan.unchanged, warnings=tuple(plan.likely_duplicates)
+    )
 
 
 def _parse_row(record: dict[str, str], columns: set[str], custom_columns: Sequence[str]) -> _Row:
@@ -179,6 +185,7 @@ def _place(row: _Row, line: int, directory: _Directory, plan: _Plan) -> None:
         raise InvalidInput(f"customer {target.external_id!r} is already on line {target.line}")
     if target is None:
         known = _Known(row.external_id, _new_fields(row), _custom_fields({}, row.custom_fields), line=line)
+        _note_likely_duplicate(known, line, directory, plan)
         directory.remember(known)
         plan.inserts.append(known)
         return
@@ -191,6 +198,21 @@ def _place(row: _Row, line: int, directory: _Directory, plan: _Plan) -> None:
     target.fields, target.custom_fields = fields, custom_fields
     directory.remember(target)
     plan.updates.append(target)
+
+
+def _note_likely_duplicate(new: _Known, line: int, directory: _Directory, plan: _Plan) -> None:
+    """A new customer whose name matches an existing one's once normalised (株式会社, width, kana,
+    case…) is imported, since two people can share a name, but reported so someone can merge."""
+    same_name = directory.by_name_key.get(new.fields["name_key"])
+    if same_name is None or same_name.erased:
+        return
+    plan.likely_duplicates.append(
+        Rejection(
+            line,
+            f"likely duplicate of {same_name.external_id} ({same_name.fields['name']}); if it is the "
+            f"same customer, run `crm-bot customers merge {same_name.external_id} {new.external_id}`",
+        )
+    )
 
 
 def _target(row: _Row, directory: _Directory) -> _Known | None:

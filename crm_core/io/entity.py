@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from crm_core.io.bulk import Progress
-from crm_core.io.problems import RowProblems
+from crm_core.io.problems import Rejection, RowProblems
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class WriteCounts:
     new: int
     updated: int = 0
     unchanged: int = 0
+    # Rows imported all the same but worth a look, e.g. a new customer named like an existing one.
+    warnings: tuple[Rejection, ...] = ()
 
 
 Load = Callable[[Session, pd.DataFrame, RowProblems, Progress], WriteCounts]

@@ -41,6 +41,7 @@ class ImportReport:
     updated: int
     unchanged: int
     rejections: tuple[Rejection, ...]
+    warnings: tuple[Rejection, ...] = ()
 
     @property
     def rejected(self) -> int:
@@ -73,6 +74,7 @@ def import_table(
         updated=counts.updated,
         unchanged=counts.unchanged,
         rejections=problems.rejections,
+        warnings=counts.warnings,
     )
     record(
         session,

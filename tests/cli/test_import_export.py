@@ -249,3 +249,18 @@ def test_export_to_an_unwritable_place_fails_cleanly(crm: Crm, tmp_path: Path) -
     result = crm("export", "customers", str(tmp_path / "missing-dir" / "c.csv"))
     assert result.exit_code == 2
     assert result.stderr.startswith("crm-bot: cannot write ") and "No such file or directory" in result.stderr
+
+
+def test_a_new_customer_named_like_an_existing_one_is_imported_with_a_warning(
+    crm: Crm, engine: Engine, tmp_path: Path
+) -> None:
+    assert crm("customers", "add", "株式会社アクメ", "--external-id", "C-1").exit_code == 0
+    file = write(tmp_path / "c.csv", "external_id,name\nC-2,ｱｸﾒ\nC-3,Globex\nC-4,globex inc.\n")
+    result = crm("import", "customers", str(file))
+    assert result.exit_code == 0, result.stderr
+    warnings = result.stderr.splitlines()
+    assert warnings[0].startswith("line 2: warning: likely duplicate of C-1 (株式会社アクメ)")
+    assert "crm-bot customers merge C-1 C-2" in warnings[0]
+    assert warnings[1].startswith("line 4: warning: likely duplicate of C-3 (Globex)")
+    assert len(warnings) == 2
+    assert rows(engine, "select count(*) from customers") == [(4,)]

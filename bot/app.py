@@ -53,6 +53,7 @@ def create_app(
     )
     deps = Deps(
         engine=engine,
+        settings=settings,
         people=People(engine=engine, default_timezone=settings.timezone),
         executor=executor,
         clock=clock,

@@ -17,11 +17,12 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.blocks.customers import render_candidates, render_no_match
+from bot.blocks.home import render_refusal_home
 from bot.blocks.limits import escape
 from bot.grammar import UsageError
 from bot.messages import has_message
 from bot.user_request import Deps, UserRequest
-from crm_core.errors import Ambiguous, CrmError, NoMatch
+from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def report(error: Exception, request: UserRequest) -> None:
 
 
 def _tell(error: Exception, request: UserRequest) -> None:
-    if isinstance(error, Ambiguous):
+    if isinstance(error, Forbidden) and request.on_home:  # the tab itself says it, where they look
+        request.publish_home(render_refusal_home(describe(error, request)))
+    elif isinstance(error, Ambiguous):
         query = str(error.params.get("query", ""))
         request.reply(
             request.t("customer.ambiguous", query=escape(query)),

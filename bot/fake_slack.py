@@ -75,7 +75,9 @@ class FakeUser:
     locale: str = "en-US"
     tz: str = "UTC"
     is_restricted: bool = False
+    is_ultra_restricted: bool = False
     is_bot: bool = False
+    team_id: str | None = None  # another organisation's, for someone in a shared channel
 
 
 @dataclass
@@ -451,11 +453,12 @@ def _users_info(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     user = slack._user(str(params.get("user", "")))
     info: dict[str, Any] = {
         "id": user.id,
-        "team_id": slack.TEAM_ID,
+        "team_id": user.team_id or slack.TEAM_ID,
         "name": user.name,
         "real_name": user.name,
         "tz": user.tz,
         "is_restricted": user.is_restricted,
+        "is_ultra_restricted": user.is_ultra_restricted,
         "is_bot": user.is_bot,
         "profile": {"real_name": user.name, "display_name": user.name},
     }

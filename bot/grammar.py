@@ -12,7 +12,10 @@ Sub-commands (matched after NFKC normalisation and case folding, so ``ＬＯＧ`
 - ``followup <customer> <when> [note…]`` / ``follow-up`` / ``fu`` / ``フォロー`` → ``SetFollowUp``;
   the note is optional because "call Acme back on Friday" needs no more words.
 - ``mine`` / ``自分`` → ``Mine()``
-- ``admin …`` → ``Admin(args)``, raw whitespace-separated words, for the admin commands to come.
+- ``admin role <@user> <role>`` / ``admin ロール`` → ``SetRole``; the user as Slack sends a mention in
+  command text (``<@U123|sam>``, Slack's escaping already undone) or a bare user id.
+- ``admin audit <customer>`` / ``admin 監査`` → ``ShowAudit``. Whether the caller is an admin is
+  decided by crm_core, not here.
 
 A mention of the bot in a thread (``parse_mention``, given the text after the mention) is only
 ``log <customer>`` / ``記録 <customer>`` → ``LogThread``; the rest of the text is the customer.
@@ -49,6 +52,7 @@ from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from bot.when import latest_due_date, resolve_when
+from crm_core.config import ROLES
 from crm_core.models import INTERACTION_KINDS
 
 __all__ = [
@@ -58,7 +62,6 @@ __all__ = [
     "MAX_UNQUOTED_NAME_WORDS",
     "USAGE_KEYS",
     "USAGE_PARAMS",
-    "Admin",
     "Command",
     "Find",
     "Help",
@@ -66,6 +69,8 @@ __all__ = [
     "LogThread",
     "Mine",
     "SetFollowUp",
+    "SetRole",
+    "ShowAudit",
     "UsageError",
     "parse_command",
     "parse_mention",
@@ -131,6 +136,12 @@ USAGE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "usage.mention": (),
         # A thread was to be logged where the bot may not read it (it is not in the channel).
         "usage.bot_not_in_channel": (),
+        # `admin` without a known sub-command, or `admin role` without a user and a role.
+        "usage.admin": (),
+        # `admin role` with a word that is not a role. role: that word as typed.
+        "usage.admin_role": ("role",),
+        # `admin audit` with no customer.
+        "usage.admin_audit": (),
     }
 )
 """Every ``UsageError`` key and the names of the parameters it always carries (all values are str)."""
@@ -192,10 +203,18 @@ class Mine:
 
 
 @dataclass(frozen=True, slots=True)
-class Admin:
-    """An admin command, kept raw until its grammar exists."""
+class SetRole:
+    """Give a Slack user a role in the team (admins only)."""
 
-    args: tuple[str, ...]
+    user_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShowAudit:
+    """Show the audit trail of one customer (admins only)."""
+
+    customer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,14 +224,18 @@ class LogThread:
     customer: str
 
 
-Command: TypeAlias = Help | Find | Log | SetFollowUp | Mine | Admin
+Command: TypeAlias = Help | Find | Log | SetFollowUp | Mine | SetRole | ShowAudit
 
 _HELP_WORDS: Final = frozenset({"help", "ヘルプ", "?"})
 _FIND_WORDS: Final = frozenset({"find", "検索"})
 _LOG_WORDS: Final = frozenset({"log", "記録"})
 _FOLLOW_UP_WORDS: Final = frozenset({"followup", "follow-up", "fu", "フォロー"})
 _MINE_WORDS: Final = frozenset({"mine", "自分"})
-_ADMIN_WORDS: Final = frozenset({"admin"})
+_ADMIN_WORDS: Final = frozenset({"admin", "管理"})
+_ROLE_WORDS: Final = frozenset({"role", "ロール"})
+_AUDIT_WORDS: Final = frozenset({"audit", "監査"})
+# A user as Slack writes a mention in command text (<@U123|sam>, or <@U123>), or a bare user id.
+_USER: Final = re.compile(r"<@([UW][A-Z0-9]{2,31})(?:\|[^<>]*)?>|([UW][A-Z0-9]{2,31})")
 
 # Opening quote → the characters that may close it. Double quotes mix because phones and Slack turn
 # "…" into “…” (sometimes only on one side); single quotes do not, so "Bob’s" inside '…' is safe.
@@ -275,8 +298,25 @@ def parse_command(text: str, *, today: dt.date) -> Command:
             raise UsageError("usage.mine", {"extra": _rest(text, first.end)})
         return Mine()
     if first.key in _ADMIN_WORDS:
-        return Admin(tuple(text[word.start : word.end] for word in words[1:]))
+        return _parse_admin(text, words)
     return _find(text.strip())
+
+
+def _parse_admin(text: str, words: list[_Word]) -> SetRole | ShowAudit:
+    if len(words) > 1 and words[1].key in _AUDIT_WORDS:
+        customer = _unquote_whole(_rest(text, words[1].end))
+        if not customer:
+            raise UsageError("usage.admin_audit")
+        return ShowAudit(customer)
+    if len(words) != 4 or words[1].key not in _ROLE_WORDS:
+        raise UsageError("usage.admin")
+    user = _USER.fullmatch(text[words[2].start : words[2].end])
+    if user is None:
+        raise UsageError("usage.admin")
+    role = words[3].key
+    if role not in ROLES:
+        raise UsageError("usage.admin_role", {"role": text[words[3].start : words[3].end]})
+    return SetRole(user.group(1) or user.group(2), role)
 
 
 def parse_mention(text: str) -> LogThread:

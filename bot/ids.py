@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     SNOOZE_WEEK = "follow_up.snooze_week"
     CREATE_CUSTOMER = "customer.create"
     REASSIGN = "follow_up.reassign"
+    SHARE_PROFILE = "profile.share"
 
 
 class CallbackId(StrEnum):

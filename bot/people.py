@@ -1,10 +1,13 @@
-"""Who is asking: each Slack user's language and time zone, cached for speed.
+"""Who is asking: each Slack user's language, time zone and standing, cached for speed.
 
 The language and time zone come from the team settings when an admin set them (``crm-bot team``),
 else from the user's Slack profile (``users.info`` with ``include_locale``), else English and
 ``CRM_TIMEZONE``. What Slack says is also remembered for team members, so the digest knows it.
 The cache is per process and only saves ``users.info`` calls: a stale entry means one reply in the
-previous language, never wrong data.
+previous language, never wrong data. Whether someone is a guest (``is_restricted`` /
+``is_ultra_restricted``) and which organisation they belong to (``team_id``) come from the same
+``users.info`` answer; when Slack cannot answer, the person is treated as a guest for this one
+request, since nobody has vouched for them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,21 @@ class Person:
     user_id: str
     language: str  # "en" or "ja": a key of bot.messages.CATALOGUES
     timezone: ZoneInfo
+    is_guest: bool  # a (single- or multi-channel) guest, or someone Slack could not tell us about
+    team_id: str | None  # their organisation: another one's in a shared channel
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    """What ``users.info`` says about a person that matters here."""
+
+    locale: str | None
+    timezone: str | None
+    is_guest: bool
+    team_id: str | None
+
+
+_UNKNOWN = SlackProfile(locale=None, timezone=None, is_guest=True, team_id=None)
 
 
 class People:
@@ -58,36 +76,42 @@ class People:
             cached = self._cache.get(user_id)
         if cached and self._monotonic() - cached[0] < self._ttl:
             return cached[1]
-        profile = _slack_profile(client, user_id)
-        locale, timezone = profile or (None, None)
+        answered = _slack_profile(client, user_id)
+        profile = answered or _UNKNOWN
         # Its own short transaction: remembering a profile is not part of the user's action.
         with transaction(self._engine) as session:
-            remember_profile(session, user_id=user_id, timezone=timezone, locale=locale)
+            remember_profile(session, user_id=user_id, timezone=profile.timezone, locale=profile.locale)
             member = get_member(session, user_id)
-        person = self._person(
+        locale = member.locale if member and member.locale else profile.locale
+        timezone = member.timezone if member and member.timezone else profile.timezone
+        person = Person(
             user_id,
-            member.locale if member and member.locale else locale,
-            member.timezone if member and member.timezone else timezone,
+            language_of(locale),
+            zone_or_none(timezone) or ZoneInfo(self._default_timezone),
+            is_guest=profile.is_guest,
+            team_id=profile.team_id,
         )
-        if profile is not None:
+        if answered is not None:
             with self._lock:
                 self._cache[user_id] = (self._monotonic(), person)
         return person
 
-    def _person(self, user_id: str, locale: str | None, timezone: str | None) -> Person:
-        return Person(
-            user_id, language_of(locale), zone_or_none(timezone) or ZoneInfo(self._default_timezone)
-        )
 
-
-def _slack_profile(client: WebClient, user_id: str) -> tuple[str | None, str | None] | None:
-    """(locale, tz) from Slack; None when Slack cannot tell us now, so defaults apply this once."""
+def _slack_profile(client: WebClient, user_id: str) -> SlackProfile | None:
+    """The profile from Slack; None when Slack cannot tell us now, so defaults apply this once."""
     try:
         user = client.users_info(user=user_id, include_locale=True)["user"]
     except (SlackApiError, SlackClientError, OSError, KeyError) as error:
-        log.warning("users.info for %s failed (%s); using default language and time zone", user_id, error)
+        # Slack's error code or the error's class: a Web API error's text quotes the whole response.
+        reason = error.response.get("error") if isinstance(error, SlackApiError) else type(error).__name__
+        log.warning("users.info for %s failed (%s); using default language and time zone", user_id, reason)
         return None
-    return user.get("locale"), user.get("tz")
+    return SlackProfile(
+        locale=user.get("locale"),
+        timezone=user.get("tz"),
+        is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+        team_id=user.get("team_id"),
+    )
 
 
 def zone_or_none(name: str | None) -> ZoneInfo | None:

@@ -3,6 +3,12 @@
 Bolt's built-in server is single-threaded and meant for development; waitress is a pure-Python,
 multi-threaded production WSGI server, so concurrent requests from Slack each get a thread and are
 acknowledged in time. ``crm-bot serve`` and the end-to-end tests run this same code.
+
+Bodies over ``MAX_BODY_BYTES`` are answered 413 by waitress itself, from the Content-Length header
+(or as a chunked body grows past it), before the body is buffered or Bolt computes a signature over
+it: Slack's own payloads stay far below, so a bigger one is not from Slack and must cost us nothing.
+Every other request to ``/slack/events`` has its signature and timestamp checked by Bolt (v0 HMAC,
+5 minutes) before any listener runs; a forged or stale one gets 401.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ if TYPE_CHECKING:
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_THREADS = 16
+MAX_BODY_BYTES = 1024 * 1024  # Slack's biggest payloads (a modal's full state) are tens of KiB
 
 
 def wsgi_application(app: App) -> WSGIApplication:
@@ -41,7 +48,12 @@ class HttpServer:
 
     def __init__(self, app: App, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> None:
         self._server: Any = waitress.create_server(
-            wsgi_application(app), host=host, port=port, threads=threads, ident="crm-bot"
+            wsgi_application(app),
+            host=host,
+            port=port,
+            threads=threads,
+            ident="crm-bot",
+            max_request_body_size=MAX_BODY_BYTES,
         )
         self._stopped = threading.Event()
 

@@ -25,6 +25,12 @@ from crm_core.config import Settings
 
 log = logging.getLogger(__name__)
 
+# slack_sdk's webhook client names the URL it posts to when it retries (INFO) and when it sends
+# (DEBUG); a response URL lets anyone answer in that conversation for 30 minutes, so its own logger
+# only speaks for warnings, whatever level the application's logging is set to.
+_RESPONSE_URL_LOG = logging.getLogger(f"{__name__}.response_url")
+_RESPONSE_URL_LOG.setLevel(logging.WARNING)
+
 MAX_RETRIES = 2
 TIMEOUT_SECONDS = 10
 
@@ -65,7 +71,10 @@ def without_ambiguous_retries(client: WebClient) -> WebClient:
 
 def post_to_response_url(url: str, message: dict[str, Any]) -> bool:
     """Send ``message`` to an interaction's response URL; False (and a log line) if Slack refused it."""
-    response = WebhookClient(url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers()).send_dict(message)
+    client = WebhookClient(
+        url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers(), logger=_RESPONSE_URL_LOG
+    )
+    response = client.send_dict(message)
     if response.status_code != 200:
         # The URL itself is a credential for this conversation: never log it.
         log.warning("response URL refused a reply: HTTP %s %s", response.status_code, response.body[:200])

@@ -4,6 +4,12 @@ Bolt hands listeners loosely typed keyword arguments; handlers here take one ``U
 who asks, in which language and time zone, the store, the clock, and ``reply`` (ephemeral, to the
 asker only). The person's language is looked up lazily, so building a request on the ack path never
 calls Slack.
+
+``actor`` is where Slack's knowledge of a person meets the access policy: a guest, someone from
+another organisation (a team id other than the workspace's, in the payload or in ``users.info``),
+or someone refused by ``CRM_DEFAULT_ROLE=none`` gets Forbidden, raised inside a transaction so the
+refusal is audited. ``bot.listeners.wiring`` asks for it before any handler runs, so no surface can
+forget to.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from bot.blocks.limits import Block
 from bot.messages import t
 from bot.people import People, Person, zone_or_none
 from bot.slack_clients import post_to_response_url
+from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
+from crm_core.config import Settings
+from crm_core.store import transaction
 
 # Errors meaning "the bot may not post ephemerally there": the reply goes to the user's DM instead.
-_NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"})
+NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"})
 
 
 def utc_now() -> dt.datetime:
@@ -40,6 +49,7 @@ class Deps:
     """What listeners need beyond the request: built once by ``create_app``."""
 
     engine: Engine
+    settings: Settings  # for CRM_ADMINS and CRM_DEFAULT_ROLE
     people: People
     executor: Executor
     clock: Callable[[], dt.datetime] = utc_now
@@ -59,6 +69,10 @@ class UserRequest:
         self.body = body
         self.metadata = view_metadata(body)
         self.user_id: str = context.get("user_id") or ""
+        self._actor: Actor | None = None
+        authorized = context.get("authorize_result")
+        # The workspace the app is installed in, as auth.test told Bolt; the payload's as a fallback.
+        self.workspace_id: str | None = getattr(authorized, "team_id", None) or context.get("team_id")
         self.bot_user_id: str = context.get("bot_user_id") or ""
         self.channel_id: str | None = context.get("channel_id") or self.metadata.get("channel")
         self.response_url: str | None = context.get("response_url")
@@ -91,8 +105,38 @@ class UserRequest:
         return self.metadata.get("language") or self.person.language
 
     @property
+    def is_guest(self) -> bool:
+        """A guest of the workspace, or a person of another organisation (a shared channel)."""
+        event = self.body.get("event") or {}
+        claimed = {
+            (self.body.get("user") or {}).get("team_id"),
+            event.get("user_team"),
+            self.person.team_id,
+        }
+        return self.person.is_guest or any(team not in (None, self.workspace_id) for team in claimed)
+
+    @property
     def actor(self) -> Actor:
-        return Actor(user_id=self.user_id, surface="slack")
+        """The asker with their role; Forbidden (audited) when they may not use crm-bot at all."""
+        if self._actor is None:
+            self._actor = self._resolve_actor()
+        return self._actor
+
+    def admit(self) -> None:
+        """Decide who the asker is now, before anything is read: Forbidden here is the refusal."""
+        self._actor = self.actor
+
+    def _resolve_actor(self) -> Actor:
+        is_guest, settings = self.is_guest, self.deps.settings  # may ask Slack: not inside the transaction
+        with transaction(self.engine) as session:
+            access = resolve_access(
+                session,
+                user_id=self.user_id,
+                is_guest=is_guest,
+                admins=settings.admins,
+                default_role=settings.default_role,
+            )
+            return access.actor(surface="slack")
 
     @property
     def engine(self) -> Engine:
@@ -140,7 +184,7 @@ class UserRequest:
                 )
                 return
             except SlackApiError as error:
-                if error.response.get("error") not in _NOT_IN_CHANNEL:
+                if error.response.get("error") not in NOT_IN_CHANNEL:
                     raise
         self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
 

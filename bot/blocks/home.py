@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bot.blocks.customers import customer_row
 from bot.blocks.follow_ups import render_my_follow_ups
-from bot.blocks.limits import MAX_VIEW_BLOCKS, Block, cap_blocks, context, header
+from bot.blocks.limits import MAX_VIEW_BLOCKS, Block, cap_blocks, context, header, section
 from bot.blocks.text import day
 from bot.messages import t
 from crm_core.follow_ups.service import FollowUpView
@@ -39,3 +39,8 @@ def render_home(
         *(recent or [context(t(language, "home.no_recent"))]),
     ]
     return {"type": "home", "blocks": cap_blocks(blocks, t(language, "blocks.truncated"), MAX_VIEW_BLOCKS)}
+
+
+def render_refusal_home(message: str) -> Block:
+    """The Home tab of someone who may not use crm-bot: only why, in their language."""
+    return {"type": "home", "blocks": [section(message)]}

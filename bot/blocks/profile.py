@@ -1,4 +1,9 @@
-"""The profile card: one customer at a glance, with the buttons for what usually comes next."""
+"""The profile card: one customer at a glance, with the buttons for what usually comes next.
+
+Two versions: the viewer's own (ephemeral replies, DMs), with everything their role may see, and
+the one shared in a channel, where anyone present (guests too) reads it: e-mail and phone masked,
+no revenue, and no buttons, since a click redraws the card with the clicker's full view in place.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from bot.blocks.limits import (
 from bot.blocks.text import day, link, mention, money
 from bot.ids import ActionId
 from bot.messages import t
+from crm_core.access.masking import mask_email, mask_phone
 from crm_core.customers.profile import ProfileView, PurchaseSummary
 from crm_core.interactions.service import InteractionView
 
@@ -28,40 +34,61 @@ SUMMARY_PREVIEW = 280
 
 
 def render_profile_card(profile: ProfileView, *, language: str, today: dt.date) -> list[Block]:
+    """The card for its viewer only: what their role may see, and the buttons to act."""
     customer = profile.customer
-    blocks: list[Block] = [header(customer.name), _details(profile, language)]
+    buttons = {
+        "type": "actions",
+        "elements": [
+            button(
+                t(language, "button.log"), ActionId.LOG_INTERACTION, customer.external_id, style="primary"
+            ),
+            button(t(language, "button.follow_up"), ActionId.ADD_FOLLOW_UP, customer.external_id),
+            button(t(language, "button.share"), ActionId.SHARE_PROFILE, customer.external_id),
+        ],
+    }
+    return cap_blocks(
+        [*_card(profile, language, today, shared=False), buttons], t(language, "blocks.truncated")
+    )
+
+
+def render_shared_profile_card(
+    profile: ProfileView, *, language: str, today: dt.date, shared_by: str
+) -> list[Block]:
+    """The card posted in a channel by ``shared_by``: contact details masked, no revenue, no buttons."""
+    card = _card(profile, language, today, shared=True)
+    return cap_blocks(
+        [*card, context(t(language, "profile.shared_by", user=mention(shared_by)))],
+        t(language, "blocks.truncated"),
+    )
+
+
+def _card(profile: ProfileView, language: str, today: dt.date, *, shared: bool) -> list[Block]:
+    blocks: list[Block] = [header(profile.customer.name), _details(profile, language, shared=shared)]
     risk = profile.churn_risk
     if risk is not None and risk.level != "ok":
         blocks.append(context(t(language, f"churn.{risk.level}", reason=escape(risk.reason))))
-    blocks.append(context(_purchases(profile.purchases, language)))
+    if profile.purchases is not None and not shared:  # None: the viewer's role may not see revenue
+        blocks.append(context(_purchases(profile.purchases, language)))
     blocks.append({"type": "divider"})
     blocks.append(section(f"*{t(language, 'profile.recent')}*"))
     blocks.extend(section(_interaction_line(i, language)) for i in profile.recent_interactions)
     if not profile.recent_interactions:
         blocks.append(context(t(language, "profile.no_interactions")))
     blocks.append(section(f"*{t(language, 'profile.follow_ups')}*"))
-    blocks.extend(_follow_up_blocks(profile, language, today))
-    blocks.append(
-        {
-            "type": "actions",
-            "elements": [
-                button(
-                    t(language, "button.log"), ActionId.LOG_INTERACTION, customer.external_id, style="primary"
-                ),
-                button(t(language, "button.follow_up"), ActionId.ADD_FOLLOW_UP, customer.external_id),
-            ],
-        }
-    )
-    return cap_blocks(blocks, t(language, "blocks.truncated"))
+    blocks.extend(_follow_up_blocks(profile, language, today, with_buttons=not shared))
+    return blocks
 
 
-def _details(profile: ProfileView, language: str) -> Block:
+def _details(profile: ProfileView, language: str, *, shared: bool) -> Block:
     customer = profile.customer
+    email, phone = customer.email or "", customer.phone or ""
+    if shared:
+        email, phone = email and mask_email(email), phone and mask_phone(phone)
     values = {
         "profile.company": escape(customer.company or ""),
         "profile.owner": mention(customer.owner_id) if customer.owner_id else "",
-        "profile.email": escape(customer.email or ""),
-        "profile.phone": escape(customer.phone or ""),
+        "profile.email": escape(email),
+        "profile.phone": escape(phone),
         "profile.stage": t(language, f"stage.{customer.lifecycle_stage}"),
         "profile.segment": escape(profile.segment or ""),
         "profile.tags": ", ".join(f"`{escape(tag)}`" for tag in customer.tags),
@@ -91,20 +118,19 @@ def _interaction_line(interaction: InteractionView, language: str) -> str:
     return " · ".join(p for p in parts if p) + f"\n{summary}"
 
 
-def _follow_up_blocks(profile: ProfileView, language: str, today: dt.date) -> list[Block]:
+def _follow_up_blocks(
+    profile: ProfileView, language: str, today: dt.date, *, with_buttons: bool
+) -> list[Block]:
     follow_ups = profile.open_follow_ups
     if not follow_ups:
         return [context(t(language, "profile.no_follow_ups"))]
     blocks: list[Block] = []
     for follow_up in follow_ups[:MAX_CARD_FOLLOW_UPS]:
-        value = FollowUpButton(follow_up.id, profile.customer.external_id).encode()
-        blocks.append(
-            {
-                "type": "section",
-                "text": mrkdwn(f"{due_label(follow_up.due_on, today, language)} {escape(follow_up.note)}"),
-                "accessory": button(t(language, "button.done"), ActionId.MARK_DONE, value),
-            }
-        )
+        block = section(f"{due_label(follow_up.due_on, today, language)} {escape(follow_up.note)}")
+        if with_buttons:
+            value = FollowUpButton(follow_up.id, profile.customer.external_id).encode()
+            block["accessory"] = button(t(language, "button.done"), ActionId.MARK_DONE, value)
+        blocks.append(block)
     if len(follow_ups) > MAX_CARD_FOLLOW_UPS:
         blocks.append(
             context(t(language, "profile.more_follow_ups", count=len(follow_ups) - MAX_CARD_FOLLOW_UPS))

@@ -11,17 +11,19 @@ import datetime as dt
 from collections.abc import Callable
 
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.blocks.follow_ups import FollowUpButton, render_my_follow_ups
 from bot.blocks.limits import Block, escape
 from bot.blocks.modals import render_follow_up_modal, render_log_interaction_modal, render_new_customer_modal
-from bot.blocks.profile import render_profile_card
+from bot.blocks.profile import render_profile_card, render_shared_profile_card
 from bot.blocks.text import day
+from bot.grammar import UsageError
 from bot.ids import ActionId
 from bot.listeners.home import home_view
 from bot.listeners.wiring import Handler, acknowledge, lazily
-from bot.user_request import Deps, UserRequest
+from bot.user_request import NOT_IN_CHANNEL, Deps, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
@@ -37,6 +39,7 @@ def register(app: App, deps: Deps) -> None:
         ActionId.MARK_DONE: mark_done,
         ActionId.SNOOZE_DAY: snooze_a_day,
         ActionId.SNOOZE_WEEK: snooze_a_week,
+        ActionId.SHARE_PROFILE: share_profile,
     }
     for action_id, handler in handlers.items():
         app.action(action_id)(ack=acknowledge, lazy=[lazily(deps, handler)])
@@ -47,6 +50,22 @@ def open_profile(request: UserRequest) -> None:
         profile = load_profile(session, actor=request.actor, external_id=request.action_value)
     blocks = render_profile_card(profile, language=request.language, today=request.today())
     request.reply(request.t("profile.fallback", name=escape(profile.customer.name)), blocks, replace=True)
+
+
+def share_profile(request: UserRequest) -> None:
+    """Post the card visibly in the channel it was asked in, masked for everyone who may read there."""
+    with transaction(request.engine) as session:
+        profile = load_profile(session, actor=request.actor, external_id=request.action_value)
+    blocks = render_shared_profile_card(
+        profile, language=request.language, today=request.today(), shared_by=request.user_id
+    )
+    fallback = request.t("profile.fallback", name=escape(profile.customer.name))
+    try:
+        request.client.chat_postMessage(channel=request.channel_id or "", text=fallback, blocks=blocks)
+    except SlackApiError as error:
+        if error.response.get("error") not in NOT_IN_CHANNEL:
+            raise
+        raise UsageError("usage.bot_not_in_channel") from error
 
 
 def open_log_modal(request: UserRequest) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from slack_bolt import App
 from sqlalchemy.orm import Session
@@ -19,12 +20,19 @@ RECENT_CUSTOMERS = 10
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event("app_home_opened")(ack=acknowledge, lazy=[lazily(deps, publish_home)])
+    app.event("app_home_opened", matchers=[opened_home_tab])(
+        ack=acknowledge, lazy=[lazily(deps, publish_home)]
+    )
+    # Opening the Messages tab sends the same event: acknowledged, and nothing more (not even a
+    # refusal to a guest, who did not ask for anything).
+    app.event("app_home_opened")(acknowledge)
+
+
+def opened_home_tab(event: dict[str, Any]) -> bool:
+    return event.get("tab") == "home"
 
 
 def publish_home(request: UserRequest) -> None:
-    if not request.on_home:  # opening the Messages tab sends the same event
-        return
     language, today = request.language, request.today()  # may ask Slack: not inside the transaction
     with transaction(request.engine) as session:
         view = home_view(session, user_id=request.user_id, language=language, today=today)

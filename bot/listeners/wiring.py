@@ -6,6 +6,10 @@
   headers come along, for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
+
+Both first make sure the person may use crm-bot at all (``UserRequest.actor``), so a guest or an
+outsider is refused politely (and the refusal audited) whatever they type or click, even where the
+handler itself would show nothing personal.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from slack_sdk import WebClient
 
 from bot.errors import report
 from bot.user_request import Deps, UserRequest
+from crm_core.errors import Forbidden
 
 Handler = Callable[[UserRequest], None]
 AckHandler = Callable[[UserRequest, Ack], None]
@@ -31,6 +36,7 @@ def lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
     def run(body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest) -> None:
         user_request = UserRequest(deps, client, body, context, request.headers)
         try:
+            user_request.admit()
             handler(user_request)
         except Exception as error:
             report(error, user_request)
@@ -40,7 +46,15 @@ def lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
 
 def before_ack(deps: Deps, handler: AckHandler) -> Callable[..., None]:
     def run(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        handler(UserRequest(deps, client, body, context), ack)
+        user_request = UserRequest(deps, client, body, context)
+        try:
+            user_request.admit()
+        except Forbidden as refused:
+            # Close the modal (or offer nothing to pick); the refusal follows as a message.
+            ack()
+            deps.executor.submit(report, refused, user_request)
+            return
+        handler(user_request, ack)
 
     return _named_after(handler, run)
 

@@ -83,6 +83,8 @@ MESSAGES: dict[str, str] = {
     "button.snooze_day": "Snooze 1 day",
     "button.snooze_week": "Snooze 1 week",
     "button.create_customer": "Create customer",
+    "button.share": "Share to channel",
+    "profile.shared_by": "Shared by {user}; e-mail and phone are masked in channels: `/crm find` shows you the full card.",
     # interactions and follow-ups
     "log.done": ":white_check_mark: Logged: {kind} with *{customer}*.",
     "follow_up.done": ":alarm_clock: Follow-up with *{customer}* set for {due}.",
@@ -190,7 +192,15 @@ MESSAGES: dict[str, str] = {
     "console.store_empty": "The store is empty. Load sample data (customers with two years of history)?",
     "console.store_empty_note": "The store is empty: load sample data with `crm-bot demo-data`, or start the console with `--demo`.",
     # everything else
-    "admin.unavailable": "Admin commands are not available in Slack yet: use `crm-bot team` and `crm-bot rules` on the server.",
+    # admin commands
+    "usage.admin": "Admin commands: `/crm admin role @someone <role>` (roles: admin, manager, sales, support) and `/crm admin audit <customer>`.",
+    "usage.admin_role": "“{role}” is not a role. Roles: admin, manager, sales, support.",
+    "usage.admin_audit": "Whose audit trail? `/crm admin audit <customer>`",
+    "admin.role_set": ":white_check_mark: {user} now has the role *{role}*.",
+    "audit.title": "Audit trail: {customer}",
+    "audit.empty": "Nothing recorded about this customer yet.",
+    "audit.refused": "refused",
+    "audit.times": "Latest events, oldest first; times in {timezone}.",
     "blocks.truncated": "…more than fits in one message.",
     "error.untranslated": "{message}",
     "error.unexpected": ":warning: Sorry, something went wrong on our side and nothing was saved. Please try again.",

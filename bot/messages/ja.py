@@ -83,6 +83,8 @@ MESSAGES: dict[str, str] = {
     "button.snooze_day": "1日後に延期",
     "button.snooze_week": "1週間後に延期",
     "button.create_customer": "顧客を作成",
+    "button.share": "チャンネルに共有",
+    "profile.shared_by": "{user} が共有しました。チャンネルではメールと電話番号を伏せています。全体は `/crm find` で確認できます。",
     # interactions and follow-ups
     "log.done": ":white_check_mark: *{customer}* との{kind}を記録しました。",
     "follow_up.done": ":alarm_clock: *{customer}* へのフォローアップを {due} に設定しました。",
@@ -190,7 +192,15 @@ MESSAGES: dict[str, str] = {
     "console.store_empty": "データがまだありません。サンプルデータ（2年分の履歴がある顧客）を読み込みますか？",
     "console.store_empty_note": "データがまだありません。`crm-bot demo-data` でサンプルデータを読み込むか、`--demo` を付けてコンソールを起動してください。",
     # everything else
-    "admin.unavailable": "管理コマンドはまだ Slack では使えません。サーバーで `crm-bot team` や `crm-bot rules` を使ってください。",
+    # admin commands
+    "usage.admin": "管理コマンド: `/crm admin role @ユーザー <ロール>`（ロール: admin, manager, sales, support）と `/crm admin audit <顧客>`。",
+    "usage.admin_role": "「{role}」はロールではありません。ロール: admin, manager, sales, support。",
+    "usage.admin_audit": "どの顧客の監査ログですか？ `/crm admin audit <顧客>`",
+    "admin.role_set": ":white_check_mark: {user} のロールを *{role}* にしました。",
+    "audit.title": "監査ログ: {customer}",
+    "audit.empty": "この顧客についての記録はまだありません。",
+    "audit.refused": "拒否",
+    "audit.times": "最新のイベントを古い順に表示しています。時刻は {timezone}。",
     "blocks.truncated": "…1つのメッセージに収まらない分は省略しました。",
     "error.untranslated": "エラー: {message}",
     "error.unexpected": ":warning: 申し訳ありません、こちらで問題が起きたため何も保存されていません。もう一度お試しください。",

@@ -15,11 +15,12 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from crm_core.actor import Actor
-from crm_core.config import ROLES
+from crm_core.config import NO_ROLE, ROLES
 from crm_core.errors import Forbidden
 
 OPERATOR_ROLE = "admin"
 """The role of an actor without one: the operator at the server (see ``Actor``)."""
+SLACK_SURFACE = "slack"
 
 
 class Permission(StrEnum):
@@ -83,7 +84,11 @@ GRANTS: Mapping[Permission, Grant] = MappingProxyType(
 
 
 def effective_role(actor: Actor) -> str:
-    return OPERATOR_ROLE if actor.role is None else actor.role
+    """The role the table is read with. No role means the operator, except in Slack, where everyone
+    is a person whose role was resolved: a Slack actor built without one is a bug, refused everything."""
+    if actor.role is not None:
+        return actor.role
+    return NO_ROLE if actor.surface == SLACK_SURFACE else OPERATOR_ROLE
 
 
 def may(role: str, permission: Permission) -> bool:

@@ -63,8 +63,16 @@ _indexes_lock = threading.Lock()
 
 
 def _name_index(session: Session) -> _NameIndex:
+    # Three scalar subqueries, not one SELECT of three aggregates: SQLite answers a lone max() from an
+    # index (or the rowid), but scans the whole table when it is combined with other aggregates.
     signature = tuple(
-        session.execute(select(func.count(), func.max(Customer.updated_at), func.max(Customer.id))).one()
+        session.execute(
+            select(
+                select(func.count()).select_from(Customer).scalar_subquery(),
+                select(func.max(Customer.updated_at)).scalar_subquery(),
+                select(func.max(Customer.id)).scalar_subquery(),
+            )
+        ).one()
     )
     bind_key = str(session.get_bind().engine.url)
     cached = _indexes.get(bind_key)

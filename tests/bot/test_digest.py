@@ -43,7 +43,7 @@ def team(engine: Engine, slack: FakeSlack) -> None:
         acme = customer(session, "Acme Inc.", owner_id=SALES)
         add_follow_up(
             session,
-            actor=Actor(SALES, "slack"),
+            actor=Actor(SALES, "slack", "sales"),
             customer_external_id=acme.external_id,
             due_on=dt.date(2026, 3, 1),
             note="send the quote",
@@ -156,7 +156,7 @@ def test_a_long_digest_stays_within_slack_limits_and_says_how_many_more(engine: 
             c = customer(session, f"Customer {i} <!channel>", owner_id=SALES)
             add_follow_up(
                 session,
-                actor=Actor(SALES, "slack"),
+                actor=Actor(SALES, "slack", "sales"),
                 customer_external_id=c.external_id,
                 due_on=dt.date(2026, 3, 1),
             )

@@ -14,7 +14,6 @@ from bot.grammar import (
     MAX_COMMAND_CHARS,
     USAGE_KEYS,
     USAGE_PARAMS,
-    Admin,
     Command,
     Find,
     Help,
@@ -22,6 +21,8 @@ from bot.grammar import (
     LogThread,
     Mine,
     SetFollowUp,
+    SetRole,
+    ShowAudit,
     UsageError,
     parse_command,
     parse_mention,
@@ -88,9 +89,31 @@ def test_mine_takes_no_arguments() -> None:
     assert (error.key, error.params) == ("usage.mine", {"extra": "overdue only"})
 
 
-def test_admin_keeps_its_words_raw() -> None:
-    assert parse("admin grant U123ABC Manager") == Admin(("grant", "U123ABC", "Manager"))
-    assert parse("Admin") == Admin(())
+def test_admin_role_takes_a_mention_as_slack_sends_it_or_a_user_id() -> None:
+    assert parse("admin role <@U123ABC|sam> Manager") == SetRole("U123ABC", "manager")
+    assert parse("Admin ロール <@W0ABC> support") == SetRole("W0ABC", "support")
+    assert parse("admin role U123ABC admin") == SetRole("U123ABC", "admin")
+
+
+def test_admin_audit_takes_a_customer_quoted_or_not() -> None:
+    assert parse('admin audit "Acme Corp"') == ShowAudit("Acme Corp")
+    assert parse("admin 監査 Acme Corp") == ShowAudit("Acme Corp")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "params"),
+    [
+        ("admin", "usage.admin", {}),
+        ("admin grant U123ABC manager", "usage.admin", {}),
+        ("admin role sam manager", "usage.admin", {}),
+        ("admin role <@U123ABC>", "usage.admin", {}),
+        ("admin role <@U123ABC> boss", "usage.admin_role", {"role": "boss"}),
+        ("admin audit", "usage.admin_audit", {}),
+    ],
+)
+def test_admin_mistakes_say_how_to_use_it(text: str, key: str, params: dict[str, str]) -> None:
+    error = usage_error(text)
+    assert (error.key, error.params) == (key, params)
 
 
 # --- log --------------------------------------------------------------------------------------------
@@ -323,7 +346,7 @@ def _check_command_or_usage_error(text: str) -> None:
         assert set(error.params) == set(USAGE_PARAMS[error.key])
         assert all(isinstance(value, str) for value in error.params.values())
         return
-    assert isinstance(command, Help | Find | Log | SetFollowUp | Mine | Admin)
+    assert isinstance(command, Help | Find | Log | SetFollowUp | Mine | SetRole | ShowAudit)
     if isinstance(command, Log):
         assert command.customer and command.summary and command.kind in LOGGABLE_KINDS
     if isinstance(command, SetFollowUp):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +14,8 @@ from sqlalchemy import Engine, select
 
 from bot.fake_slack import FakeSlack
 from bot.ids import ActionId, Field
-from bot.server import HttpServer
+from bot.listener_pool import ListenerPool
+from bot.server import MAX_BODY_BYTES, HttpServer
 from crm_core.customers.views import CustomerView
 from crm_core.models import AuditEvent, Interaction
 from crm_core.store import transaction
@@ -156,3 +158,80 @@ def test_an_unexpected_failure_apologises_and_logs_without_secrets(
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert BOT_TOKEN not in everything and SIGNING_SECRET not in everything
     assert "Traceback" not in reply.text and "JSONDecodeError" not in reply.text
+
+
+def unsigned_post(server: HttpServer, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(f"{server.url}/slack/events", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize("flaw", ["no signature", "no timestamp", "future timestamp", "tampered body"])
+def test_every_flaw_in_signing_is_refused_before_anything_happens(
+    server: HttpServer, slack: FakeSlack, engine: Engine, acme: CustomerView, flaw: str
+) -> None:
+    stamp = str(int(time.time()) + (6 * 60 if flaw == "future timestamp" else 0))
+    body = b"command=%2Fcrm&text=log+acme+call+x&user_id=U0SALES&team_id=T0FAKE&channel_id=C1"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sign(SIGNING_SECRET, stamp, body),
+    }
+    if flaw == "no signature":
+        del headers["X-Slack-Signature"]
+    if flaw == "no timestamp":
+        del headers["X-Slack-Request-Timestamp"]
+    sent = body.replace(b"call+x", b"call+y") if flaw == "tampered body" else body
+    assert unsigned_post(server, sent, headers) == 401
+    assert interactions(engine) == [] and audit_rows(engine) == []
+    assert [c.method for c in slack.calls] == ["auth.test"]
+
+
+def test_a_huge_body_is_refused_early_and_the_server_keeps_serving(
+    server: HttpServer, sender: SlackSender, slack: FakeSlack, acme: CustomerView
+) -> None:
+    huge = b"text=" + b"x" * (2 * MAX_BODY_BYTES)
+    try:
+        status = sender.post(huge, "application/x-www-form-urlencoded").status
+    except (ConnectionError, urllib.error.URLError):
+        status = 413  # waitress may close the connection before the client has sent it all
+    assert status == 413
+    assert [c.method for c in slack.calls] == ["auth.test"]
+    with urllib.request.urlopen(f"{server.url}/healthz") as response:
+        assert response.status == 200
+    sent = sender.command("find acme")
+    assert "Acme Inc." in slack.wait_for_reply(sent.response_id)[0].text
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Everything at DEBUG, set before the app is built: Bolt copies the root level into its loggers."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_failing_requests_log_no_token_secret_or_response_url_even_at_debug(
+    debug_logs: pytest.LogCaptureFixture,
+    sender: SlackSender,
+    slack: FakeSlack,
+    acme: CustomerView,
+    listeners: ListenerPool,
+) -> None:
+    slack.fail_next("users.info", error="invalid_auth")
+    slack.fail_next("response_url", status=500, times=3)
+    sender.command("find acme")
+    slack.fail_next("chat.postEphemeral", status=500, times=3)
+    slack.fail_next("chat.postMessage", error="not_authed", times=3)
+    sender.submit({"blocks": [], "private_metadata": '{"channel": "C1"}'}, {}, user="U0NEW")
+    sender.command("find acme", signature="v0=" + "1" * 64)
+    sender.command("find acme", timestamp=int(time.time()) - 3600)
+    assert listeners.settle(30)
+    spoke = {(r.name.split(".")[0], r.levelno) for r in debug_logs.records}
+    assert {("slack_sdk", logging.DEBUG), ("slack_bolt", logging.DEBUG), ("bot", logging.WARNING)} <= spoke
+    for record in debug_logs.records:
+        said = "\n".join([record.getMessage(), record.exc_text or "", logging.Formatter().format(record)])
+        assert BOT_TOKEN not in said and SIGNING_SECRET not in said, record.name
+        assert "/response/" not in said, record.name  # a response URL is a credential too

@@ -27,7 +27,7 @@ def _store(engine: Engine) -> None:
             c = customer(session, name, owner_id=owner)
             add_follow_up(
                 session,
-                actor=Actor(owner, "slack"),
+                actor=Actor(owner, "slack", "sales"),
                 customer_external_id=c.external_id,
                 due_on=dt.date(2026, 11, 20),
                 note=note,

@@ -10,7 +10,7 @@ from crm_core.actor import Actor
 from crm_core.follow_ups.service import add_follow_up, complete_follow_up, open_follow_ups, snooze_follow_up
 from tests.factories import TEST_ACTOR, customer
 
-REP = Actor(user_id="U_REP", surface="slack")
+REP = Actor(user_id="U_REP", surface="slack", role="sales")
 
 
 def test_open_follow_ups_come_oldest_due_first_and_done_ones_leave(session: Session) -> None:

@@ -84,7 +84,7 @@ def test_a_thread_logged_again_takes_the_latest_customer_and_kind_and_says_when_
 
 def test_customers_touched_by_someone_are_theirs_only_most_recent_first(session: Session) -> None:
     acme, globex, initech = (customer(session, name) for name in ("Acme", "Globex", "Initech"))
-    me, colleague = Actor("U0ME", "slack"), Actor("U0THEM", "slack")
+    me, colleague = Actor("U0ME", "slack", "sales"), Actor("U0THEM", "slack", "sales")
     for actor, who, day in [(me, acme, 1), (me, globex, 3), (me, acme, 2), (colleague, initech, 9)]:
         log_interaction(
             session,

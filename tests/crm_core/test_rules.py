@@ -16,7 +16,7 @@ from crm_core.models import FollowUpRule, Purchase
 from crm_core.rules.service import add_rule, apply_follow_up_rules
 from tests.factories import TEST_ACTOR, customer
 
-SUPPORT = Actor(user_id="U_SUPPORT", surface="slack")
+SUPPORT = Actor(user_id="U_SUPPORT", surface="slack", role="support")
 
 
 def _backdate_rules(session: Session, to: dt.datetime) -> None:

@@ -6,18 +6,38 @@ import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.blocks.audit import render_audit
+from bot.blocks.customers import render_candidates, render_no_match
+from bot.blocks.digest import render_digest
 from bot.blocks.follow_ups import render_my_follow_ups
-from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_TEXT, block_problems, cap_blocks, clip, context, escape
-from bot.blocks.profile import render_profile_card
+from bot.blocks.home import render_home
+from bot.blocks.limits import (
+    MAX_MESSAGE_BLOCKS,
+    MAX_TEXT,
+    MAX_VIEW_BLOCKS,
+    block_problems,
+    cap_blocks,
+    clip,
+    context,
+    escape,
+    section,
+)
+from bot.blocks.profile import render_profile_card, render_shared_profile_card
+from bot.grammar import UsageError, parse_command
+from bot.messages import t
+from crm_core.access.masking import mask_email, mask_phone
 from crm_core.analytics.churn import RISK_LEVELS
+from crm_core.audit.query import AuditEntry
 from crm_core.customers.profile import ChurnRisk, ProfileView, PurchaseSummary
 from crm_core.customers.views import CustomerView
+from crm_core.digest.content import Digest, FollowUpItem, RiskItem
 from crm_core.follow_ups.service import FollowUpView
-from crm_core.interactions.service import InteractionView
+from crm_core.interactions.service import InteractionView, TouchedCustomer
 from crm_core.models import INTERACTION_KINDS, LIFECYCLE_STAGES
 from tests.bot.harness import texts
 
@@ -90,7 +110,7 @@ profiles = st.builds(
     open_follow_ups=st.one_of(
         st.lists(follow_ups, max_size=5), st.lists(follow_ups, min_size=45, max_size=60)
     ).map(tuple),
-    purchases=purchases,
+    purchases=st.one_of(st.none(), purchases),
     segment=st.one_of(st.none(), SHORT),
     churn_risk=st.one_of(st.none(), st.builds(ChurnRisk, level=st.sampled_from(RISK_LEVELS), reason=TEXT)),
 )
@@ -109,6 +129,18 @@ def assert_within_limits_and_inert(blocks: list[dict[str, Any]]) -> None:
 @given(profile=profiles, language=st.sampled_from(["en", "ja"]))
 def test_any_profile_card_fits_in_one_message_and_pings_nobody(profile: ProfileView, language: str) -> None:
     assert_within_limits_and_inert(render_profile_card(profile, language=language, today=TODAY))
+    shared = render_shared_profile_card(profile, language=language, today=TODAY, shared_by="U0SALES")
+    assert_within_limits_and_inert(shared)
+    shown = {field["text"] for field in shared[1]["fields"]}
+    customer = profile.customer
+    for key, contact, masked in [
+        ("profile.email", customer.email, customer.email and mask_email(customer.email)),
+        ("profile.phone", customer.phone, customer.phone and mask_phone(customer.phone)),
+    ]:
+        if contact:
+            label = f"*{t(language, key)}*\n"
+            assert label + escape(masked or "") in shown
+            assert contact == masked or label + escape(contact) not in shown
 
 
 @settings(max_examples=60, deadline=None)
@@ -130,3 +162,118 @@ def test_cap_blocks_says_when_it_dropped_some() -> None:
 def test_clip_and_escape() -> None:
     assert clip("abcdef", 4) == "abc…" and clip("abcd", 4) == "abcd"
     assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+follow_up_items = st.builds(
+    FollowUpItem,
+    follow_up_id=st.integers(1, 10**9),
+    customer_external_id=SHORT,
+    customer_name=SHORT,
+    owner_id=USER,
+    due_on=DAY,
+    note=st.one_of(SHORT, st.just("<!channel> &" * 300)),
+    vip=st.booleans(),
+)
+risk_items = st.builds(
+    RiskItem,
+    customer_external_id=SHORT,
+    customer_name=SHORT,
+    owner_id=USER,
+    vip=st.booleans(),
+    churn_risk=st.sampled_from(RISK_LEVELS),
+    reason=TEXT,
+    next_step_key=st.sampled_from(["personal_call", "not_a_key", ""]),
+    next_step=SHORT,
+)
+digests = st.builds(
+    Digest,
+    recipient_id=st.just("U0SALES"),
+    local_date=DAY,
+    scope=st.sampled_from(["team", "own"]),
+    overdue=st.lists(follow_up_items, max_size=30).map(tuple),
+    due_today=st.lists(follow_up_items, max_size=10).map(tuple),
+    new_risks=st.lists(risk_items, max_size=15).map(tuple),
+    reactivated=st.lists(risk_items, max_size=5).map(tuple),
+    kpis=st.none(),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(digest=digests, language=st.sampled_from(["en", "ja"]))
+def test_any_digest_fits_in_one_message_and_pings_nobody(digest: Digest, language: str) -> None:
+    blocks = render_digest(digest, language=language)
+    assert_within_limits_and_inert(blocks)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    items=st.lists(follow_ups, max_size=60),
+    touched=st.lists(st.builds(TouchedCustomer, customer=customers, last_touched_at=WHEN), max_size=10),
+    language=st.sampled_from(["en", "ja"]),
+)
+def test_any_home_tab_fits_in_one_view_and_pings_nobody(
+    items: list[FollowUpView], touched: list[TouchedCustomer], language: str
+) -> None:
+    blocks = render_home(items, touched, language=language, today=TODAY)["blocks"]
+    assert len(blocks) <= MAX_VIEW_BLOCKS and block_problems(blocks, max_blocks=MAX_VIEW_BLOCKS) == []
+    assert_within_limits_and_inert([b for b in blocks if b.get("type") != "header"][:MAX_MESSAGE_BLOCKS])
+
+
+audit_entries = st.builds(
+    AuditEntry,
+    occurred_at=WHEN,
+    actor=st.one_of(SHORT, st.sampled_from(["U0SALES", "cli:<!channel>"])),
+    surface=SHORT,
+    action=SHORT,
+    customer_id=st.none(),
+    customer_external_id=st.none(),
+    allowed=st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=SHORT, entries=st.lists(audit_entries, max_size=100), language=st.sampled_from(["en", "ja"]))
+def test_any_audit_trail_fits_in_one_message_and_pings_nobody(
+    name: str, entries: list[AuditEntry], language: str
+) -> None:
+    assert_within_limits_and_inert(render_audit(name, entries, language=language, timezone=ZoneInfo("UTC")))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.one_of(
+        TEXT,
+        st.lists(
+            st.one_of(
+                NASTY,
+                st.sampled_from(["find", "log", "call", "admin", "audit", "role", "fu", "tomorrow", '"']),
+            ),
+            max_size=10,
+        ).map(" ".join),
+    ),
+    candidates=st.lists(customers, max_size=12),
+    language=st.sampled_from(["en", "ja"]),
+)
+def test_any_command_text_gets_an_answer_within_limits_that_pings_nobody(
+    text: str, candidates: list[CustomerView], language: str
+) -> None:
+    """Whatever is typed after /crm: a usage message, or what the command's renderers show."""
+    try:
+        command = parse_command(text, today=TODAY)
+    except UsageError as error:
+        params = {name: escape(value) for name, value in error.params.items()}
+        if "missing" in params:
+            params["missing"] = t(language, f"part.{params['missing']}")
+        # The catalogue's own `<customer>` placeholders are ours; only the parameters are the user's.
+        assert block_problems([section(t(language, error.key, **params))]) == []
+        assert not any("<" in value or ">" in value for value in params.values())
+        return
+    words = [
+        getattr(command, name)
+        for name in ("query", "customer", "summary", "note", "user_id", "role")
+        if hasattr(command, name)
+    ]
+    for word in words:
+        assert_within_limits_and_inert(render_no_match(word, candidates[:3], language=language))
+        assert_within_limits_and_inert(render_candidates(word, candidates, language=language))
+        assert_within_limits_and_inert([section(t(language, "log.done", kind="x", customer=escape(word)))])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,13 +15,13 @@ from crm_core.actor import Actor
 from crm_core.customers.service import customer_by_external_id
 from crm_core.customers.views import CustomerView
 from crm_core.follow_ups.service import add_follow_up
-from crm_core.models import FollowUp
+from crm_core.models import FollowUp, Purchase
 from crm_core.store import transaction
 from tests.bot.conftest import JA, NOW, SALES
-from tests.bot.harness import SlackSender, button, opened_view
+from tests.bot.harness import CHANNEL, SlackSender, button, elements, opened_view
 from tests.factories import customer
 
-REP = Actor(user_id=SALES, surface="slack")
+REP = Actor(user_id=SALES, surface="slack", role="sales")
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_done_from_mine_empties_the_list_in_japanese(
     with transaction(engine) as session:
         add_follow_up(
             session,
-            actor=Actor(JA, "slack"),
+            actor=Actor(JA, "slack", "sales"),
             customer_external_id=acme.external_id,
             due_on=dt.date(2026, 3, 4),
         )
@@ -161,3 +162,32 @@ def test_a_button_for_a_merged_away_customer_explains_instead_of_failing(
     reply = click(sender, slack, card, ActionId.LOG_INTERACTION)
     assert "That customer no longer exists" in reply.text
     assert slack.calls_to("views.open") == []
+
+
+def test_sharing_a_card_posts_it_in_the_channel_masked_and_without_revenue(
+    sender: SlackSender, slack: FakeSlack, engine: Engine
+) -> None:
+    with transaction(engine) as session:
+        acme = customer(session, "Acme Inc.", email="taro@example.jp", phone="03-1111-2222")
+        session.add(
+            Purchase(
+                customer_id=acme.id, occurred_at=dt.datetime(2026, 2, 1), amount=Decimal(990), currency="USD"
+            )
+        )
+    card = reply_to(sender, slack, "find acme")
+    assert "taro@example.jp" in card.text and "990.00 USD" in card.text  # the asker's own view
+    sender.click(button(card, ActionId.SHARE_PROFILE))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.params["channel"] == CHANNEL
+    assert "t***@example.jp" in post.text and "***-2222" in post.text
+    assert "taro" not in post.text and "1111" not in post.text and "990" not in post.text
+    assert "Shared by <@U0SALES>" in post.text
+    assert not [e for e in elements(post.blocks) if e.get("type") == "button"]  # nothing to redraw it
+
+
+def test_sharing_where_the_bot_is_not_invited_says_how_to_fix_it(
+    sender: SlackSender, slack: FakeSlack, acme: CustomerView
+) -> None:
+    card = reply_to(sender, slack, "find acme")
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    assert "invite me to the channel first" in click(sender, slack, card, ActionId.SHARE_PROFILE).text

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from bot.blocks.limits import block_problems
 from bot.fake_slack import FakeSlack
 from bot.ids import ActionId
 from crm_core.actor import Actor
+from crm_core.config import Settings
 from crm_core.customers.views import CustomerView
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import SlackThread, log_interaction
 from crm_core.models import AuditEvent, FollowUp, Interaction, Purchase
 from crm_core.store import transaction
+from crm_core.team.service import get_member
 from tests.bot.conftest import JA, SALES, Clock
 from tests.bot.harness import SlackSender, button, texts
 from tests.factories import customer
 
-REP = Actor(user_id=SALES, surface="slack")
+ADMIN = "U0ADMIN"
+REP = Actor(user_id=SALES, surface="slack", role="sales")
 PERMALINK = "https://fake-workspace.slack.com/archives/C1/p1700000000000100"
 
 
@@ -232,7 +237,7 @@ def test_mine_lists_my_open_follow_ups_overdue_first(
         for name, due, owner in [(globex, 10, SALES), (acme, 1, SALES), (acme, 2, JA)]:
             add_follow_up(
                 session,
-                actor=Actor(owner, "slack"),
+                actor=Actor(owner, "slack", "sales"),
                 customer_external_id=name.external_id,
                 due_on=dt.date(2026, 3, due),
                 note=f"note {due}",
@@ -248,8 +253,55 @@ def test_mine_in_japanese_when_empty(sender: SlackSender, slack: FakeSlack) -> N
     assert "未完了のフォローアップはありません。" in ask(sender, slack, "自分", user="U0JA2")
 
 
-def test_admin_commands_are_refused_politely(sender: SlackSender, slack: FakeSlack) -> None:
-    assert "Admin commands are not available in Slack yet" in ask(sender, slack, "admin roles")
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, admins=(ADMIN,))
+
+
+def test_an_admin_sets_a_role_by_mention_and_it_applies_at_once(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    slack.add_user(ADMIN, locale="en-US")
+    assert "<@U0SUPPORT> now has the role *support*." in ask(
+        sender, slack, "admin role <@U0SUPPORT|sue> support", user=ADMIN
+    )
+    with transaction(engine) as session:
+        member = get_member(session, "U0SUPPORT")
+    assert member is not None and member.role == "support"
+    assert "purchases" not in ask(sender, slack, "find acme", user="U0SUPPORT")
+
+
+def test_only_admins_set_roles_and_the_refusal_is_audited(
+    sender: SlackSender, slack: FakeSlack, engine: Engine
+) -> None:
+    reply = ask(sender, slack, "admin role <@U0SALES|sam> admin")
+    assert reply == "Sorry, only admins may do this (your role is sales): ask one of them."
+    with transaction(engine) as session:
+        assert get_member(session, SALES) is None
+        refused = session.scalars(select(AuditEvent).where(AuditEvent.allowed.is_(False))).one()
+    assert (refused.actor, refused.surface, refused.action) == (SALES, "slack", "team.manage")
+    assert "管理者のみ" in ask(sender, slack, "admin 監査 acme", user=JA)
+
+
+def test_an_admin_reads_a_customers_audit_trail(
+    sender: SlackSender, slack: FakeSlack, acme: CustomerView
+) -> None:
+    slack.add_user(ADMIN, locale="en-US")
+    ask(sender, slack, "find acme")
+    ask(sender, slack, "log acme call asked for a quote")
+    sent = sender.command('admin audit "Acme Inc."', user=ADMIN)
+    [reply] = slack.wait_for_reply(sent.response_id)
+    assert not block_problems(reply.blocks)
+    lines = reply.text.splitlines()
+    assert "Audit trail: Acme Inc." in reply.text
+    assert any("<@U0SALES> · slack · `customer.read`" in line for line in lines)
+    assert any("<@U0SALES> · slack · `interaction.log`" in line for line in lines)
+    assert "buyer@acme.example" not in reply.text
+
+
+def test_admin_usage_mistakes_are_explained(sender: SlackSender, slack: FakeSlack) -> None:
+    assert "`/crm admin role @someone <role>`" in ask(sender, slack, "admin roles")
+    assert "“boss” is not a role." in ask(sender, slack, "admin role <@U0X1|x> boss")
 
 
 def test_a_customer_named_like_a_broadcast_pings_nobody(

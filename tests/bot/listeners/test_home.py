@@ -20,12 +20,12 @@ from tests.bot.conftest import JA, SALES
 from tests.bot.harness import SlackSender, elements, texts
 from tests.factories import customer
 
-COLLEAGUE = Actor("U0OTHER", "slack")
+COLLEAGUE = Actor("U0OTHER", "slack", "sales")
 
 
 def set_up_book(engine: Engine, user: str) -> None:
     """Three follow-ups of ``user`` (overdue, today, next week) and one of a colleague; touches."""
-    me = Actor(user, "slack")
+    me = Actor(user, "slack", "sales")
     with transaction(engine) as session:
         acme, globex, initech = (customer(session, n) for n in ("Acme Inc.", "Globex", "Initech"))
         for who, due_on, actor in [
@@ -139,7 +139,7 @@ def test_an_empty_home_says_what_will_appear_and_the_messages_tab_publishes_noth
 def test_a_full_home_stays_within_slacks_limits(
     sender: SlackSender, slack: FakeSlack, engine: Engine, listeners: ListenerPool
 ) -> None:
-    me = Actor(SALES, "slack")
+    me = Actor(SALES, "slack", "sales")
     with transaction(engine) as session:
         for n in range(40):
             who = customer(session, f"Customer {n:02d}")

@@ -14,8 +14,8 @@ from crm_core.team.service import MemberView, add_member, get_member
 from tests.factories import TEST_ACTOR, customer
 
 TODAY = dt.date(2026, 11, 25)
-REP_A = Actor(user_id="U0REPA", surface="slack")
-REP_B = Actor(user_id="U0REPB", surface="slack")
+REP_A = Actor(user_id="U0REPA", surface="slack", role="sales")
+REP_B = Actor(user_id="U0REPB", surface="slack", role="sales")
 
 
 def _buy(session: Session, customer_id: int, *days_ago: int, amount: int = 1000) -> None:

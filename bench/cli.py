@@ -1,0 +1,149 @@
+"""One command for every benchmark, at the scales asked for; results go to docs/PERFORMANCE.md.
+
+    python -m bench run                          # 10k and 100k, 5 runs each, SQLite
+    python -m bench run --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    python -m bench run --scales 1m --runs 3     # the million, once it is worth the wait
+    python -m bench run --quick                  # a smoke test: 10k, 1 run, nothing written
+    python -m bench report                       # redraw the report from bench/results.json
+
+PostgreSQL runs use a database of their own per scale (``crm_bench_10k`` …), created if missing, so
+they never touch the test suite's. ``lifetimes`` needs old pandas and numpy, so it lives in its own
+virtual environment (``--lifetimes-python``; see docs/PERFORMANCE.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from bench import analytics, bgnbd, imports, latency, search
+from bench.dataset import (
+    REPS,
+    SCALES,
+    SEED,
+    bench_data,
+    parse_scales,
+    postgres_url,
+    prepare_store,
+    sqlite_url,
+)
+from bench.report import write_report
+from bench.results import Figure, describe_machine, load_results, save_results
+
+PARTS = ("import", "bgnbd", "search", "digests", "latency")
+# Slow to load into PostgreSQL and to drive over HTTP; the targets do not ask for them at 1M.
+POSTGRES_MAX_CUSTOMERS = 100_000
+LATENCY_MAX_CUSTOMERS = 100_000
+DEFAULT_LIFETIMES_PYTHON = "/tmp/lt-venv/bin/python"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="measure, then rewrite the report")
+    run.add_argument("--scales", default="10k,100k", help=f"comma-separated, of {', '.join(SCALES)}")
+    run.add_argument("--runs", type=int, default=5, help="runs per figure; the median is reported")
+    run.add_argument("--quick", action="store_true", help="10k, one short run, print only")
+    run.add_argument("--only", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    run.add_argument(
+        "--postgres",
+        default=os.environ.get("CRM_BENCH_POSTGRES_URL"),
+        help="a PostgreSQL server URL (any database); also CRM_BENCH_POSTGRES_URL",
+    )
+    run.add_argument(
+        "--lifetimes-python",
+        default=os.environ.get("CRM_BENCH_LIFETIMES_PYTHON"),
+        help=f"an interpreter with lifetimes installed (default {DEFAULT_LIFETIMES_PYTHON} if there)",
+    )
+    run.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "crm-bench",
+        help="where stores and CSVs are kept between runs",
+    )
+    commands.add_parser("report", help="rewrite docs/PERFORMANCE.md and the plot from bench/results.json")
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        write_report(load_results())
+        return
+    _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
+    scales = ["10k"] if args.quick else parse_scales(args.scales)
+    parts = set(args.only.split(","))
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    machine = describe_machine()
+    figures: list[Figure] = []
+    for scale in scales:
+        print(f"== {scale}: {SCALES[scale]:,} customers", flush=True)
+        figures += _measure_scale(args, scale, parts)
+    if args.quick:
+        return
+    results = load_results().merged(figures, machine)
+    save_results(results)
+    write_report(results)
+    print("wrote bench/results.json, docs/PERFORMANCE.md and docs/performance.png")
+
+
+def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> list[Figure]:
+    customers = SCALES[scale]
+    runs = 1 if args.quick else args.runs
+    data = bench_data(customers, SEED)
+    lifetimes = args.lifetimes_python or (
+        DEFAULT_LIFETIMES_PYTHON if Path(DEFAULT_LIFETIMES_PYTHON).exists() else None
+    )
+    figures: list[Figure] = []
+
+    def step(name: str, measure: Callable[[], list[Figure]]) -> None:
+        began = time.perf_counter()
+        measured = measure()
+        print(f"  {name} ({time.perf_counter() - began:.0f} s)", flush=True)
+        for figure in measured:
+            print(f"    {figure.metric} = {figure.value:,.3f} {figure.note}".rstrip(), flush=True)
+        figures.extend(measured)
+
+    if "import" in parts:
+        step(
+            "import",
+            partial(imports.measure, scale=scale, rows=customers, runs=runs, workdir=args.workdir, seed=SEED),
+        )
+    if "bgnbd" in parts:
+        step(
+            "bgnbd",
+            partial(
+                bgnbd.measure,
+                scale=scale,
+                data=data,
+                runs=runs,
+                workdir=args.workdir,
+                lifetimes_python=lifetimes,
+            ),
+        )
+    stores = {"sqlite": sqlite_url(args.workdir, scale)}
+    if args.postgres and customers <= POSTGRES_MAX_CUSTOMERS:
+        stores["postgresql"] = postgres_url(args.postgres, scale)
+    for store, url in stores.items():
+        if not parts & {"search", "digests", "latency"}:
+            break
+        prepare_store(url, data)
+        where = {"scale": scale, "store": store, "database_url": url, "runs": runs}
+        if "search" in parts:
+            count = 100 if args.quick else search.QUERIES_PER_RUN
+            step(f"search {store}", partial(search.measure, **where, count=count))
+        if "digests" in parts:
+            step(f"digests {store}", partial(analytics.measure, **where))
+        if "latency" in parts and customers <= LATENCY_MAX_CUSTOMERS:
+            per_client = 3 if args.quick else latency.REQUESTS_PER_CLIENT
+            step(f"latency {store}", partial(latency.measure, **where, users=REPS, per_client=per_client))
+    return figures

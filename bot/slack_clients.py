@@ -70,11 +70,20 @@ def without_ambiguous_retries(client: WebClient) -> WebClient:
 
 
 def post_to_response_url(url: str, message: dict[str, Any]) -> bool:
-    """Send ``message`` to an interaction's response URL; False (and a log line) if Slack refused it."""
+    """Send ``message`` to an interaction's response URL; False (and a log line) if it did not arrive.
+
+    A reply that times out may well have reached Slack, and the action it reports is committed by
+    then: raising would make the error handler apologise that nothing was saved, and a user who
+    tries again would do it twice. So a failed reply is logged, not raised.
+    """
     client = WebhookClient(
         url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers(), logger=_RESPONSE_URL_LOG
     )
-    response = client.send_dict(message)
+    try:
+        response = client.send_dict(message)
+    except OSError as error:  # timeouts and dropped connections, after the retries
+        log.warning("a reply to a response URL did not arrive: %s", type(error).__name__)
+        return False
     if response.status_code != 200:
         # The URL itself is a credential for this conversation: never log it.
         log.warning("response URL refused a reply: HTTP %s %s", response.status_code, response.body[:200])

@@ -72,11 +72,6 @@ def test_a_reply_refused_once_is_retried_and_arrives_once(
 
 
 @pytest.mark.usefixtures("acme")
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reply that times out raises into bot.errors, which apologises 'nothing was saved' "
-    "although the interaction was committed and the reply reached Slack: trying again doubles it",
-)
 def test_a_reply_that_times_out_but_reached_slack_is_not_followed_by_an_apology(
     sender: SlackSender,
     slack: FakeSlack,

@@ -181,7 +181,7 @@ def test_a_customers_file_cannot_bring_erased_data_back(session: Session) -> Non
 
 def test_erased_data_cannot_be_read_back_from_the_sqlite_file(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
-        pytest.skip("the raw file is SQLite's; PostgreSQL's procedure is documented")
+        pytest.skip("the raw file is SQLite's; for postgres the procedure is documented")
     with transaction(engine) as session:
         external_id = subject(session)
     with transaction(engine) as session:
@@ -199,6 +199,6 @@ def _bytes_if_any(path: Path) -> bytes:
 
 def test_on_postgresql_the_remaining_step_is_advised(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite is compacted completely")
+        pytest.skip("only postgres leaves a step to advise; SQLite is compacted completely")
     scrub = scrub_store(engine)
     assert not scrub.complete and "VACUUM FULL customers, interactions, follow_ups" in scrub.advice

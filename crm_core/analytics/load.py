@@ -12,6 +12,8 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+CHUNK_ROWS = 200_000
+
 
 @dataclass(frozen=True)
 class StoreFrames:
@@ -34,12 +36,21 @@ def _frame(
     # tuple, and pandas probes each non-tuple row for a ``dtype`` attribute, which a Row answers by
     # raising NoSuchColumnError: that alone took nine tenths of the load time.
     cursor = session.connection().connection.cursor()
+    chunks = []
     try:
         cursor.execute(sql)
-        rows = cursor.fetchall()
+        # In chunks, each typed at once: ten million rows as Python tuples and strings would take
+        # more memory than everything else the digests need together.
+        while rows := cursor.fetchmany(CHUNK_ROWS):
+            chunks.append(_typed(pd.DataFrame.from_records(rows, columns=columns), dates, numbers))
     finally:
         cursor.close()
-    frame = pd.DataFrame.from_records(rows, columns=columns)
+    if not chunks:
+        return _typed(pd.DataFrame.from_records([], columns=columns), dates, numbers)
+    return pd.concat(chunks, ignore_index=True)
+
+
+def _typed(frame: pd.DataFrame, dates: tuple[str, ...], numbers: dict[str, str] | None) -> pd.DataFrame:
     # Explicit dtypes: an empty result would otherwise come back as object columns.
     frame = frame.astype({"customer_id": "int64", **(numbers or {})})
     for column in dates:

@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> None:
         help=f"an interpreter with lifetimes installed (default {DEFAULT_LIFETIMES_PYTHON} if there)",
     )
     run.add_argument(
+        "--search-queries",
+        type=int,
+        default=search.QUERIES_PER_RUN,
+        help="name searches per run (fewer make the 1M scale bearable; p99 needs at least 100)",
+    )
+    run.add_argument(
         "--workdir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "crm-bench",
@@ -137,13 +143,29 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
         if not parts & {"search", "digests", "latency"}:
             break
         prepare_store(url, data)
-        where = {"scale": scale, "store": store, "database_url": url, "runs": runs}
         if "search" in parts:
-            count = 100 if args.quick else search.QUERIES_PER_RUN
-            step(f"search {store}", partial(search.measure, **where, count=count))
+            count = 100 if args.quick else args.search_queries
+            step(
+                f"search {store}",
+                partial(search.measure, scale=scale, store=store, database_url=url, runs=runs, count=count),
+            )
         if "digests" in parts:
-            step(f"digests {store}", partial(analytics.measure, **where))
+            step(
+                f"digests {store}",
+                partial(analytics.measure, scale=scale, store=store, database_url=url, runs=runs),
+            )
         if "latency" in parts and customers <= LATENCY_MAX_CUSTOMERS:
             per_client = 3 if args.quick else latency.REQUESTS_PER_CLIENT
-            step(f"latency {store}", partial(latency.measure, **where, users=REPS, per_client=per_client))
+            step(
+                f"latency {store}",
+                partial(
+                    latency.measure,
+                    scale=scale,
+                    store=store,
+                    database_url=url,
+                    runs=runs,
+                    users=REPS,
+                    per_client=per_client,
+                ),
+            )
     return figures

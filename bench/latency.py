@@ -147,8 +147,9 @@ def measure(
     """Medians over ``runs`` of p50/p99 for the floor, find and log, and their ratios to the floor."""
     samples: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}
     count = CLIENTS * per_client
+    slack = TimedSlack()
     with (
-        TimedSlack() as slack,
+        slack,
         served("floor", database_url, slack) as floor,
         served("app", database_url, slack) as app,
     ):

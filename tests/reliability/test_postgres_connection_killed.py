@@ -59,7 +59,7 @@ def log_a_call(sender: SlackSender, slack: FakeSlack, listeners: ListenerPool) -
     assert sent.answer.status == 200
     assert listeners.settle(SETTLED)
     [reply] = slack.replies(sent.response_id)
-    return reply.params["text"]
+    return str(reply.params["text"])
 
 
 def blocked_app_backends(killer: Connection) -> list[int]:

@@ -9,6 +9,7 @@ so each drill takes seconds; nothing asserts on elapsed time.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -32,7 +33,7 @@ from tests.factories import customer
 SETTLED = 30.0
 SHORT_TIMEOUT = 1
 SLOWER_THAN_TIMEOUT = 2.0
-FAULTS = {
+FAULTS: dict[str, dict[str, Any]] = {
     "429 with Retry-After": {"status": 429, "retry_after": 1},
     "500": {"status": 500},
     "503": {"status": 503},
@@ -59,7 +60,7 @@ def interactions(engine: Engine) -> int:
 @pytest.mark.usefixtures("acme")
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
 def test_a_reply_refused_once_is_retried_and_arrives_once(
-    sender: SlackSender, slack: FakeSlack, listeners: ListenerPool, engine: Engine, fault: dict[str, int]
+    sender: SlackSender, slack: FakeSlack, listeners: ListenerPool, engine: Engine, fault: dict[str, Any]
 ) -> None:
     slack.fail_next(RESPONSE_URL, **fault)
     sent = sender.command("log Acme call Agreed on the renewal")
@@ -148,7 +149,7 @@ DIGEST_FAULTS = [
 @pytest.mark.usefixtures("team")
 @pytest.mark.parametrize(("method", "fault", "ticks"), DIGEST_FAULTS)
 def test_a_digest_refused_once_by_the_web_api_is_retried_and_posted_once(
-    engine: Engine, settings: Settings, slack: FakeSlack, method: str, fault: dict[str, int], ticks: int
+    engine: Engine, settings: Settings, slack: FakeSlack, method: str, fault: dict[str, Any], ticks: int
 ) -> None:
     slack.fail_next(method, **fault)
     sender = digest_sender(engine, short_timeout_client(settings))

@@ -29,7 +29,7 @@ from crm_core.actor import Actor
 from crm_core.demo.generator import HISTORY_DAYS, DemoData, generate_demo_data
 from crm_core.demo.loader import write_demo_data
 from crm_core.models import Base, Customer, FollowUp, Interaction, Purchase
-from crm_core.store import make_engine, transaction, upgrade
+from crm_core.store import current_revision, make_engine, transaction, upgrade
 from crm_core.team.service import add_member
 
 SEED = 1
@@ -40,8 +40,8 @@ ACTOR = Actor(user_id="bench", surface="import")
 SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 
 
-def parse_scales(text_: str) -> list[str]:
-    names = [name.strip().lower() for name in text_.split(",") if name.strip()]
+def parse_scales(listed: str) -> list[str]:
+    names = [name.strip().lower() for name in listed.split(",") if name.strip()]
     unknown = [name for name in names if name not in SCALES]
     if unknown:
         raise ValueError(f"unknown scale(s) {', '.join(unknown)}: choose from {', '.join(SCALES)}")
@@ -107,6 +107,10 @@ def prepare_store(url: str, data: DemoData, *, log: bool = True) -> Store:
     """The store at ``url`` holding ``data``: reused when it already does, else emptied and loaded."""
     expected = Store(url, len(data.customers), len(data.purchases), len(data.interactions))
     with _engine(url) as engine:
+        if current_revision(engine) is not None:
+            # A kept store takes later migrations (an index, a table) in seconds; reloading it would
+            # take up to an hour at 1M.
+            upgrade(engine)
         if _contents(engine, url) == expected:
             return expected
         started = time.perf_counter()

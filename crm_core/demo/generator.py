@@ -240,8 +240,9 @@ def _purchases(
     buyer = rng.random(n) >= model.never_bought
     first_day = rng.random(n) * HISTORY_DAYS
     remaining = HISTORY_DAYS - first_day
-    # Purchases made before dropping out, the first included (geometric in p)...
-    lifetime_purchases = rng.geometric(dropout)
+    # Repeat purchases made before dropping out (geometric in p, at least one): in BG/NBD a customer
+    # can only drop out right after a repeat purchase, never after the first (that is MBG/NBD)...
+    lifetime_repeats = rng.geometric(dropout)
     # ...of which the repeats are the first arrivals of the Poisson process in the remaining window:
     # given their number, arrival times are sorted uniforms, so draw all and keep the earliest.
     arrivals = rng.poisson(rate * remaining) * buyer
@@ -249,7 +250,7 @@ def _purchases(
     fraction = rng.random(len(owner))
     fraction = fraction[np.argsort(owner + fraction)]  # sorted within each customer (owner is grouped)
     rank = np.arange(len(owner)) - np.repeat(np.cumsum(arrivals) - arrivals, arrivals)
-    kept = rank < lifetime_purchases[owner] - 1
+    kept = rank < lifetime_repeats[owner]
     repeat_owner = owner[kept]
     buyers = np.flatnonzero(buyer)
     customer = np.concatenate([buyers, repeat_owner])

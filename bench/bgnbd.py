@@ -87,29 +87,37 @@ def measure(
 ) -> list[Figure]:
     """Our fit against the truth, its time, and lifetimes' time on the same summary, if it is there.
 
-    Each side fits in a fresh process, as shipped (OpenBLAS picks its threads) and with
+    Every fit runs in a fresh process, as shipped (OpenBLAS picks its threads) and with
     OPENBLAS_NUM_THREADS=1: on a busy two-core machine, each BLAS call that wakes a second thread can
-    wait for a scheduler slice, which matters for fits that make many small BLAS calls.
+    wait for a scheduler slice, which matters for fits that make many small BLAS calls. The sides
+    take turns run by run, so a burst of load from other work lands on both rather than on one.
     """
     summary = summary_of(data)
     csv = workdir / f"bgnbd-summary-{scale}.csv"
     summary.to_csv(csv, index=False)
-    sides = {"bgnbd": [sys.executable, "-m", "bench.bgnbd", str(csv), str(runs)]}
+    sides = {"bgnbd": [sys.executable, "-m", "bench.bgnbd", str(csv), "1"]}
     if lifetimes_python:
-        sides["lifetimes"] = [lifetimes_python, str(LIFETIMES_SCRIPT), str(csv), str(runs)]
-    figures = []
-    medians: dict[tuple[str, str], float] = {}
+        sides["lifetimes"] = [lifetimes_python, str(LIFETIMES_SCRIPT), str(csv), "1"]
+    variants = (("", None), ("_1blas", "1"))
+    seconds: dict[tuple[str, str], list[float]] = {(side, v): [] for side in sides for v, _ in variants}
     fitted: dict[str, dict[str, float]] = {}
-    for side, argv in sides.items():
-        for variant, threads in (("", None), ("_1blas", "1")):
-            result = _timed_fits(argv, threads)
-            medians[side, variant] = median(result["seconds"])
-            fitted[side] = result["params"]
-            figures.append(Figure(f"{side}_fit{variant}_s", scale, "", medians[side, variant], runs))
+    loads = []
+    for _ in range(runs):
+        for variant, threads in variants:
+            for side, argv in sides.items():
+                loads.append(os.getloadavg()[0])
+                result = _timed_fits(argv, threads)
+                seconds[side, variant] += result["seconds"]
+                fitted[side] = result["params"]
+    medians = {key: median(values) for key, values in seconds.items()}
+    figures = [
+        Figure(f"{side}_fit{variant}_s", scale, "", medians[side, variant], runs) for side, variant in medians
+    ]
     if lifetimes_python:
-        for variant in ("", "_1blas"):
+        load = f"load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores"
+        for variant, _ in variants:
             speedup = medians["lifetimes", variant] / medians["bgnbd", variant]
-            figures.append(Figure(f"bgnbd_speedup{variant}", scale, "", speedup, runs))
+            figures.append(Figure(f"bgnbd_speedup{variant}", scale, "", speedup, runs, note=load))
     truth = PurchaseModel()
     control = fit_bgnbd(exact_summary(truth, len(summary), seed=len(summary)))
     for name in PARAMETERS:

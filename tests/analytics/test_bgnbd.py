@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 
-from crm_core.analytics.bgnbd import BgNbdParams, bgnbd_summary, expected_purchases, fit_bgnbd, p_alive
+from crm_core.analytics.bgnbd import (
+    BgNbdParams,
+    _LikelihoodRows,
+    _log_likelihood,
+    bgnbd_summary,
+    expected_purchases,
+    fit_bgnbd,
+    p_alive,
+)
 from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 
 # Fader, Hardie & Lee (2005), section 5: the CDNOW calibration fit, per week.
@@ -116,6 +124,23 @@ def test_fit_recovers_the_parameters_of_simulated_customers() -> None:
     assert fit is not None and fit.converged
     for name in ("r", "alpha", "a", "b"):
         assert getattr(fit.params, name) == pytest.approx(getattr(truth, name), rel=0.15), name
+
+
+def test_likelihood_gradient_matches_finite_differences() -> None:
+    # The optimiser trusts the analytic gradient: a wrong one still "converges", to the wrong place.
+    rows = _LikelihoodRows.from_summary(_simulate(PAPER, customers=2_000, rng=np.random.default_rng(7)), 7.0)
+    at = np.array([0.4, 3.0, 1.2, 1.8])  # away from the optimum, where every component is sizeable
+    assert len(rows.once_T) > 0 and len(rows.x) > 0  # one-time and repeat buyers both contribute
+
+    _, gradient = _log_likelihood(BgNbdParams(*at), rows)
+
+    steps = np.diag(1e-6 * at)
+    numeric = [
+        (_log_likelihood(BgNbdParams(*(at + h)), rows)[0] - _log_likelihood(BgNbdParams(*(at - h)), rows)[0])
+        / (2 * h[i])
+        for i, h in enumerate(steps)
+    ]
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-5)
 
 
 def _simulate(params: BgNbdParams, customers: int, rng: np.random.Generator) -> pd.DataFrame:

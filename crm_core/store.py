@@ -28,7 +28,13 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the pragmas SQLite needs for several writers (WAL, busy timeout, FKs)."""
+    """Create an engine with the pragmas SQLite needs for several writers (WAL, busy timeout, FKs).
+
+    Pooled connections are tested before use (one round trip): after a database restart or a
+    failover every idle connection in the pool is dead, and without the test the first request
+    on each would fail (tests/reliability/test_postgres_connection_killed.py).
+    """
+    kwargs.setdefault("pool_pre_ping", True)
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:

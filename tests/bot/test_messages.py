@@ -29,6 +29,14 @@ def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
     }
 
 
+@pytest.mark.parametrize("language", sorted(CATALOGUES))
+def test_messages_escape_angle_brackets_that_are_not_slack_tokens(language: str) -> None:
+    """Slack reads ``<…>`` as a link or mention even in code spans; a placeholder must be ``&lt;…&gt;``."""
+    for key, template in CATALOGUES[language].items():
+        assert not re.search(r"<(?![@!#]|https?:|mailto:)", template), key
+        assert not re.search(r"&(?!lt;|gt;|amp;)", template), key
+
+
 def test_every_usage_error_of_the_grammar_has_a_message_with_its_parameters() -> None:
     for key, params in USAGE_PARAMS.items():
         assert placeholders(CATALOGUES["en"][key]) == set(params), key

@@ -58,7 +58,8 @@ def test_help_lists_sub_commands_and_kinds_in_english_and_japanese(
     sender: SlackSender, slack: FakeSlack
 ) -> None:
     english = ask(sender, slack, "help")
-    assert "/crm log <customer> <kind> <summary…>" in english
+    # Escaped on the wire, so Slack shows the placeholders instead of reading them as links.
+    assert "/crm log &lt;customer&gt; &lt;kind&gt; &lt;summary…&gt;" in english
     assert "`support` / `ticket` / `サポート`" in english
     japanese = ask(sender, slack, "ヘルプ", user=JA)
     assert "/crm の使い方" in japanese and "`call` / `電話`" in japanese
@@ -190,9 +191,13 @@ def test_log_to_an_unknown_customer_writes_nothing(
 @pytest.mark.parametrize(
     ("text", "user", "expected"),
     [
-        ("log acme", SALES, "The kind is missing. Usage: `/crm log <customer> <kind> <summary…>`"),
+        (
+            "log acme",
+            SALES,
+            "The kind is missing. Usage: `/crm log &lt;customer&gt; &lt;kind&gt; &lt;summary…&gt;`",
+        ),
         ("log acme purchase 100 yen", SALES, "“purchase” is not a kind of interaction."),
-        ("記録 acme", JA, "種類がありません。使い方: `/crm log <顧客> <種類> <内容…>`"),
+        ("記録 acme", JA, "種類がありません。使い方: `/crm log &lt;顧客&gt; &lt;種類&gt; &lt;内容…&gt;`"),
         ("followup acme someday call", SALES, "I could not read a date in “someday call”."),
         ("フォロー acme いつか", JA, "「いつか」から日付を読み取れませんでした。"),
         ("followup acme 2020-01-01", SALES, "“2020-01-01” is 2020-01-01, which has passed."),
@@ -300,7 +305,7 @@ def test_an_admin_reads_a_customers_audit_trail(
 
 
 def test_admin_usage_mistakes_are_explained(sender: SlackSender, slack: FakeSlack) -> None:
-    assert "`/crm admin role @someone <role>`" in ask(sender, slack, "admin roles")
+    assert "`/crm admin role @someone &lt;role&gt;`" in ask(sender, slack, "admin roles")
     assert "“boss” is not a role." in ask(sender, slack, "admin role <@U0X1|x> boss")
 
 

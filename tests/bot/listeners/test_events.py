@@ -1,4 +1,4 @@
-"""``@crm log <customer>`` in a thread, end to end: signed events in, the thread logged once.
+"""``@crm log &lt;customer&gt;`` in a thread, end to end: signed events in, the thread logged once.
 
 Slack's retries carry the same ``event_id`` and ``X-Slack-Retry-Num``; the thread's idempotency key
 in the database, not any memory of event ids, is what keeps it one interaction.
@@ -132,9 +132,9 @@ def test_deliveries_racing_each_other_still_make_one_interaction(
 @pytest.mark.parametrize(
     ("user", "text", "thread_ts", "hint"),
     [
-        (SALES, f"<@{BOT}> log Acme", None, "Mention me inside a thread as `@crm log <customer>`"),
-        (SALES, f"<@{BOT}> hello there", THREAD, "Mention me inside a thread as `@crm log <customer>`"),
-        (JA, f"<@{BOT}> log", THREAD, "スレッドの中で `@crm log <顧客>` とメンションすると"),
+        (SALES, f"<@{BOT}> log Acme", None, "Mention me inside a thread as `@crm log &lt;customer&gt;`"),
+        (SALES, f"<@{BOT}> hello there", THREAD, "Mention me inside a thread as `@crm log &lt;customer&gt;`"),
+        (JA, f"<@{BOT}> log", THREAD, "スレッドの中で `@crm log &lt;顧客&gt;` とメンションすると"),
     ],
 )
 def test_a_mention_that_is_not_log_in_a_thread_gets_a_usage_hint_in_the_thread(

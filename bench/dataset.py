@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, insert, inspect, make_url, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, inspect, make_url, select, text
 
 from bench.import_bench import TODAY
 from crm_core.actor import Actor
 from crm_core.demo.generator import HISTORY_DAYS, DemoData, generate_demo_data
 from crm_core.demo.loader import write_demo_data
-from crm_core.models import Base, Customer, FollowUp, Interaction, Purchase
+from crm_core.models import Base, Customer, Interaction, Purchase
 from crm_core.store import current_revision, make_engine, transaction, upgrade
 from crm_core.team.service import add_member
 
@@ -117,11 +116,7 @@ def prepare_store(url: str, data: DemoData, *, log: bool = True) -> Store:
         _reset(engine)
         upgrade(engine)
         with transaction(engine) as session:
-            # The demo loader opens follow-ups one by one through the service (about 10 ms each,
-            # minutes at 100k customers); the benchmark writes the same rows in one statement.
-            no_follow_ups = dataclasses.replace(data, follow_ups=data.follow_ups.head(0))
-            report = write_demo_data(session, data=no_follow_ups, actor=ACTOR)
-            _insert_follow_ups(session, data.follow_ups)
+            report = write_demo_data(session, data=data, actor=ACTOR)
             for member in REPS:
                 add_member(session, actor=ACTOR, user_id=member, role="sales", timezone="Asia/Tokyo")
             for member in MANAGERS:
@@ -133,22 +128,6 @@ def prepare_store(url: str, data: DemoData, *, log: bool = True) -> Store:
         if log:
             print(f"  loaded {expected} in {time.perf_counter() - started:.0f} s", flush=True)
         return loaded
-
-
-def _insert_follow_ups(session: Session, follow_ups: pd.DataFrame) -> None:
-    ids = dict(session.execute(select(Customer.external_id, Customer.id)).tuples().all())
-    rows = [
-        {"customer_id": ids[customer], "owner_id": owner, "due_on": due_on, "note": note, "origin": "demo"}
-        for customer, owner, due_on, note in zip(
-            follow_ups["customer"],
-            follow_ups["owner"],
-            follow_ups["due_on"].dt.date,
-            follow_ups["note"],
-            strict=True,
-        )
-    ]
-    if rows:
-        session.execute(insert(FollowUp), rows)
 
 
 @contextmanager

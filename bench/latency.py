@@ -35,6 +35,8 @@ CLIENTS = 16
 REQUESTS_PER_CLIENT = 15  # 240 requests a run: p99 is about the third slowest
 REPLY_TIMEOUT_SECONDS = 60.0
 KINDS = ("floor", "find", "log")
+# The app is served as docs/PERFORMANCE.md and the README recommend under load: `--workers 2`.
+APP_WORKERS = 2
 
 
 class TimedSlack(FakeSlack):
@@ -66,9 +68,18 @@ class Timing:
 
 
 @contextmanager
-def served(kind: str, database_url: str, slack: FakeSlack) -> Iterator[SlackSender]:
+def served(kind: str, database_url: str, slack: FakeSlack, workers: int = 0) -> Iterator[SlackSender]:
     """A ``bench.serve`` process, and a sender signing requests for it."""
-    argv = [sys.executable, "-m", "bench.serve", kind, "--database-url", database_url]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.serve",
+        kind,
+        "--database-url",
+        database_url,
+        "--workers",
+        str(workers),
+    ]
     process = subprocess.Popen([*argv, "--slack-api-url", slack.api_url], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -151,7 +162,7 @@ def measure(
     with (
         slack,
         served("floor", database_url, slack) as floor,
-        served("app", database_url, slack) as app,
+        served("app", database_url, slack, APP_WORKERS) as app,
     ):
         for run in range(-1, runs):  # run -1 warms up: index cache, users.info, imports
             workload = Workload.sample(database_url, count, seed=run + 2)

@@ -4,7 +4,7 @@ Run in a process of its own so that the load generator and the fake Slack (in th
 process) do not share its interpreter lock: what is measured is the server, as ``crm-bot serve``
 runs it. It prints its port on the first line of stdout and serves until killed.
 
-    python -m bench.serve app|floor --database-url URL --slack-api-url URL
+    python -m bench.serve app|floor --database-url URL --slack-api-url URL [--workers N]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.server import HttpServer
+from bot.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 from crm_core.store import make_engine
 
@@ -46,6 +47,9 @@ def main() -> None:
     parser.add_argument("kind", choices=("app", "floor"))
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--slack-api-url", required=True)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="the app's worker processes (crm-bot serve --workers)"
+    )
     args = parser.parse_args()
     if args.kind == "floor":
         app = floor_app(args.slack_api_url)
@@ -57,7 +61,10 @@ def main() -> None:
             slack_api_url=args.slack_api_url,
             timezone="Asia/Tokyo",
         )
-        app = create_app(settings, make_engine(args.database_url))
+        workers = WorkerProcesses(settings, args.workers) if args.workers else None
+        if workers:
+            workers.start()
+        app = create_app(settings, make_engine(args.database_url), workers=workers)
     server = HttpServer(app, host="127.0.0.1", port=0)
     print(server.port, flush=True)
     server.serve_forever()

@@ -14,6 +14,7 @@ from bot.listeners import actions, commands, events, home, options, reassign, sh
 from bot.people import People
 from bot.slack_clients import make_web_client
 from bot.user_request import Deps, utc_now
+from bot.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 
 # Bolt runs ack functions and lazy listeners on this pool (process_before_response=False), so it
@@ -27,12 +28,14 @@ def create_app(
     *,
     clock: Callable[[], dt.datetime] = utc_now,
     listener_executor: ThreadPoolExecutor | None = None,
+    workers: WorkerProcesses | None = None,
 ) -> App:
     """The app for HTTP, or Socket Mode when SLACK_APP_TOKEN is set.
 
     Needs SLACK_BOT_TOKEN (checked with Slack now, through auth.test) and, over HTTP,
     SLACK_SIGNING_SECRET; a missing one fails here with a message naming it. The console and the
     tests pass a ``bot.listener_pool.ListenerPool`` as ``listener_executor``, to know when it is idle.
+    With ``workers``, lazy listeners' work runs in those processes instead of on the listener pool.
     """
     client = make_web_client(settings)
     # Socket Mode requests are not signed; over HTTP an empty secret would accept forged requests.
@@ -57,6 +60,7 @@ def create_app(
         people=People(engine=engine, default_timezone=settings.timezone),
         executor=executor,
         clock=clock,
+        workers=workers,
     )
     errors.register(app, deps)
     for surface in (commands, actions, views, options, reassign, shortcuts, events, home):

@@ -21,7 +21,7 @@ from bot.blocks.home import render_refusal_home
 from bot.blocks.limits import escape
 from bot.grammar import UsageError
 from bot.messages import has_message
-from bot.user_request import Deps, UserRequest
+from bot.user_request import Deps, Handler, UserRequest
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,15 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         # This runs before the request is acknowledged; answering the user calls Slack, so later.
         deps.executor.submit(report, error, UserRequest(deps, client, body, context))
+
+
+def run_handler(handler: Handler, request: UserRequest) -> None:
+    """Admit the asker, then run the handler; every error becomes a message to them."""
+    try:
+        request.admit()
+        handler(request)
+    except Exception as error:
+        report(error, request)
 
 
 def report(error: Exception, request: UserRequest) -> None:

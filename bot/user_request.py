@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -36,12 +36,18 @@ from crm_core.actor import Actor
 from crm_core.config import Settings
 from crm_core.store import transaction
 
+if TYPE_CHECKING:
+    from bot.worker_processes import WorkerProcesses
+
 # Errors meaning "the bot may not post ephemerally there": the reply goes to the user's DM instead.
 NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"})
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+Handler = Callable[["UserRequest"], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class Deps:
     people: People
     executor: Executor
     clock: Callable[[], dt.datetime] = utc_now
+    workers: WorkerProcesses | None = None  # where lazy work runs, when not on ``executor``
 
 
 class UserRequest:

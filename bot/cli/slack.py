@@ -16,13 +16,17 @@ from bot.scheduler import start_scheduler
 from bot.server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
 from bot.user_request import utc_now
 from bot.when import warm_up
+from bot.worker_processes import WorkerProcesses
 
 
-def _app(context: CliContext) -> App:
+def _app(context: CliContext, workers: int) -> App:
     """The app, with the digest scheduler ticking in the background (in every replica: see bot.scheduler)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings, engine = context.settings, context.engine()
-    app = create_app(settings, engine)
+    processes = WorkerProcesses(settings, workers) if workers else None
+    if processes:
+        processes.start()
+    app = create_app(settings, engine, workers=processes)
     warm_up()  # load the date parser now, not during someone's first command
     sender = DigestSender(
         engine=engine,
@@ -41,24 +45,36 @@ def _serve(app: App, host: str, port: int, threads: int) -> None:
     server.serve_forever()
 
 
+WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    envvar="CRM_WORKERS",
+    show_default=True,
+    help="Worker processes for the work after each ack ($CRM_WORKERS); 0 runs it in threads here.",
+)
+
+
 @click.command()
 @click.option("--port", type=int, required=True, help="Port to listen on.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, help="Request threads.")
+@WORKERS
 @pass_context
-def serve(context: CliContext, port: int, host: str, threads: int) -> None:
+def serve(context: CliContext, port: int, host: str, threads: int, workers: int) -> None:
     """Serve Slack's requests over HTTP at POST /slack/events (and GET /healthz)."""
     context.settings.require("SLACK_SIGNING_SECRET")
-    _serve(_app(context), host, port, threads)
+    _serve(_app(context, workers), host, port, threads)
 
 
 @click.command()
 @click.option("--port", type=int, default=3000, envvar="PORT", show_default=True, help="HTTP port ($PORT).")
 @click.option("--host", default="0.0.0.0", show_default=True, help="HTTP address.")
+@WORKERS
 @pass_context
-def run(context: CliContext, port: int, host: str) -> None:
+def run(context: CliContext, port: int, host: str, workers: int) -> None:
     """Connect to Slack: Socket Mode when SLACK_APP_TOKEN is set, else serve HTTP on $PORT."""
-    app = _app(context)
+    app = _app(context, workers)
     if context.settings.slack_app_token:
         click.echo("crm-bot: connecting to Slack in Socket Mode", err=True)
         SocketModeHandler(app, context.settings.slack_app_token).start()  # type: ignore[no-untyped-call]

@@ -22,8 +22,8 @@ from bot.blocks.text import day
 from bot.grammar import UsageError
 from bot.ids import ActionId
 from bot.listeners.home import home_view
-from bot.listeners.wiring import Handler, acknowledge, lazily
-from bot.user_request import NOT_IN_CHANNEL, Deps, UserRequest
+from bot.listeners.wiring import acknowledge, lazily
+from bot.user_request import NOT_IN_CHANNEL, Deps, Handler, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up

@@ -1,9 +1,9 @@
 """Adapters between Bolt's keyword-argument listeners and our handlers that take a ``UserRequest``.
 
 - ``acknowledge`` answers Slack at once with nothing: the reply follows from a lazy listener.
-- ``lazily`` runs a handler as a Bolt lazy listener (on the listener thread pool, after the ack),
-  reporting its errors through ``bot.errors``, which Bolt would otherwise only log. The request's
-  headers come along, for Slack's retry count.
+- ``lazily`` runs a handler as a Bolt lazy listener (on the listener thread pool, after the ack,
+  or in a worker process: ``bot.worker_processes``), reporting its errors through ``bot.errors``,
+  which Bolt would otherwise only log. The request's headers come along, for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
 
@@ -20,11 +20,11 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, BoltRequest
 from slack_sdk import WebClient
 
-from bot.errors import report
-from bot.user_request import Deps, UserRequest
+from bot.errors import report, run_handler
+from bot.user_request import Deps, Handler, UserRequest
+from bot.worker_processes import envelope
 from crm_core.errors import Forbidden
 
-Handler = Callable[[UserRequest], None]
 AckHandler = Callable[[UserRequest, Ack], None]
 
 
@@ -34,12 +34,10 @@ def acknowledge(ack: Ack) -> None:
 
 def lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
     def run(body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest) -> None:
-        user_request = UserRequest(deps, client, body, context, request.headers)
-        try:
-            user_request.admit()
-            handler(user_request)
-        except Exception as error:
-            report(error, user_request)
+        if deps.workers is not None:
+            deps.workers.submit(handler, envelope(body, context, request.headers))
+        else:
+            run_handler(handler, UserRequest(deps, client, body, context, request.headers))
 
     return _named_after(handler, run)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,13 +11,18 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from bot.fake_slack import FakeSlack
+from bot.worker_processes import WORKER_NICENESS
+from crm_core.store import transaction
 from tests.bot.harness import SlackSender
 from tests.conftest import CliResult
+from tests.factories import customer
 
 Crm = Callable[..., CliResult]
 TOKEN = "xoxb-cli-test"
@@ -71,8 +77,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise AssertionError(f"crm-bot serve did not answer {url}/healthz within {timeout}s")
 
 
-@pytest.fixture
-def served(engine: Engine, database_url: str) -> Iterator[tuple[str, FakeSlack]]:
+@contextmanager
+def serving(database_url: str, *options: str) -> Iterator[tuple[str, FakeSlack, subprocess.Popen[bytes]]]:
     """``crm-bot serve`` in its own process, talking to a fake Slack."""
     with FakeSlack(token=TOKEN) as slack:
         port = free_port()
@@ -85,14 +91,20 @@ def served(engine: Engine, database_url: str) -> Iterator[tuple[str, FakeSlack]]
         }
         env.pop("SLACK_APP_TOKEN", None)
         command = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--host", "127.0.0.1"]
-        process = subprocess.Popen([*command, "--port", str(port)], env=env, stderr=subprocess.PIPE)
+        process = subprocess.Popen([*command, "--port", str(port), *options], env=env, stderr=subprocess.PIPE)
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_healthy(url, process)
-            yield url, slack
+            yield url, slack, process
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(engine: Engine, database_url: str) -> Iterator[tuple[str, FakeSlack]]:
+    with serving(database_url) as (url, slack, _):
+        yield url, slack
 
 
 def test_serve_answers_signed_slack_requests(served: tuple[str, FakeSlack]) -> None:
@@ -103,3 +115,53 @@ def test_serve_answers_signed_slack_requests(served: tuple[str, FakeSlack]) -> N
     [reply] = slack.wait_for_reply(sent.response_id)
     assert "How to use /crm" in reply.text
     assert sender.command("help", signature="v0=forged").answer.status == 401
+
+
+def worker_pids(server: subprocess.Popen[bytes]) -> set[int]:
+    """The server's child processes that run at the workers' lower priority (not spawn's helpers)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # After the command name: state, ppid, … nice is the 19th field of the line, 17th after it.
+        if int(fields[1]) == server.pid and int(fields[16]) == WORKER_NICENESS:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from Linux's /proc")
+def test_serve_with_workers_answers_from_worker_processes_and_replaces_a_dead_one(
+    engine: Engine, database_url: str
+) -> None:
+    with transaction(engine) as session:
+        customer(session, "Acme Inc.", email="buyer@acme.example")
+    with serving(database_url, "--workers", "2") as (url, slack, server):
+        workers = worker_pids(server)
+        assert len(workers) == 2
+        sender = SlackSender(url, SECRET, slack)
+        sent = sender.command("find acme")
+        assert sent.answer.status == 200
+        [card] = slack.wait_for_reply(sent.response_id)
+        assert "Acme Inc." in card.text and "buyer@acme.example" in str(card.params["blocks"])
+
+        os.kill(workers.pop(), signal.SIGKILL)
+        # The pool notices the death and refuses work; the server starts new workers and answers.
+        for _ in range(3):
+            sent = sender.command("help")
+            assert sent.answer.status == 200
+            try:
+                slack.wait_for_reply(sent.response_id, timeout=20)
+                break
+            except AssertionError:
+                continue  # handed to the pool before it noticed the death: lost, and logged
+        else:
+            raise AssertionError("no answer after a worker process died")
+        replacements = worker_pids(server)
+        assert len(replacements) == 2 and not replacements & workers
+    # Stopping the server ends its workers too: none is left behind holding database connections.
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in replacements) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in replacements if Path(f"/proc/{pid}").exists()]

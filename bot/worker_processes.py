@@ -1,0 +1,179 @@
+"""Lazy listeners' work in worker processes, so the process that acknowledges Slack never waits for it.
+
+Python runs one thread of a process at a time. With searches, profile rendering and Web API calls
+running in lazy listener threads, an ack (which crosses several threads in waitress and Bolt) waits
+for the interpreter lock behind them, and its p99 grows with the load (docs/PERFORMANCE.md, "/crm
+find"). With ``crm-bot serve --workers N`` the serving process only acknowledges and hands each
+request to one of N worker processes, which run the same handlers at a lower CPU priority, so the
+operating system schedules an ack ahead of them.
+
+What crosses the process boundary is plain data (``Envelope``); a worker builds its own store
+engine and Web API client from the same settings. Correctness never depended on the process a
+handler runs in: retries and duplicates are caught in the store, as they are across replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.errors import run_handler
+from bot.people import People
+from bot.slack_clients import make_web_client
+from bot.user_request import Deps, Handler, UserRequest, utc_now
+from bot.when import warm_up
+from crm_core.config import Settings
+from crm_core.store import make_engine
+
+log = logging.getLogger(__name__)
+
+# Above the serving process (niceness 0): Linux gives a nice-10 process about a tenth of the CPU
+# share of a nice-0 one when both want it, and wakes the server first.
+WORKER_NICENESS = 10
+# Handlers run on threads of the worker: most of a handler's time is spent waiting for Slack or the
+# store, and one handler at a time per process would let a slow Web API call hold up the rest.
+WORKER_THREADS = 16
+BOOT_TIMEOUT_SECONDS = 120.0
+PARENT_CHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a handler reads from Bolt's request, as data that can be sent to another process."""
+
+    body: dict[str, Any]
+    context: dict[str, Any]
+    headers: dict[str, list[str]]
+
+
+def envelope(
+    body: Mapping[str, Any], context: Mapping[str, Any], headers: Mapping[str, Sequence[str]]
+) -> Envelope:
+    authorized = context.get("authorize_result")
+    return Envelope(
+        body=dict(body),
+        context={
+            "user_id": context.get("user_id"),
+            # The workspace the app is installed in (auth.test, through Bolt): what guests are told apart by.
+            "team_id": getattr(authorized, "team_id", None) or context.get("team_id"),
+            "bot_user_id": context.get("bot_user_id"),
+            "channel_id": context.get("channel_id"),
+            "response_url": context.get("response_url"),
+        },
+        headers={name: list(values) for name, values in headers.items()},
+    )
+
+
+class WorkerProcesses:
+    """A pool of worker processes, replaced as a whole when one of them dies.
+
+    ``concurrent.futures`` marks a pool broken when a worker is killed (by the OOM killer, say) and
+    refuses all later work; a server must go on answering, so the next request gets a fresh pool.
+    The requests that were running in the dead worker are lost.
+    """
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        if count < 1:
+            raise ValueError("at least one worker process is needed")
+        self._settings = settings
+        self._count = count
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the server has threads (waitress, Bolt, the scheduler) that fork would
+        # copy mid-flight, locks included.
+        return ProcessPoolExecutor(
+            max_workers=self._count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self._settings,),
+        )
+
+    def _boot(self) -> list[Future[int]]:
+        # The pool starts a process per task while none is idle: one task each starts them all.
+        return [self._pool.submit(os.getpid) for _ in range(self._count)]
+
+    def start(self) -> None:
+        """Boot every worker now, so the first requests of the day do not wait for imports."""
+        with self._lock:
+            booted = self._boot()
+        done, not_done = wait(booted, timeout=BOOT_TIMEOUT_SECONDS)
+        if not_done or any(future.exception() for future in done):
+            raise RuntimeError("the worker processes did not start: see the log above")
+
+    def submit(self, handler: Handler, request: Envelope) -> Future[None]:
+        with self._lock:
+            try:
+                future = self._pool.submit(_handle, handler, request)
+            except BrokenProcessPool:
+                log.error("a worker process died: starting new ones")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                self._boot()
+                future = self._pool.submit(_handle, handler, request)
+        future.add_done_callback(_log_lost)
+        return future
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _log_lost(future: Future[None]) -> None:
+    # Handlers report their own errors to the user; what arrives here never reached a worker.
+    if not future.cancelled() and (error := future.exception()) is not None:
+        log.error("a request was lost in a worker process: %s", type(error).__name__)
+
+
+_deps: Deps | None = None
+_client: WebClient | None = None
+
+
+def _start_worker(settings: Settings) -> None:
+    """In each worker: lower its priority, then build what handlers need, once."""
+    global _deps, _client
+    os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="crm-parent-watch", daemon=True).start()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = make_engine(settings.database_url)
+    _client = make_web_client(settings)
+    _deps = Deps(
+        engine=engine,
+        settings=settings,
+        people=People(engine=engine, default_timezone=settings.timezone),
+        executor=ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="crm-worker"),
+        clock=utc_now,
+    )
+    warm_up()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the server that started it is gone (stopped, or killed outright).
+
+    Nothing else would: a spawned worker waits on its task queue forever, an orphan holding
+    database connections.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _handle(handler: Handler, request: Envelope) -> None:
+    assert _deps is not None and _client is not None, "runs only in a worker started by WorkerProcesses"
+    user_request = UserRequest(_deps, _client, request.body, request.context, request.headers)
+    _deps.executor.submit(run_handler, handler, user_request)

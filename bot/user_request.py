@@ -34,7 +34,7 @@ from bot.slack_clients import post_to_response_url
 from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
 from crm_core.config import Settings
-from crm_core.store import transaction
+from crm_core.store import reading
 
 if TYPE_CHECKING:
     from bot.worker_processes import WorkerProcesses
@@ -135,7 +135,7 @@ class UserRequest:
 
     def _resolve_actor(self) -> Actor:
         is_guest, settings = self.is_guest, self.deps.settings  # may ask Slack: not inside the transaction
-        with transaction(self.engine) as session:
+        with reading(self.engine) as session:
             access = resolve_access(
                 session,
                 user_id=self.user_id,

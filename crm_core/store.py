@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from alembic import command
 from crm_core.audit.service import record
 from crm_core.errors import ConfigError, Forbidden, SchemaOutOfDate
+from crm_core.models import AuditEvent
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+_READS_ONLY = "crm_reads_only"  # an execution option: see ``reading``
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -52,9 +54,12 @@ def _begin_immediate(connection: Connection) -> None:
     """Take SQLite's write lock at BEGIN, so concurrent writers wait (busy timeout) instead of failing.
 
     With a deferred BEGIN, two transactions that read and then write can deadlock, and SQLite answers
-    one of them "database is locked" at once, whatever the busy timeout.
+    one of them "database is locked" at once, whatever the busy timeout. ``reading`` never writes in
+    its transaction, so it begins deferred: a WAL snapshot, no lock.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql(
+        "BEGIN" if connection.get_execution_options().get(_READS_ONLY) else "BEGIN IMMEDIATE"
+    )
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -86,15 +91,55 @@ def transaction(engine: Engine) -> Iterator[Session]:
         with session_factory(engine).begin() as session:
             yield session
     except Forbidden as refused:
-        with session_factory(engine).begin() as session:
-            record(
-                session,
-                actor=refused.actor,
-                action=refused.action,
-                customer_id=refused.customer_id,
-                allowed=False,
-            )
+        _audit_refusal(engine, refused)
         raise
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads, and audits what it read: a profile shown, a search made.
+
+    In ``transaction`` SQLite holds its one write lock from BEGIN to COMMIT, so a read that takes
+    50 ms (a search over 100k names, a profile with its timeline) would make every other writer
+    of every process wait 50 ms, and under load some of them seconds. Here the reads run in a
+    deferred transaction (a snapshot, no lock); the audit rows they add stay pending (no
+    autoflush) and are written afterwards in a short transaction of their own. If that write
+    fails the caller gets the error and shows nothing, so nothing is read without its audit row.
+    Anything else added, changed or deleted is a programming error, refused before it is written.
+    """
+    reader = Session(
+        bind=engine.execution_options(**{_READS_ONLY: True}), autoflush=False, expire_on_commit=False
+    )
+    try:
+        with reader:
+            try:
+                yield reader
+            finally:
+                pending = list(reader.new)
+                written = bool(reader.dirty or reader.deleted) or any(
+                    not isinstance(o, AuditEvent) for o in pending
+                )
+                reader.expunge_all()
+                reader.rollback()
+    except Forbidden as refused:
+        _audit_refusal(engine, refused)
+        raise
+    if written:
+        raise RuntimeError("reading(): only audit rows may be added; use transaction() to write")
+    if pending:
+        with transaction(engine) as writer:
+            writer.add_all(pending)
+
+
+def _audit_refusal(engine: Engine, refused: Forbidden) -> None:
+    with session_factory(engine).begin() as session:
+        record(
+            session,
+            actor=refused.actor,
+            action=refused.action,
+            customer_id=refused.customer_id,
+            allowed=False,
+        )
 
 
 def alembic_config(url: str) -> Config:

@@ -27,7 +27,7 @@ from bot.user_request import NOT_IN_CHANNEL, Deps, Handler, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
-from crm_core.store import transaction
+from crm_core.store import reading, transaction
 
 
 def register(app: App, deps: Deps) -> None:
@@ -46,7 +46,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def open_profile(request: UserRequest) -> None:
-    with transaction(request.engine) as session:
+    with reading(request.engine) as session:
         profile = load_profile(session, actor=request.actor, external_id=request.action_value)
     blocks = render_profile_card(profile, language=request.language, today=request.today())
     request.reply(request.t("profile.fallback", name=escape(profile.customer.name)), blocks, replace=True)
@@ -54,7 +54,7 @@ def open_profile(request: UserRequest) -> None:
 
 def share_profile(request: UserRequest) -> None:
     """Post the card visibly in the channel it was asked in, masked for everyone who may read there."""
-    with transaction(request.engine) as session:
+    with reading(request.engine) as session:
         profile = load_profile(session, actor=request.actor, external_id=request.action_value)
     blocks = render_shared_profile_card(
         profile, language=request.language, today=request.today(), shared_by=request.user_id

@@ -19,7 +19,7 @@ from crm_core.customers.profile import load_profile
 from crm_core.follow_ups.service import add_follow_up, open_follow_ups
 from crm_core.identity.search import resolve_customer
 from crm_core.interactions.service import log_interaction
-from crm_core.store import transaction
+from crm_core.store import reading, transaction
 from crm_core.team.service import add_member
 
 COMMAND = "/crm"
@@ -54,7 +54,7 @@ def show_help(request: UserRequest) -> None:
 
 
 def find_customer(request: UserRequest, command: Find) -> None:
-    with transaction(request.engine) as session:
+    with reading(request.engine) as session:
         customer = resolve_customer(session, query=command.query)
         profile = load_profile(session, actor=request.actor, external_id=customer.external_id)
     blocks = render_profile_card(profile, language=request.language, today=request.today())
@@ -62,8 +62,10 @@ def find_customer(request: UserRequest, command: Find) -> None:
 
 
 def log_to_customer(request: UserRequest, command: Log) -> None:
-    with transaction(request.engine) as session:
+    # The search reads without the write lock; the write that follows is short.
+    with reading(request.engine) as session:
         customer = resolve_customer(session, query=command.customer)
+    with transaction(request.engine) as session:
         log_interaction(
             session,
             actor=request.actor,
@@ -90,7 +92,7 @@ def set_follow_up(request: UserRequest, command: SetFollowUp) -> None:
 
 
 def list_my_follow_ups(request: UserRequest) -> None:
-    with transaction(request.engine) as session:
+    with reading(request.engine) as session:
         follow_ups = open_follow_ups(session, owner_id=request.user_id)
     blocks = render_my_follow_ups(follow_ups, language=request.language, today=request.today())
     request.reply(request.t("mine.title", count=len(follow_ups)), blocks)
@@ -103,7 +105,7 @@ def set_role(request: UserRequest, command: SetRole) -> None:
 
 
 def show_audit(request: UserRequest, command: ShowAudit) -> None:
-    with transaction(request.engine) as session:
+    with reading(request.engine) as session:
         # Refused before the search, so a non-admin hears "admins only", not "no such customer".
         authorize(request.actor, Permission.READ_AUDIT)
         customer = resolve_customer(session, query=command.customer)

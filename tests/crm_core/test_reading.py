@@ -1,0 +1,75 @@
+"""``reading``: reads that do not hold the store's write lock, with their audit rows written after."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from crm_core.access.policy import Permission, authorize
+from crm_core.actor import Actor
+from crm_core.customers.service import get_customer
+from crm_core.errors import Forbidden
+from crm_core.models import AuditEvent, Customer
+from crm_core.store import make_engine, reading, transaction
+from tests.factories import TEST_ACTOR, customer
+
+SALES_REP = Actor(user_id="U_REP", surface="slack", role="sales")
+
+
+def audit_actions(engine: Engine) -> list[tuple[str, bool]]:
+    with transaction(engine) as session:
+        rows = session.execute(select(AuditEvent.action, AuditEvent.allowed).order_by(AuditEvent.id))
+        return [(action, allowed) for action, allowed in rows]
+
+
+def test_a_read_is_audited_after_its_reads(engine: Engine) -> None:
+    with transaction(engine) as session:
+        acme = customer(session, "Acme Inc.")
+    before = len(audit_actions(engine))
+    with reading(engine) as session:
+        seen = get_customer(session, actor=TEST_ACTOR, external_id=acme.external_id)
+        # Not yet written: the row waits for the reads to end.
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == before
+    assert seen.name == "Acme Inc."
+    assert audit_actions(engine)[before:] == [("customer.read", True)]
+
+
+def test_a_failed_read_writes_nothing(engine: Engine) -> None:
+    with transaction(engine) as session:
+        acme = customer(session, "Acme Inc.")
+    before = len(audit_actions(engine))
+    with pytest.raises(LookupError), reading(engine) as session:
+        get_customer(session, actor=TEST_ACTOR, external_id=acme.external_id)
+        raise LookupError("the rendering failed")
+    assert len(audit_actions(engine)) == before
+
+
+def test_a_refusal_is_audited_like_in_a_transaction(engine: Engine) -> None:
+    with pytest.raises(Forbidden), reading(engine):
+        authorize(SALES_REP, Permission.READ_AUDIT)
+    assert audit_actions(engine)[-1][1] is False
+
+
+def test_anything_but_audit_rows_is_refused_and_not_written(engine: Engine) -> None:
+    with pytest.raises(RuntimeError, match="only audit rows"), reading(engine) as session:
+        session.add(Customer(external_id="C-NEW", name="Sneaky", name_key="sneaky"))
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_on_sqlite_a_writer_need_not_wait_for_an_open_read(engine: Engine, database_url: str) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock held from BEGIN is SQLite's")
+    with transaction(engine) as session:
+        customer(session, "Acme Inc.")
+    other = make_engine(database_url)
+    try:
+        with reading(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Customer)) == 1
+            # Had the read begun IMMEDIATE, this writer would wait out the busy timeout and fail.
+            with transaction(other) as writer:
+                customer(writer, "Initech")
+    finally:
+        other.dispose()
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 2

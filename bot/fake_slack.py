@@ -5,6 +5,8 @@ its retry handlers) talks HTTP to it and what is recorded is exactly what Slack 
 It can be told to fail the next calls of a method (an API error, HTTP 429 with Retry-After, a 5xx)
 or to hold them until released, which is how tests show that acks never wait for the Web API.
 Like Slack, it refuses blocks beyond Block Kit's limits, so a renderer that breaks them fails loudly.
+``apps.connections.open`` (Socket Mode) answers only when a WebSocket side is plugged in
+(``bot.fake_socket_mode``), which keeps this module free of any WebSocket library.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ WORKSPACE_URL = "https://fake-workspace.slack.com/"
 JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files")
 UPLOAD_PATH = "/upload/"
 UPLOAD = "file upload"  # the recorded "method" of a file's bytes arriving at its upload URL
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})  # called with the app-level token, not the bot's
 Handler = Callable[["FakeSlack", dict[str, Any]], dict[str, Any]]
 
 
@@ -98,6 +101,7 @@ class _State:
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
     gates: list[threading.Event] = field(default_factory=list)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    socket_mode_url: Callable[[], str] | None = None
 
 
 class FakeSlack:
@@ -106,8 +110,9 @@ class FakeSlack:
     TEAM_ID = "T0FAKE"
     BOT_USER_ID = "UCRMBOT"
 
-    def __init__(self, *, token: str = "xoxb-fake-token") -> None:
+    def __init__(self, *, token: str = "xoxb-fake-token", app_token: str = "xapp-fake-app-token") -> None:
         self.token = token
+        self.app_token = app_token
         self._state = _State()
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
@@ -184,6 +189,11 @@ class FakeSlack:
         with self._changed:
             for gate in self._state.gates:
                 gate.set()
+
+    def serve_socket_mode(self, issue_url: Callable[[], str]) -> None:
+        """Answer ``apps.connections.open`` with a fresh WebSocket URL from ``issue_url`` each time."""
+        with self._changed:
+            self._state.socket_mode_url = issue_url
 
     def _add_faults(self, method: str, times: int, make: Callable[[], _Fault]) -> None:
         with self._changed:
@@ -272,6 +282,11 @@ class FakeSlack:
         with self._changed:
             return list(self._state.history.get(channel, ()))
 
+    def _socket_mode_url(self) -> str | None:
+        with self._changed:
+            issue_url = self._state.socket_mode_url
+        return issue_url() if issue_url else None
+
     def _publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         with self._changed:
             self._state.home_views[user_id] = view
@@ -335,8 +350,9 @@ def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
             if method == RESPONSE_URL:
                 problems = block_problems(params.get("blocks") or [], max_blocks=MAX_MESSAGE_BLOCKS)
                 return (400, "invalid_blocks", {}) if problems else (200, "ok", {})
-            if headers.get("authorization") != f"Bearer {slack.token}" and params.get("token") != slack.token:
-                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            refused = _auth_error(slack, method, params, headers)
+            if refused:
+                return 200, {"ok": False, "error": refused}, {}
             return 200, slack.answer(method, params), {}
 
         def _send(self, status: int, body: dict[str, Any] | str, extra: dict[str, str] | None = None) -> None:
@@ -351,6 +367,20 @@ def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return RequestHandler
+
+
+def _auth_error(slack: FakeSlack, method: str, params: dict[str, Any], headers: dict[str, str]) -> str | None:
+    """Slack's error for a call with the wrong token; app-level methods want the ``xapp-`` token."""
+
+    def presents(token: str) -> bool:
+        return headers.get("authorization") == f"Bearer {token}" or params.get("token") == token
+
+    expected, other = (
+        (slack.app_token, slack.token) if method in APP_TOKEN_METHODS else (slack.token, slack.app_token)
+    )
+    if presents(expected):
+        return None
+    return "not_allowed_token_type" if presents(other) else "invalid_auth"
 
 
 def _parse_params(request: BaseHTTPRequestHandler) -> dict[str, Any]:
@@ -516,7 +546,16 @@ def _auth_test(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _apps_connections_open(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """A one-use WebSocket URL, as Slack issues one per connection (refreshes call this again)."""
+    url = slack._socket_mode_url()
+    if url is None:  # the fake's own error: nothing is listening for Socket Mode connections
+        return {"ok": False, "error": "socket_mode_not_served"}
+    return {"ok": True, "url": url}
+
+
 _METHODS: dict[str, Handler] = {
+    "apps.connections.open": _apps_connections_open,
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
     "chat.postEphemeral": _post_ephemeral,

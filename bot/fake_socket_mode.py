@@ -1,0 +1,197 @@
+"""Socket Mode for the fake Slack: the WebSocket server that ``apps.connections.open`` points at.
+
+``with FakeSocketMode(slack) as socket_mode:`` serves WebSockets on 127.0.0.1 at a free port and
+makes the fake's ``apps.connections.open`` (called with the app-level token) answer a one-use
+``ws://`` URL, as Slack answers a one-use ``wss://`` URL. The app's real Socket Mode client
+connects to it; the server greets every connection with ``hello``, pushes the envelopes a test
+gives it on the newest connection, sends ``disconnect`` when told to, and records everything the
+client sends back (the acks), with waits like the HTTP side's ``wait_for``. Pings are answered by
+the WebSocket library, as Slack's servers answer them.
+
+It needs the ``websockets`` package (the ``dev`` extra), which is why it is not part of
+``bot.fake_slack``: the console imports that module in production installs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from bot.fake_slack import FakeSlack
+
+APP_ID = "A0CRM"
+LINK_PATH = "/link/"
+DEBUG_INFO = {"host": "fake-applink", "approximate_connection_time": 18060}
+WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Ack:
+    """What the client sent back for an envelope; ``connection`` counts connections from 1."""
+
+    envelope_id: str
+    payload: dict[str, Any] | None
+    connection: int
+
+
+class FakeSocketMode:
+    """Slack's side of Socket Mode connections, for the ``FakeSlack`` it is plugged into."""
+
+    def __init__(self, slack: FakeSlack) -> None:
+        self._slack = slack
+        self._changed = threading.Condition()
+        self._tickets = itertools.count(1)
+        self._issued: set[str] = set()
+        self._open: dict[int, ServerConnection] = {}  # connection number -> connection, while open
+        self._greeted = 0
+        self._received: list[tuple[int, dict[str, Any]]] = []
+        self._server: Server = serve(self._serve, "127.0.0.1", 0, process_request=self._check_ticket)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-socket-mode", daemon=True
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeSocketMode:
+        self._thread.start()
+        self._slack.serve_socket_mode(self._issue_url)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=WAIT_SECONDS)
+
+    # -- driving the client ----------------------------------------------------------------------
+
+    def push(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool = False,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+    ) -> str:
+        """Send an envelope (``events_api``, ``slash_commands``, ``interactive``); its id is returned."""
+        envelope_id = str(uuid.uuid4())
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if kind == "events_api":
+            envelope |= {"retry_attempt": retry_attempt, "retry_reason": retry_reason}
+        self._newest().send(json.dumps(envelope))
+        return envelope_id
+
+    def disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the client to move to a new connection, as Slack does before it closes one."""
+        self._newest().send(json.dumps({"type": "disconnect", "reason": reason, "debug_info": DEBUG_INFO}))
+
+    # -- inspection ------------------------------------------------------------------------------
+
+    @property
+    def acks(self) -> list[Ack]:
+        with self._changed:
+            return [_ack(number, message) for number, message in self._received if "envelope_id" in message]
+
+    def wait_connected(self, *, count: int = 1, timeout: float = WAIT_SECONDS) -> None:
+        """Block until ``count`` connections (in all) were opened and greeted with ``hello``."""
+        self._wait(lambda: self._greeted >= count, timeout, f"{count} connection(s)")
+
+    def wait_closed(self, number: int, *, timeout: float = WAIT_SECONDS) -> None:
+        """Block until the client has closed connection ``number`` (counted from 1)."""
+        self._wait(lambda: number <= self._greeted and number not in self._open, timeout, f"{number} closed")
+
+    def wait_for_ack(self, envelope_id: str, *, timeout: float = WAIT_SECONDS) -> Ack:
+        """The client's first ack of ``envelope_id``; fails naming what the client did send."""
+
+        def acked() -> list[Ack]:
+            return [a for a in self.acks if a.envelope_id == envelope_id]
+
+        self._wait(lambda: bool(acked()), timeout, f"an ack of {envelope_id}")
+        return acked()[0]
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        with self._changed:
+            if not self._changed.wait_for(done, timeout=timeout):
+                raise AssertionError(
+                    f"expected {what} in {timeout}s; {self._greeted} connection(s) greeted, "
+                    f"open: {sorted(self._open)}, received: {self._received}"
+                )
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def _issue_url(self) -> str:
+        ticket = f"ticket-{next(self._tickets)}"
+        with self._changed:
+            self._issued.add(ticket)
+        host, port = self._server.socket.getsockname()[:2]
+        return f"ws://{host}:{port}{LINK_PATH}?ticket={ticket}&app_id={APP_ID}"
+
+    def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse a URL that was not issued, or was used already: Slack's URLs are good for one connection."""
+        url = urlsplit(request.path)
+        ticket = (parse_qs(url.query).get("ticket") or [""])[0]
+        with self._changed:
+            if url.path != LINK_PATH or ticket not in self._issued:
+                return connection.respond(HTTPStatus.FORBIDDEN, "invalid ticket\n")
+            self._issued.discard(ticket)
+        return None
+
+    def _serve(self, connection: ServerConnection) -> None:
+        number = self._greet(connection)
+        try:
+            for message in connection:
+                self._record(number, json.loads(message))
+        except ConnectionClosed:
+            pass  # the client dropped the socket without a closing handshake, as slack_sdk's does
+        finally:
+            with self._changed:
+                del self._open[number]
+                self._changed.notify_all()
+
+    def _greet(self, connection: ServerConnection) -> int:
+        """Number the connection once ``hello`` is out, so no envelope can overtake it on the wire."""
+        with self._changed:
+            hello = {
+                "type": "hello",
+                "num_connections": len(self._open) + 1,
+                "debug_info": DEBUG_INFO,
+                "connection_info": {"app_id": APP_ID},
+            }
+            connection.send(json.dumps(hello))
+            number = self._greeted = self._greeted + 1
+            self._open[number] = connection
+            self._changed.notify_all()
+        return number
+
+    def _record(self, number: int, message: dict[str, Any]) -> None:
+        with self._changed:
+            self._received.append((number, message))
+            self._changed.notify_all()
+
+    def _newest(self) -> ServerConnection:
+        with self._changed:
+            if not self._open:
+                raise AssertionError("no Socket Mode connection is open")
+            return self._open[max(self._open)]
+
+
+def _ack(number: int, message: dict[str, Any]) -> Ack:
+    return Ack(envelope_id=message["envelope_id"], payload=message.get("payload"), connection=number)

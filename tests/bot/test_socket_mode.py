@@ -1,0 +1,239 @@
+"""Socket Mode end to end: the real app under slack_bolt's ``SocketModeHandler``, over a real WebSocket.
+
+``FakeSocketMode`` is Slack's side of the socket: ``apps.connections.open`` on the fake Slack hands
+out its URL, it greets with ``hello``, pushes envelopes and records the client's acks. What the
+app then says goes to the fake Slack's Web API and response URLs, as in the HTTP tests. Most tests
+drive the app in this process (so ``listeners.settle`` knows when its work is done); the last
+starts ``crm-bot run`` itself, as production does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine, select
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from bot.app import create_app
+from bot.fake_slack import RESPONSE_URL, Call, FakeSlack
+from bot.fake_socket_mode import APP_ID, FakeSocketMode
+from bot.listener_pool import ListenerPool
+from crm_core.config import Settings
+from crm_core.models import Interaction
+from crm_core.store import transaction
+from tests.bot.conftest import BOT_TOKEN, SALES, Clock
+from tests.factories import customer
+
+TEAM = FakeSlack.TEAM_ID
+BOT = FakeSlack.BOT_USER_ID
+CHANNEL = "C0SUPPORT"
+THREAD = "1772586000.000100"
+MENTION_TS = "1772586120.000300"
+THREAD_MESSAGES = [
+    {"user": "U0BUYER", "text": "Our order #42 is late."},
+    {"user": SALES, "ts": "1772586060.000200", "text": "Checking with the warehouse."},
+    {"user": SALES, "ts": MENTION_TS, "text": f"<@{BOT}> log Acme"},
+]
+SETTLED = 30.0
+START_SECONDS = 60.0  # `crm-bot run` imports pandas, scipy and dateparser before it connects
+
+
+@pytest.fixture
+def socket_mode(slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    with FakeSocketMode(slack) as fake:
+        yield fake
+
+
+@pytest.fixture
+def connected(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    slack: FakeSlack,
+    socket_mode: FakeSocketMode,
+    listeners: ListenerPool,
+) -> Iterator[SocketModeHandler]:
+    """The app connected in Socket Mode, as ``crm-bot run`` connects it but without blocking."""
+    socket_settings = dataclasses.replace(settings, slack_app_token=slack.app_token)
+    app = create_app(socket_settings, engine, clock=clock, listener_executor=listeners)
+    handler = SocketModeHandler(app, slack.app_token)
+    handler.connect()  # type: ignore[no-untyped-call]
+    socket_mode.wait_connected()
+    yield handler
+    slack.release_holds()
+    handler.close()  # type: ignore[no-untyped-call]
+    app.listener_runner.listener_executor.shutdown(wait=True)
+
+
+def slash_command(text: str, *, slack: FakeSlack, response_id: str) -> dict[str, Any]:
+    """A ``slash_commands`` envelope's payload: the fields Slack would post over HTTP, as JSON."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM,
+        "team_domain": "fake",
+        "channel_id": "C0SALES",
+        "channel_name": "sales",
+        "user_id": SALES,
+        "user_name": SALES.lower(),
+        "command": "/crm",
+        "text": text,
+        "api_app_id": APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": slack.response_url(response_id),
+        "trigger_id": f"trigger.{response_id}",
+    }
+
+
+def mention_callback(*, event_id: str) -> dict[str, Any]:
+    """An ``events_api`` envelope's payload: ``@crm log Acme`` inside the support thread."""
+    event = {
+        "type": "app_mention",
+        "user": SALES,
+        "text": f"<@{BOT}> log Acme",
+        "ts": MENTION_TS,
+        "thread_ts": THREAD,
+        "channel": CHANNEL,
+        "event_ts": MENTION_TS,
+    }
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1772586120,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT, "is_bot": True}],
+    }
+
+
+def ask_for_help(socket_mode: FakeSocketMode, slack: FakeSlack, response_id: str) -> str:
+    payload = slash_command("help", slack=slack, response_id=response_id)
+    return socket_mode.push("slash_commands", payload, accepts_response_payload=True)
+
+
+def interactions(engine: Engine) -> list[Interaction]:
+    with transaction(engine) as session:
+        return list(session.scalars(select(Interaction)))
+
+
+def said_in_thread(slack: FakeSlack) -> list[Call]:
+    return [c for c in slack.delivered("chat.postMessage") if c.params.get("thread_ts") == THREAD]
+
+
+def test_the_fake_issues_one_use_socket_urls_for_the_app_level_token_only(
+    slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    opened = WebClient(token=BOT_TOKEN, base_url=slack.api_url).apps_connections_open(
+        app_token=slack.app_token
+    )
+    url = opened["url"]
+    assert url.startswith("ws://127.0.0.1:")
+    with connect(url) as first:
+        assert json.loads(first.recv(timeout=5))["type"] == "hello"
+    with pytest.raises(InvalidStatus, match="403"):
+        connect(url)  # a URL is good for one connection, as Slack's are
+    with pytest.raises(SlackApiError, match="not_allowed_token_type"):
+        WebClient(base_url=slack.api_url).apps_connections_open(app_token=BOT_TOKEN)
+    with pytest.raises(SlackApiError, match="not_allowed_token_type"):
+        WebClient(token=slack.app_token, base_url=slack.api_url).auth_test()
+
+
+def test_a_slash_command_is_acked_on_the_socket_and_answered_at_its_response_url(
+    connected: SocketModeHandler, slack: FakeSlack, socket_mode: FakeSocketMode, listeners: ListenerPool
+) -> None:
+    reply_held = slack.hold_next(RESPONSE_URL)
+    envelope_id = ask_for_help(socket_mode, slack, "cmd1")
+    ack = socket_mode.wait_for_ack(envelope_id)
+    assert (ack.payload, ack.connection) == (None, 1)  # an empty ack: the answer goes to the response URL
+    assert slack.replies("cmd1") == []  # the ack did not wait for the reply
+    reply_held.set()
+    [reply] = slack.wait_for_reply("cmd1")
+    assert "How to use /crm" in reply.text and reply.params["response_type"] == "ephemeral"
+    assert listeners.settle(SETTLED)
+    assert [a.envelope_id for a in socket_mode.acks] == [envelope_id]
+
+
+def test_a_mention_in_a_thread_is_acked_and_logged_once_though_slack_retries_it(
+    connected: SocketModeHandler,
+    slack: FakeSlack,
+    socket_mode: FakeSocketMode,
+    engine: Engine,
+    listeners: ListenerPool,
+) -> None:
+    with transaction(engine) as session:
+        customer(session, "Acme Inc.")
+    slack.add_thread(CHANNEL, THREAD, THREAD_MESSAGES)
+    callback = mention_callback(event_id="Ev1")
+    first = socket_mode.push("events_api", callback)
+    assert socket_mode.wait_for_ack(first).payload is None
+    assert listeners.settle(SETTLED)
+    [logged] = interactions(engine)
+    assert (logged.kind, logged.author, logged.slack_channel_id, logged.slack_thread_ts) == (
+        "support",
+        SALES,
+        CHANNEL,
+        THREAD,
+    )
+    assert logged.summary == "@U0BUYER: Our order #42 is late.\n@U0SALES: Checking with the warehouse."
+
+    retry = socket_mode.push("events_api", callback, retry_attempt=1, retry_reason="timeout")
+    socket_mode.wait_for_ack(retry)
+    assert listeners.settle(SETTLED)
+    assert [i.id for i in interactions(engine)] == [logged.id]
+    [confirmed] = said_in_thread(slack)
+    assert "Logged this thread to *Acme Inc.*'s timeline" in confirmed.params["text"]
+
+
+def test_a_disconnect_from_slack_makes_the_app_reconnect_and_go_on_answering(
+    connected: SocketModeHandler, slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    socket_mode.disconnect("refresh_requested")
+    slack.wait_for("apps.connections.open", count=2)
+    socket_mode.wait_connected(count=2)
+    socket_mode.wait_closed(1)  # the client leaves the old connection itself
+    envelope_id = ask_for_help(socket_mode, slack, "cmd2")
+    assert socket_mode.wait_for_ack(envelope_id).connection == 2
+    [reply] = slack.wait_for_reply("cmd2")
+    assert "How to use /crm" in reply.text
+
+
+def test_crm_bot_run_connects_in_socket_mode_and_answers(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "crm-bot.log"
+    with FakeSlack(token=BOT_TOKEN) as slack, FakeSocketMode(slack) as socket_mode, log.open("wb") as output:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+        }
+        env.pop("SLACK_SIGNING_SECRET", None)  # Socket Mode needs none
+        command = [sys.executable, "-c", "from bot.cli import main; main()", "run"]
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            try:
+                socket_mode.wait_connected(timeout=START_SECONDS)
+            except AssertionError as error:
+                raise AssertionError(f"{error}\ncrm-bot run said:\n{log.read_text()}") from None
+            envelope_id = ask_for_help(socket_mode, slack, "cmd1")
+            socket_mode.wait_for_ack(envelope_id)
+            [reply] = slack.wait_for_reply("cmd1")
+            assert "How to use /crm" in reply.text
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

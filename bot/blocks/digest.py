@@ -14,13 +14,19 @@ from bot.blocks.limits import MAX_MESSAGE_BLOCKS, Block, button, context, escape
 from bot.blocks.text import day, mention
 from bot.ids import ActionId
 from bot.messages import has_message, t
-from crm_core.digest.content import Digest, FollowUpItem, KpiLine, RiskItem
+from crm_core.digest.content import ITEMS_PER_SECTION, Digest, FollowUpItem, KpiLine, RiskItem
 
 # Room kept for the closing "and N more" line.
 _RESERVED = 1
 # Items shown per section at most, so that a long overdue list cannot crowd out the churn risks:
 # 10 + 5 follow-ups (2 blocks each) and 8 + 3 customers (1 block each) fit 50 blocks with the titles.
-_SHOWN = {"digest.overdue": 10, "digest.due_today": 5, "digest.new_risks": 8, "digest.reactivated": 3}
+# The digest carries no more than these (its content is built for this layout).
+_SHOWN = {
+    "digest.overdue": ITEMS_PER_SECTION.overdue,
+    "digest.due_today": ITEMS_PER_SECTION.due_today,
+    "digest.new_risks": ITEMS_PER_SECTION.new_risks,
+    "digest.reactivated": ITEMS_PER_SECTION.reactivated,
+}
 Item = TypeVar("Item", FollowUpItem, RiskItem)
 
 
@@ -32,11 +38,16 @@ def render_digest(digest: Digest, *, language: str) -> list[Block]:
     if digest.is_empty:
         blocks.append(section(t(language, "digest.all_clear")))
         return blocks
+    counts = digest.counts
     left_out = (
-        _add_section(blocks, "digest.overdue", digest.overdue, _follow_up_blocks, language)
-        + _add_section(blocks, "digest.due_today", digest.due_today, _follow_up_blocks, language)
-        + _add_section(blocks, "digest.new_risks", digest.new_risks, _risk_blocks, language)
-        + _add_section(blocks, "digest.reactivated", digest.reactivated, _risk_blocks, language)
+        _add_section(blocks, "digest.overdue", digest.overdue, counts.overdue, _follow_up_blocks, language)
+        + _add_section(
+            blocks, "digest.due_today", digest.due_today, counts.due_today, _follow_up_blocks, language
+        )
+        + _add_section(blocks, "digest.new_risks", digest.new_risks, counts.new_risks, _risk_blocks, language)
+        + _add_section(
+            blocks, "digest.reactivated", digest.reactivated, counts.reactivated, _risk_blocks, language
+        )
     )
     if left_out:
         blocks.append(context(t(language, "digest.more", count=left_out)))
@@ -45,13 +56,14 @@ def render_digest(digest: Digest, *, language: str) -> list[Block]:
 
 def digest_fallback(digest: Digest, *, language: str) -> str:
     """The notification text: what shows in the push notification and in clients without blocks."""
+    counts = digest.counts
     return t(
         language,
         "digest.fallback",
         date=day(digest.local_date),
-        overdue=len(digest.overdue),
-        due_today=len(digest.due_today),
-        risks=len(digest.new_risks),
+        overdue=counts.overdue,
+        due_today=counts.due_today,
+        risks=counts.new_risks,
     )
 
 
@@ -59,11 +71,12 @@ def _add_section(
     blocks: list[Block],
     title_key: str,
     items: Sequence[Item],
+    total: int,
     render_item: Callable[[Item, str], list[Block]],
     language: str,
 ) -> int:
-    """Append a titled section with as many items as fit; return how many did not."""
-    if not items:
+    """Append a titled section with as many items as fit; return how many of its ``total`` did not."""
+    if not total:
         return 0
     room = MAX_MESSAGE_BLOCKS - _RESERVED - len(blocks) - 1
     rendered = 0
@@ -75,9 +88,9 @@ def _add_section(
         item_blocks.extend(next_blocks)
         rendered += 1
     if rendered:
-        blocks.append(section(t(language, title_key, count=len(items))))
+        blocks.append(section(t(language, title_key, count=total)))
         blocks.extend(item_blocks)
-    return len(items) - rendered
+    return total - rendered
 
 
 def _vip(vip: bool, language: str) -> str:

@@ -172,7 +172,7 @@ def _assess(
 
 def _usual_purchase_gap(purchases: PurchaseDays) -> pd.Series:
     """A repeat buyer's own median gap; one-time buyers get the repeat buyers' typical gap."""
-    own = purchases.median_gap_days()
+    own = purchases.median_gap_days
     typical = float(own.median()) if len(own) else TEAM_GAP_DAYS
     return own.reindex(purchases.per_customer.index, fill_value=typical)
 
@@ -180,7 +180,7 @@ def _usual_purchase_gap(purchases: PurchaseDays) -> pd.Series:
 def _usual_contact_gap(contacts: ContactDays) -> pd.Series:
     """A customer's own median gap once there are enough contact days, else the team's rhythm."""
     counted = contacts.per_customer["contact_days"]
-    own = contacts.median_gap_days().reindex(counted.index)
+    own = contacts.median_gap_days.reindex(counted.index)
     return own.where(counted >= MIN_CONTACT_DAYS_FOR_RHYTHM, TEAM_GAP_DAYS)
 
 

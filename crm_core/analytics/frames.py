@@ -5,10 +5,17 @@ a frame that breaks the contract fails loudly here, with the column named, inste
 plausible but wrong scores further down.
 
 purchases
-    ``customer_id`` (integer), ``occurred_at`` (datetime64, naive UTC), ``amount`` (float; negative for
-    refunds). Decimal amounts from the store are accepted and converted to float.
+    ``customer_id`` (integer), when (see below), ``amount`` (float; negative for refunds). Decimal
+    amounts from the store are accepted and converted to float.
 interactions
-    ``customer_id`` (integer), ``occurred_at`` (datetime64, naive UTC).
+    ``customer_id`` (integer), when (see below).
+
+When something happened is either ``day``, an integer: days from 1970-01-01 to its calendar date in
+UTC, or ``occurred_at``, a datetime64 in naive UTC, which is reduced to that day. The analytics only
+ever look at days, and the store's loader computes them in SQL: parsing tens of millions of
+timestamps would cost more than the analytics themselves. Either way the day is the UTC date, not
+the team's local one, while ``today`` is a local date: that has always been so, and a loader that
+changed it would move activity around midnight from one day to the next.
 customers
     ``customer_id`` (integer, unique), plus anything else (``external_id``, ``name``, ``owner_id``).
 follow_ups
@@ -20,14 +27,19 @@ Every analytics result is indexed by ``customer_id`` so callers can join it back
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
 
 CUSTOMER_ID = "customer_id"
 OCCURRED_AT = "occurred_at"
+DAY = "day"
 AMOUNT = "amount"
 
-PURCHASE_COLUMNS = (CUSTOMER_ID, OCCURRED_AT, AMOUNT)
-INTERACTION_COLUMNS = (CUSTOMER_ID, OCCURRED_AT)
+PURCHASE_COLUMNS = (CUSTOMER_ID, AMOUNT)
+INTERACTION_COLUMNS = (CUSTOMER_ID,)
 FOLLOW_UP_COLUMNS = ("owner_id", "due_on", "status", "done_at")
 
 
@@ -36,7 +48,7 @@ class FrameContractError(ValueError):
 
 
 def validate_purchases(purchases: pd.DataFrame) -> pd.DataFrame:
-    """Only the contract columns, in canonical dtypes, so later code can rely on them."""
+    """``customer_id``, ``day`` and ``amount`` in canonical dtypes, so later code can rely on them."""
     _require_columns("purchases", purchases, PURCHASE_COLUMNS)
     amount = purchases[AMOUNT]
     if not pd.api.types.is_numeric_dtype(amount):
@@ -49,30 +61,32 @@ def validate_purchases(purchases: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             CUSTOMER_ID: _customer_ids("purchases", purchases),
-            OCCURRED_AT: _timestamps("purchases", purchases),
+            DAY: _days("purchases", purchases),
             AMOUNT: amount.to_numpy(dtype="float64"),
-        }
+        },
+        copy=False,
     )
 
 
 def validate_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
-    """Only the contract columns, in canonical dtypes."""
+    """``customer_id`` and ``day`` in canonical dtypes."""
     _require_columns("interactions", interactions, INTERACTION_COLUMNS)
     return pd.DataFrame(
         {
             CUSTOMER_ID: _customer_ids("interactions", interactions),
-            OCCURRED_AT: _timestamps("interactions", interactions),
-        }
+            DAY: _days("interactions", interactions),
+        },
+        copy=False,
     )
 
 
 def validate_customers(customers: pd.DataFrame) -> pd.DataFrame:
     """The customers frame indexed by ``customer_id``, other columns kept for grouping (owner)."""
     _require_columns("customers", customers, (CUSTOMER_ID,))
-    ids = _customer_ids("customers", customers)
-    if ids.duplicated().any():
+    ids = pd.Index(_customer_ids("customers", customers), name=CUSTOMER_ID)
+    if ids.has_duplicates:
         raise FrameContractError("customers.customer_id has duplicates")
-    return customers.drop(columns=CUSTOMER_ID).set_index(pd.Index(ids, name=CUSTOMER_ID))
+    return customers.drop(columns=CUSTOMER_ID).set_index(ids)
 
 
 def validate_follow_ups(follow_ups: pd.DataFrame) -> pd.DataFrame:
@@ -101,16 +115,25 @@ def _require_columns(name: str, frame: pd.DataFrame, columns: tuple[str, ...]) -
         raise FrameContractError(f"{name} lacks column(s) {', '.join(missing)}; has {list(frame.columns)}")
 
 
-def _customer_ids(name: str, frame: pd.DataFrame) -> pd.Series:
-    ids = frame[CUSTOMER_ID]
-    if ids.isna().any():
-        raise FrameContractError(f"{name}.customer_id has missing values")
-    if not pd.api.types.is_integer_dtype(ids):
-        raise FrameContractError(f"{name}.customer_id must be integer, got {ids.dtype}")
-    return pd.Series(ids.to_numpy(dtype="int64"), name=CUSTOMER_ID)
+def _customer_ids(name: str, frame: pd.DataFrame) -> IntArray:
+    return _integers(name, frame, CUSTOMER_ID)
 
 
-def _timestamps(name: str, frame: pd.DataFrame) -> pd.Series:
+def _integers(name: str, frame: pd.DataFrame, column: str) -> IntArray:
+    values = frame[column]
+    if values.isna().any():
+        raise FrameContractError(f"{name}.{column} has missing values")
+    if not pd.api.types.is_integer_dtype(values):
+        raise FrameContractError(f"{name}.{column} must be integer, got {values.dtype}")
+    return values.to_numpy(dtype="int64")
+
+
+def _days(name: str, frame: pd.DataFrame) -> IntArray:
+    """The ``day`` column as it is, or the UTC calendar day of each ``occurred_at``."""
+    if DAY in frame.columns:
+        return _integers(name, frame, DAY)
+    if OCCURRED_AT not in frame.columns:
+        raise FrameContractError(f"{name} lacks column day or occurred_at; has {list(frame.columns)}")
     occurred_at = frame[OCCURRED_AT]
     if isinstance(occurred_at.dtype, pd.DatetimeTZDtype):
         raise FrameContractError(f"{name}.occurred_at must be naive UTC, got {occurred_at.dtype}")
@@ -118,4 +141,5 @@ def _timestamps(name: str, frame: pd.DataFrame) -> pd.Series:
         raise FrameContractError(f"{name}.occurred_at must be datetime64, got {occurred_at.dtype}")
     if occurred_at.isna().any():
         raise FrameContractError(f"{name}.occurred_at has missing values")
-    return pd.Series(occurred_at.to_numpy(), name=OCCURRED_AT)
+    # Flooring to whole days, as the date of a naive UTC datetime is.
+    return occurred_at.to_numpy().astype("datetime64[D]").astype(np.int64)

@@ -10,8 +10,8 @@ each model only cuts the history at its own ``today`` with ``until``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from functools import cached_property
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -20,12 +20,11 @@ from numpy.typing import NDArray
 from crm_core.analytics.frames import (
     AMOUNT,
     CUSTOMER_ID,
-    OCCURRED_AT,
+    DAY,
     validate_interactions,
     validate_purchases,
 )
 
-DAY = "day"
 _EPOCH = pd.Timestamp("1970-01-01")
 
 IntArray = NDArray[np.int64]
@@ -42,8 +41,43 @@ def day_timestamps(days: pd.Series) -> pd.Series:
     return pd.Series(stamps, index=days.index)
 
 
-@dataclass(frozen=True, eq=False)
-class PurchaseDays:
+class _DayRows:
+    """Rows sorted by customer then day, or those of a longer history up to a day (``until``).
+
+    A cut keeps a prefix of each customer's rows. Its summaries are read off the uncut rows, and
+    only the customers the cut changed are summarised again; the cut rows themselves are copied
+    out only if ``frame`` is asked for. The digest judges several past days of histories with tens
+    of millions of rows, and copying them for each day was most of its peak memory.
+    """
+
+    def __init__(self, frame: pd.DataFrame, *, uncut: Self | None = None, cut_day: int | None = None) -> None:
+        # The uncut rows; a cut also names the history they belong to, whose summaries it reuses.
+        self._rows = frame
+        self.uncut = uncut
+        self.cut_day = cut_day
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The rows; treat them (like every cached summary here) as read-only."""
+        if self.cut_day is None:
+            return self._rows
+        return self._rows[self._rows[DAY].to_numpy() <= self.cut_day]
+
+    def until(self, today: dt.date) -> Self:
+        """The history as it was known at the end of ``today``: later rows do not exist yet.
+
+        When nothing is later this is the same object, so summaries cached on it are shared by
+        every model that cuts the history at the same day.
+        """
+        day = day_number(today)
+        if self.uncut is not None and self.cut_day is not None:
+            return self if day >= self.cut_day else self.uncut.until(today)
+        if self._rows.empty or int(self._rows[DAY].max()) <= day:
+            return self
+        return type(self)(self._rows, uncut=self, cut_day=day)
+
+
+class PurchaseDays(_DayRows):
     """One row per customer and day with a purchase or refund, sorted by customer then day.
 
     ``frame`` columns: ``customer_id``, ``day``, ``spend`` (bought that day, refunds left out: order
@@ -51,18 +85,13 @@ class PurchaseDays:
     kept) and ``purchased`` (false on refund-only days, so a refund is never a purchase occasion).
     """
 
-    frame: pd.DataFrame
-
     @classmethod
     def from_purchases(cls, purchases: pd.DataFrame) -> PurchaseDays:
         """Validate a purchases frame (see ``frames``) and aggregate it to days."""
         valid = validate_purchases(purchases)
-        ids = valid[CUSTOMER_ID].to_numpy()
-        days = _days(valid[OCCURRED_AT])
-        amount = valid[AMOUNT].to_numpy()
-        order = _customer_day_order(ids, days)
-        ids, days, amount = ids[order], days[order], amount[order]
-        starts = _group_starts(ids, days)
+        order = _customer_day_order(valid[CUSTOMER_ID].to_numpy(), valid[DAY].to_numpy())
+        ids, days, amount = (valid[column].to_numpy()[order] for column in (CUSTOMER_ID, DAY, AMOUNT))
+        starts = _run_starts(ids, days)
         bought = amount >= 0
         frame = pd.DataFrame(
             {
@@ -71,32 +100,23 @@ class PurchaseDays:
                 "spend": np.add.reduceat(np.where(bought, amount, 0.0), starts),
                 "net": np.add.reduceat(amount, starts),
                 "purchased": np.logical_or.reduceat(bought, starts),
-            }
+            },
+            copy=False,
         )
         return cls(frame)
-
-    def until(self, today: dt.date) -> PurchaseDays:
-        """The history as it was known at the end of ``today``: later rows do not exist yet.
-
-        When nothing is later this is the same object, so summaries cached on it are shared by
-        every model that cuts the history at the same day.
-        """
-        if _all_until(self.frame, today):
-            return self
-        return PurchaseDays(self.frame[self.frame[DAY] <= day_number(today)])
 
     @cached_property
     def per_customer(self) -> pd.DataFrame:
         """Per customer with a purchase day: ``first_day``, ``last_day``, ``purchase_days``, ``net_revenue``.
 
         ``net_revenue`` subtracts refunds from any day, so revenue is what the business kept.
-        Cached and shared: treat it (like every cached summary here) as read-only.
         """
-        bought = self.frame[self.frame["purchased"]]
-        history = bought.groupby(CUSTOMER_ID).agg(
-            first_day=(DAY, "min"), last_day=(DAY, "max"), purchase_days=(DAY, "size")
-        )
-        history["net_revenue"] = self.frame.groupby(CUSTOMER_ID)["net"].sum().reindex(history.index)
+        history = _first_last_count(*self._purchase_days(), "purchase_days", self.cut_day)
+        rows = self._rows[[CUSTOMER_ID, "net"]]
+        if self.cut_day is not None:
+            rows = rows[self._rows[DAY].to_numpy() <= self.cut_day]
+        # Summed by pandas (compensated summation), as revenue always was.
+        history["net_revenue"] = rows.groupby(CUSTOMER_ID, sort=False)["net"].sum().reindex(history.index)
         return history
 
     @cached_property
@@ -116,61 +136,67 @@ class PurchaseDays:
             }
         )
 
+    @cached_property
     def median_gap_days(self) -> pd.Series:
         """Each repeat buyer's median number of days between consecutive purchase days."""
-        bought = self.frame[self.frame["purchased"]]
-        return _median_gaps(bought[CUSTOMER_ID].to_numpy(), bought[DAY].to_numpy())
+        if self.uncut is None or self.cut_day is None:
+            return _median_gaps(*self._purchase_days())
+        uncut = self.uncut.median_gap_days, self.uncut.per_customer["purchase_days"]
+        counts = self.per_customer["purchase_days"]
+        return _median_gaps_after_cut(*self._purchase_days(), self.cut_day, counts, uncut)
+
+    def _purchase_days(self) -> tuple[IntArray, IntArray]:
+        """Customer ids and days of the uncut rows with a purchase (not a refund only)."""
+        purchased = self._rows["purchased"].to_numpy()
+        return self._rows[CUSTOMER_ID].to_numpy()[purchased], self._rows[DAY].to_numpy()[purchased]
 
 
-@dataclass(frozen=True, eq=False)
-class ContactDays:
+class ContactDays(_DayRows):
     """Distinct (``customer_id``, ``day``) pairs with an interaction, sorted by customer then day."""
-
-    frame: pd.DataFrame
 
     @classmethod
     def from_interactions(cls, interactions: pd.DataFrame) -> ContactDays:
         """Validate an interactions frame (see ``frames``) and reduce it to days."""
         valid = validate_interactions(interactions)
-        ids = valid[CUSTOMER_ID].to_numpy()
-        days = _days(valid[OCCURRED_AT])
-        order = _customer_day_order(ids, days)
-        ids, days = ids[order], days[order]
-        starts = _group_starts(ids, days)
-        return cls(pd.DataFrame({CUSTOMER_ID: ids[starts], DAY: days[starts]}))
-
-    def until(self, today: dt.date) -> ContactDays:
-        """The contacts known at the end of ``today`` (this same object when none is later)."""
-        if _all_until(self.frame, today):
-            return self
-        return ContactDays(self.frame[self.frame[DAY] <= day_number(today)])
+        order = _customer_day_order(valid[CUSTOMER_ID].to_numpy(), valid[DAY].to_numpy())
+        ids, days = (valid[column].to_numpy()[order] for column in (CUSTOMER_ID, DAY))
+        starts = _run_starts(ids, days)
+        if len(starts) < len(ids):
+            ids, days = ids[starts], days[starts]
+        # Else the rows are distinct days already (the loader reads them so) and are shared, not
+        # copied: ten million of them are worth keeping once only.
+        return cls(pd.DataFrame({CUSTOMER_ID: ids, DAY: days}, copy=False))
 
     @cached_property
     def per_customer(self) -> pd.DataFrame:
         """Per customer with a contact: ``last_day`` and ``contact_days`` (distinct days)."""
-        return self.frame.groupby(CUSTOMER_ID).agg(last_day=(DAY, "max"), contact_days=(DAY, "size"))
+        summary = _first_last_count(*self._contact_days(), "contact_days", self.cut_day)
+        return summary.drop(columns="first_day")
 
+    @cached_property
     def median_gap_days(self) -> pd.Series:
         """Each customer's median number of days between consecutive contact days."""
-        return _median_gaps(self.frame[CUSTOMER_ID].to_numpy(), self.frame[DAY].to_numpy())
+        if self.uncut is None or self.cut_day is None:
+            return _median_gaps(*self._contact_days())
+        uncut = self.uncut.median_gap_days, self.uncut.per_customer["contact_days"]
+        counts = self.per_customer["contact_days"]
+        return _median_gaps_after_cut(*self._contact_days(), self.cut_day, counts, uncut)
+
+    def _contact_days(self) -> tuple[IntArray, IntArray]:
+        """Customer ids and days of the uncut rows."""
+        return self._rows[CUSTOMER_ID].to_numpy(), self._rows[DAY].to_numpy()
 
 
-def _all_until(frame: pd.DataFrame, today: dt.date) -> bool:
-    return frame.empty or int(frame[DAY].max()) <= day_number(today)
+def _customer_day_order(ids: IntArray, days: IntArray) -> IntArray | slice:
+    """Row order by customer, then day: all rows as they are when already so ordered.
 
-
-def _days(occurred_at: pd.Series) -> IntArray:
-    return occurred_at.to_numpy().astype("datetime64[D]").astype(np.int64)
-
-
-def _customer_day_order(ids: IntArray, days: IntArray) -> IntArray:
-    """Row order by customer, then day.
-
-    Sorting one combined integer key is several times faster than a two-key lexsort on millions of
-    rows; the lexsort is only for id ranges so wide that the key would overflow.
+    The store's loader usually reads rows in that order (an index's), and checking costs a
+    fraction of a sort. Sorting one combined integer key is several times faster than a two-key
+    lexsort on millions of rows; the lexsort is only for id ranges so wide that the key would
+    overflow.
     """
-    if len(ids) == 0:
-        return np.zeros(0, dtype=np.int64)
+    if _in_customer_day_order(ids, days):
+        return slice(None)
     id_offset, day_offset = ids - ids.min(), days - days.min()
     span = int(day_offset.max()) + 1
     if (int(id_offset.max()) + 1) * span < 2**62:
@@ -178,11 +204,39 @@ def _customer_day_order(ids: IntArray, days: IntArray) -> IntArray:
     return np.lexsort((days, ids)).astype(np.int64)
 
 
-def _group_starts(ids: IntArray, days: IntArray) -> IntArray:
-    """Positions where a new (customer, day) group begins in arrays sorted by customer then day."""
-    changed = np.ones(len(ids), dtype=bool)
-    changed[1:] = (ids[1:] != ids[:-1]) | (days[1:] != days[:-1])
+def _in_customer_day_order(ids: IntArray, days: IntArray) -> bool:
+    """One pass over the rows, where sorting would take several."""
+    later_customer = ids[1:] > ids[:-1]
+    return bool(np.all(later_customer | ((ids[1:] == ids[:-1]) & (days[1:] >= days[:-1]))))
+
+
+def _run_starts(*keys: IntArray) -> IntArray:
+    """Positions where a run of equal keys begins, in arrays sorted by those keys."""
+    changed = np.zeros(len(keys[0]), dtype=bool)
+    changed[:1] = True
+    for key in keys:
+        changed[1:] |= key[1:] != key[:-1]
     return np.flatnonzero(changed).astype(np.int64)
+
+
+def _first_last_count(ids: IntArray, days: IntArray, count: str, cut_day: int | None = None) -> pd.DataFrame:
+    """``first_day``, ``last_day`` and the number of rows per customer, from rows sorted by customer
+    then day, counting only the days up to ``cut_day`` when given.
+
+    Plain positions in sorted arrays: several times faster than a groupby, which hashes its keys,
+    and this summary is taken for every day the history is cut at.
+    """
+    starts = _run_starts(ids)
+    sizes = np.diff(np.append(starts, len(ids)))
+    if cut_day is not None and len(starts):
+        # Up to a day each customer keeps a prefix of their rows: its length is all that changes.
+        sizes = np.add.reduceat(days <= cut_day, starts, dtype=np.int64)
+    kept = sizes > 0
+    starts, sizes = starts[kept], sizes[kept]
+    return pd.DataFrame(
+        {"first_day": days[starts], "last_day": days[starts + sizes - 1], count: sizes},
+        index=pd.Index(ids[starts], name=CUSTOMER_ID),
+    )
 
 
 def _median_gaps(ids: IntArray, days: IntArray) -> pd.Series:
@@ -190,3 +244,23 @@ def _median_gaps(ids: IntArray, days: IntArray) -> pd.Series:
     same_customer = ids[1:] == ids[:-1]
     gaps = pd.Series(np.diff(days)[same_customer].astype("float64"))
     return gaps.groupby(ids[1:][same_customer]).median().rename_axis(CUSTOMER_ID)
+
+
+def _median_gaps_after_cut(
+    ids: IntArray, days: IntArray, cut_day: int, counts: pd.Series, uncut: tuple[pd.Series, pd.Series]
+) -> pd.Series:
+    """``_median_gaps`` of the rows up to ``cut_day``, computed again only for the customers the cut changed.
+
+    ``ids`` and ``days`` are the uncut rows, ``counts`` the rows per customer up to the cut, and
+    ``uncut`` the medians and counts of all rows. A cut only drops each customer's latest days, so
+    a customer with as many days as before has the same gaps, and the same median. Digests judge
+    a week and a month ago, when most customers had already had their last contact: this spares
+    recomputing the medians of every customer, the costliest step for millions of days.
+    """
+    uncut_medians, uncut_counts = uncut
+    changed = counts.reindex(uncut_counts.index, fill_value=0).to_numpy() != uncut_counts.to_numpy()
+    rows = np.repeat(changed, uncut_counts.to_numpy()) & (days <= cut_day)
+    recomputed = _median_gaps(ids[rows], days[rows])
+    kept = uncut_medians[~uncut_medians.index.isin(uncut_counts.index[changed])]
+    medians: pd.Series = pd.concat([kept, recomputed]).sort_index()
+    return medians

@@ -14,8 +14,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from crm_core.analytics.churn import AT_RISK, CHURNED
-from crm_core.analytics.frames import CUSTOMER_ID, FrameContractError, validate_customers, validate_follow_ups
-from crm_core.analytics.history import DAY, ContactDays, PurchaseDays, day_number
+from crm_core.analytics.frames import (
+    CUSTOMER_ID,
+    DAY,
+    FrameContractError,
+    validate_customers,
+    validate_follow_ups,
+)
+from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 
 OWNER_ID = "owner_id"
 ALL_CUSTOMERS = "all"

@@ -60,23 +60,42 @@ def score_customers(
     Customers who never bought have NaN (or empty) purchase scores and are judged by their contacts.
     Purchases and interactions after ``today`` are ignored, so a past day can be re-scored exactly.
     """
-    index = validate_customers(customers).index
-    days = PurchaseDays.from_purchases(purchases).until(today)
-    contacts = ContactDays.from_interactions(interactions).until(today)
-    fits = ScoringFits(
+    days = PurchaseDays.from_purchases(purchases)
+    fits = fit_models(days, today)
+    contacts = ContactDays.from_interactions(interactions)
+    return score_histories(customers, days, contacts, fits, today), fits
+
+
+def fit_models(purchases: PurchaseDays, today: dt.date) -> ScoringFits:
+    """BG/NBD and Gamma-Gamma fitted on the purchases known at the end of ``today``."""
+    days = purchases.until(today)
+    return ScoringFits(
         bgnbd=fit_bgnbd(bgnbd_summary(days, today), unit="days"),
         spend=fit_gamma_gamma(spend_summary(days, today)),
     )
 
+
+def score_histories(
+    customers: pd.DataFrame, purchases: PurchaseDays, contacts: ContactDays, fits: ScoringFits, today: dt.date
+) -> pd.DataFrame:
+    """``score_customers`` on histories already aggregated to days, with models fitted on them.
+
+    For callers that judge other days from the same histories too (the digest compares with a week
+    ago): aggregating tens of millions of rows once is the costly step, so it is not repeated.
+    """
+    index = validate_customers(customers).index
+    days = purchases.until(today)
+    contacts = contacts.until(today)
+    month_ago = pd.Timestamp(today) - pd.Timedelta(days=TREND_DAYS)
+    # A month ago first, while no score is held yet: judging a cut history takes the most memory.
+    churn_before = churn_levels(
+        customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=month_ago
+    )
     rfm = rfm_scores(days, today)
     vips = pareto_vips(days, today)
     value = lifetime_value(days, today, fits.bgnbd, fits.spend)
-    month_ago = pd.Timestamp(today) - pd.Timedelta(days=TREND_DAYS)
     churn_now = churn_risk(
         customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=today
-    )
-    churn_before = churn_levels(
-        customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=month_ago
     )
     first_purchase = days.per_customer["first_day"]
 
@@ -91,4 +110,4 @@ def score_customers(
     scores["reactivated"] = reactivated(before=churn_before, now=churn_now, since=month_ago)
     scores["days_since_first_purchase"] = day_number(today) - first_purchase.reindex(index)
     scores = scores.join(next_steps(scores))
-    return scores[list(SCORE_COLUMNS)], fits
+    return scores[list(SCORE_COLUMNS)]

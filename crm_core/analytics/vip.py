@@ -10,8 +10,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from crm_core.analytics.frames import CUSTOMER_ID
-from crm_core.analytics.history import DAY, PurchaseDays, day_number
+from crm_core.analytics.frames import CUSTOMER_ID, DAY
+from crm_core.analytics.history import PurchaseDays, day_number
 
 VIP_REVENUE_SHARE = 0.8
 

@@ -8,7 +8,8 @@ own follow-ups and the customers they own.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -19,11 +20,12 @@ from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import period_kpis
 from crm_core.analytics.load import StoreFrames, load_frames
-from crm_core.analytics.scores import ScoringFits, score_customers
+from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
 from crm_core.team.service import MemberView
 
 OPEN = ("open", "snoozed")
 KPI_WEEK = dt.timedelta(days=7)
+FLAGGED = ("at_risk", "churned")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,20 @@ class KpiLine:
 
 
 @dataclass(frozen=True)
+class SectionCounts:
+    overdue: int
+    due_today: int
+    new_risks: int
+    reactivated: int
+
+
+# The items a digest carries per section, the most urgent first; the rest are only counted. A
+# manager's team may have tens of thousands of overdue follow-ups and new risks, and one message
+# shows no more than these (chosen so that they fit Slack's 50 blocks: see bot/blocks/digest.py).
+ITEMS_PER_SECTION = SectionCounts(overdue=10, due_today=5, new_risks=8, reactivated=3)
+
+
+@dataclass(frozen=True)
 class Digest:
     recipient_id: str
     local_date: dt.date
@@ -71,10 +87,32 @@ class Digest:
     new_risks: tuple[RiskItem, ...]
     reactivated: tuple[RiskItem, ...]
     kpis: KpiLine | None
+    # How many each section holds in all, when the tuples above carry only its first items (as
+    # ``digest_for`` builds them); None when the tuples are whole sections.
+    totals: SectionCounts | None = None
+
+    @property
+    def counts(self) -> SectionCounts:
+        """How many follow-ups and customers each section has, shown or not."""
+        if self.totals is not None:
+            return self.totals
+        return SectionCounts(
+            len(self.overdue), len(self.due_today), len(self.new_risks), len(self.reactivated)
+        )
 
     @property
     def is_empty(self) -> bool:
-        return not (self.overdue or self.due_today or self.new_risks or self.reactivated)
+        return not any(astuple(self.counts))
+
+
+@dataclass(frozen=True)
+class TeamSections:
+    """The team's digest sections in order, one row per item; a person's are a filter by owner."""
+
+    overdue: pd.DataFrame
+    due_today: pd.DataFrame
+    new_risks: pd.DataFrame
+    reactivated: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -87,6 +125,28 @@ class TeamSnapshot:
     kpis: KpiLine | None
     kpis_by_owner: dict[str, KpiLine]
 
+    @cached_property
+    def sections(self) -> TeamSections:
+        """Selected and sorted once for everybody's digest, not once per person over a million rows.
+
+        A stable sort, so each person's part comes out in the order sorting it alone would give.
+        """
+        follow_ups = self.follow_ups[self.follow_ups["status"].isin(OPEN)]
+        due = follow_ups.assign(due_date=follow_ups["due_on"].dt.date)
+        due = due[due["due_date"] <= self.local_date]
+        due = due.join(self.customers[["external_id", "name", "vip"]], on="customer_id")
+        due = due.sort_values(["owner_id", "due_date", "follow_up_id"], kind="stable")
+        customers = self.customers
+        new_risks = customers[customers["churn_risk"].isin(FLAGGED) & ~customers["was_at_risk"]]
+        return TeamSections(
+            overdue=due[due["due_date"] < self.local_date],
+            due_today=due[due["due_date"] == self.local_date],
+            new_risks=new_risks.sort_values(
+                ["vip", "revenue_12m"], ascending=[False, False], na_position="last", kind="stable"
+            ),
+            reactivated=customers[customers["reactivated"].fillna(False).astype(bool)],
+        )
+
 
 def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
     """Load the store once and score every customer as of ``local_date``."""
@@ -94,12 +154,14 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
 
 
 def snapshot_from_frames(frames: StoreFrames, *, local_date: dt.date) -> TeamSnapshot:
-    scores, fits = score_customers(frames.customers, frames.purchases, frames.interactions, local_date)
     purchases = PurchaseDays.from_purchases(frames.purchases)
     contacts = ContactDays.from_interactions(frames.interactions)
+    fits = fit_models(purchases, local_date)
+    # A week ago first, while no score is held yet: judging a cut history takes the most memory.
     last_week = _levels_a_week_before(frames, purchases, contacts, fits, local_date)
+    scores = score_histories(frames.customers, purchases, contacts, fits, local_date)
     customers = frames.customers.set_index("customer_id").join(scores)
-    customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(("at_risk", "churned"))
+    customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(FLAGGED)
     team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)
     return TeamSnapshot(local_date, customers, frames.follow_ups, team, by_owner)
 
@@ -166,31 +228,29 @@ def _kpi_line(now: pd.Series, before: pd.Series | None) -> KpiLine:
 
 
 def digest_for(snapshot: TeamSnapshot, member: MemberView) -> Digest:
-    """The digest one person gets: the team's or their own, most urgent first, VIPs first."""
+    """The digest one person gets: the team's or their own, most urgent first, VIPs first.
+
+    Only the first items of each section become items (``ITEMS_PER_SECTION``), the rest are counted.
+    """
     team_view = may(member.role, Permission.TEAM_DIGEST)
-    customers = snapshot.customers
-    follow_ups = snapshot.follow_ups[snapshot.follow_ups["status"].isin(OPEN)]
-    if not team_view:
-        customers = customers[customers["owner_id"] == member.slack_user_id]
-        follow_ups = follow_ups[follow_ups["owner_id"] == member.slack_user_id]
-    due = follow_ups.assign(due_date=follow_ups["due_on"].dt.date)
-    overdue = due[due["due_date"] < snapshot.local_date].sort_values(["owner_id", "due_date", "follow_up_id"])
-    due_today = due[due["due_date"] == snapshot.local_date].sort_values(["owner_id", "follow_up_id"])
-    at_risk = customers["churn_risk"].isin(("at_risk", "churned"))
-    new_risks = customers[at_risk & ~customers["was_at_risk"]].sort_values(
-        ["vip", "revenue_12m"], ascending=[False, False], na_position="last"
-    )
-    back = customers[customers["reactivated"].fillna(False).astype(bool)]
-    kpis = snapshot.kpis if team_view else snapshot.kpis_by_owner.get(member.slack_user_id)
+    sections = snapshot.sections
+
+    def section(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows if team_view else rows[rows["owner_id"] == member.slack_user_id]
+
+    overdue, due_today = section(sections.overdue), section(sections.due_today)
+    new_risks, back = section(sections.new_risks), section(sections.reactivated)
+    shown = ITEMS_PER_SECTION
     return Digest(
         recipient_id=member.slack_user_id,
         local_date=snapshot.local_date,
         scope="team" if team_view else "own",
-        overdue=_follow_up_items(overdue, snapshot.customers),
-        due_today=_follow_up_items(due_today, snapshot.customers),
-        new_risks=_risk_items(new_risks),
-        reactivated=_risk_items(back),
-        kpis=kpis,
+        overdue=_follow_up_items(overdue.head(shown.overdue)),
+        due_today=_follow_up_items(due_today.head(shown.due_today)),
+        new_risks=_risk_items(new_risks.head(shown.new_risks)),
+        reactivated=_risk_items(back.head(shown.reactivated)),
+        kpis=snapshot.kpis if team_view else snapshot.kpis_by_owner.get(member.slack_user_id),
+        totals=SectionCounts(len(overdue), len(due_today), len(new_risks), len(back)),
     )
 
 
@@ -198,8 +258,7 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
-def _follow_up_items(rows: pd.DataFrame, customers: pd.DataFrame) -> tuple[FollowUpItem, ...]:
-    joined = rows.join(customers[["external_id", "name", "vip"]], on="customer_id")
+def _follow_up_items(rows: pd.DataFrame) -> tuple[FollowUpItem, ...]:
     return tuple(
         FollowUpItem(
             follow_up_id=int(r["follow_up_id"]),
@@ -210,7 +269,7 @@ def _follow_up_items(rows: pd.DataFrame, customers: pd.DataFrame) -> tuple[Follo
             note=_optional_str(r["note"]) or "",
             vip=r["vip"] is True,
         )
-        for r in joined.to_dict("records")
+        for r in rows.to_dict("records")
     )
 
 

@@ -1,8 +1,10 @@
 import datetime as dt
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from crm_core.analytics.history import PurchaseDays, day_number
+from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 from tests.analytics.analytics_frames import contact_days, purchase_days, purchases
 
 
@@ -76,7 +78,7 @@ def test_per_customer_summary_and_median_gaps() -> None:
 
     assert summary.loc[1, ["purchase_days", "net_revenue"]].tolist() == [4, 30.0]
     assert summary.loc[1, "last_day"] - summary.loc[1, "first_day"] == 64
-    assert days.median_gap_days().to_dict() == {1: 10.0}  # gaps 10, 50, 4: the refund day is no purchase
+    assert days.median_gap_days.to_dict() == {1: 10.0}  # gaps 10, 50, 4: the refund day is no purchase
 
 
 def test_cutting_at_a_day_keeps_that_whole_day() -> None:
@@ -90,4 +92,41 @@ def test_contacts_are_distinct_days() -> None:
     contacts = contact_days((1, "2024-06-01 09:00"), (1, "2024-06-01 17:00"), (1, "2024-06-08"))
 
     assert contacts.per_customer.loc[1, "contact_days"] == 2
-    assert contacts.median_gap_days().to_dict() == {1: 7.0}
+    assert contacts.median_gap_days.to_dict() == {1: 7.0}
+
+
+def _random_rows(seed: int, customers: int = 60, rows: int = 600) -> pd.DataFrame:
+    """Purchases (some refunds) of many customers over a year, in no particular order."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, customers, size=rows),
+            "day": rng.integers(
+                day_number(dt.date(2024, 1, 1)), day_number(dt.date(2024, 12, 31)), size=rows
+            ),
+            "amount": rng.choice([-5.0, 10.0, 20.0, 35.5], size=rows),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_cut_history_summarises_like_the_rows_up_to_that_day(seed: int) -> None:
+    rows = _random_rows(seed)
+    purchases, contacts = PurchaseDays.from_purchases(rows), ContactDays.from_interactions(rows)
+
+    for cut in (dt.date(2024, 3, 1), dt.date(2024, 11, 20), dt.date(2024, 12, 24)):
+        known = rows[rows["day"] <= day_number(cut)]
+        bought, contacted = PurchaseDays.from_purchases(known), ContactDays.from_interactions(known)
+        for history, alone in ((purchases.until(cut), bought), (contacts.until(cut), contacted)):
+            pd.testing.assert_frame_equal(history.per_customer, alone.per_customer)
+            pd.testing.assert_series_equal(history.median_gap_days, alone.median_gap_days)
+            pd.testing.assert_frame_equal(history.frame.reset_index(drop=True), alone.frame)
+
+
+def test_cutting_a_cut_history() -> None:
+    contacts = contact_days((1, "2024-06-01"), (1, "2024-06-05"), (1, "2024-06-09"))
+    june_7 = contacts.until(dt.date(2024, 6, 7))
+
+    assert june_7.until(dt.date(2024, 6, 8)) is june_7  # nothing later is known to it
+    assert june_7.until(dt.date(2024, 6, 2)).per_customer.loc[1, "contact_days"] == 1
+    assert june_7.per_customer.loc[1, "contact_days"] == 2

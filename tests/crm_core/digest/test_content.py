@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
-from crm_core.digest.content import digest_for, take_snapshot
+from crm_core.digest.content import ITEMS_PER_SECTION, SectionCounts, digest_for, take_snapshot
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.models import Purchase
 from crm_core.team.service import MemberView, add_member, get_member
@@ -101,3 +101,24 @@ def test_an_empty_store_gives_an_empty_digest(session: Session) -> None:
     _team(session)
     digest = digest_for(take_snapshot(session, local_date=TODAY), _member(session, "U0BOSS"))
     assert digest.is_empty
+
+
+def test_a_digest_carries_the_first_items_of_a_section_and_counts_them_all(session: Session) -> None:
+    _team(session)
+    customer(session, "Acme", external_id="A", owner_id="U0REPA")
+    for days in range(1, 13):
+        add_follow_up(
+            session,
+            actor=REP_A,
+            customer_external_id="A",
+            due_on=TODAY - dt.timedelta(days=days),
+            note=f"{days}",
+        )
+    snapshot = take_snapshot(session, local_date=TODAY)
+
+    for member in ("U0BOSS", "U0REPA"):
+        digest = digest_for(snapshot, _member(session, member))
+        assert [f.note for f in digest.overdue] == [str(days) for days in range(12, 2, -1)]  # oldest first
+        assert len(digest.overdue) == ITEMS_PER_SECTION.overdue
+        assert digest.counts == SectionCounts(overdue=12, due_today=0, new_risks=0, reactivated=0)
+    assert digest_for(snapshot, _member(session, "U0REPB")).is_empty

@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -71,6 +73,23 @@ class Customer(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
     # Set when the customer's personal data was erased on request; the row keeps anonymous aggregates.
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class CustomerNamesStamp(Base):
+    """One row whose ``stamp`` changes whenever a customer's name key may have: the name search cache.
+
+    Database triggers (migration 0002) set it to a fresh random number on every insert, delete or
+    name-key update of ``customers``, whoever writes (another replica, a script, a merge or an
+    erasure), so a replica can check its cached name index by reading one row. Random rather than a
+    counter: a counter bumped by a transaction that rolls back would hand the same number to the next
+    writer, and an index cached inside the rolled-back transaction would then look current.
+    """
+
+    __tablename__ = "customer_names_stamp"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger)
 
 
 class Interaction(Base):

@@ -121,7 +121,8 @@ def erase_customer(session: Session, *, actor: Actor, query: str) -> Erasure:
     customer.name, customer.name_key = f"erased customer {customer.id}", ""
     customer.email = customer.phone = customer.phone_key = customer.company = None
     customer.tags, customer.custom_fields = [], {}
-    # updated_at moves the search index's signature, so the cached name key goes too.
+    # The name_key change moves the search index's stamp (migration 0002's triggers): cached
+    # name indexes drop the erased name at their next search.
     customer.erased_at = customer.updated_at = now
     session.flush()
     record(

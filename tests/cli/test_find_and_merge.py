@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from crm_core.store import make_engine
+from crm_core.store import head_revision, make_engine
 from tests.conftest import CliResult
 
 Crm = Callable[..., CliResult]
@@ -63,6 +63,7 @@ def test_merge_of_unknown_id_fails_cleanly(crm: Crm) -> None:
 
 
 def test_out_of_date_schema_is_refused_with_the_command_to_run(crm: Crm, engine: Engine) -> None:
+    head = head_revision()
     with engine.begin() as connection:
         connection.execute(text("update alembic_version set version_num = 'old'"))
     try:
@@ -71,7 +72,7 @@ def test_out_of_date_schema_is_refused_with_the_command_to_run(crm: Crm, engine:
         assert "run `crm-bot db upgrade`" in result.stderr
     finally:
         with engine.begin() as connection:
-            connection.execute(text("update alembic_version set version_num = '0001'"))
+            connection.execute(text("update alembic_version set version_num = :head"), {"head": head})
 
 
 def test_db_upgrade_makes_a_new_store_and_is_idempotent(

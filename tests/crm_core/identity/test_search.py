@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.errors import Ambiguous, NotFound
-from crm_core.identity.search import resolve_customer, search_customers
+from crm_core.identity.prefilter import PairIndex
+from crm_core.identity.search import CANDIDATE_SCORE, SUGGESTION_SCORE, resolve_customer, search_customers
+from crm_core.models import Customer, CustomerNamesStamp
+from crm_core.store import make_engine, transaction
 from tests.factories import customer
 
 
@@ -79,3 +83,131 @@ def test_search_sees_customers_added_after_the_index_was_built(session: Session)
 def test_empty_query_finds_nothing(session: Session) -> None:
     customer(session, "Acme")
     assert search_customers(session, query="   ") == []
+
+
+def test_a_customer_deleted_by_another_replica_is_gone_from_the_next_search(
+    engine: Engine, database_url: str
+) -> None:
+    with transaction(engine) as session:
+        gone = customer(session, "Vanishing Trading")
+        assert search_customers(session, query="Vanishing Trading")  # caches the index
+    other_replica = make_engine(database_url)
+    try:
+        with other_replica.begin() as connection:
+            connection.execute(delete(Customer).where(Customer.id == gone.id))
+    finally:
+        other_replica.dispose()
+    with transaction(engine) as session:
+        assert search_customers(session, query="Vanishing Trading") == []
+
+
+def test_a_rename_by_another_replica_is_seen_by_the_next_search(engine: Engine, database_url: str) -> None:
+    with transaction(engine) as session:
+        renamed = customer(session, "Old Name Shoji")
+        assert search_customers(session, query="Old Name Shoji")
+    other_replica = make_engine(database_url)
+    try:
+        with other_replica.begin() as connection:
+            connection.execute(
+                update(Customer)
+                .where(Customer.id == renamed.id)
+                .values(name="Brand New", name_key="brand new")
+            )
+    finally:
+        other_replica.dispose()
+    with transaction(engine) as session:
+        assert search_customers(session, query="Old Name Shoji") == []
+        assert search_customers(session, query="Brand New")[0].customer.id == renamed.id
+
+
+def test_an_index_cached_inside_a_rolled_back_transaction_is_not_reused(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        customer(session, "Rolled Back Foods")
+        assert search_customers(session, query="Rolled Back Foods")  # cached with the new customer
+        raise RuntimeError("the action failed")
+    with transaction(engine) as session:
+        kept = customer(session, "Kept Foods")  # the next change must not look like the undone one
+    with transaction(engine) as session:
+        assert [m.customer.id for m in search_customers(session, query="Kept Foods")][:1] == [kept.id]
+        assert search_customers(session, query="Rolled Back Foods", cutoff=99) == []
+
+
+def test_search_stays_correct_when_the_stamp_row_is_gone(engine: Engine) -> None:
+    with transaction(engine) as session:
+        customer(session, "First One")
+        assert search_customers(session, query="First One")
+        session.execute(delete(CustomerNamesStamp))
+        second = customer(session, "Second Two")  # the trigger puts the row back
+        session.execute(delete(CustomerNamesStamp))
+        session.execute(delete(Customer).where(Customer.id == second.id))
+        assert search_customers(session, query="Second Two") == []
+
+
+def test_editing_other_fields_keeps_the_cached_index(session: Session) -> None:
+    acme = customer(session, "Acme")
+    search_customers(session, query="Acme")
+    stamp = session.scalar(select(CustomerNamesStamp.stamp))
+    session.execute(update(Customer).where(Customer.id == acme.id).values(company="Acme Holdings"))
+    assert session.scalar(select(CustomerNamesStamp.stamp)) == stamp
+
+
+def _others(session: Session) -> None:
+    """Hundreds of other names, so that the pair prefilter, not an empty store, decides who is scored."""
+    for number in range(300):
+        customer(session, f"Other Customer {number:03d}")
+    for name in ("Acme Trading", "Globex", "Itoh Foods", "山田 花子", "山本 太郎", "Shoji Holdings"):
+        customer(session, name)
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("Yamada Shoji", "YAMADA SHOJI"),  # upper case
+        ("Yamada Shoji", "yamadashoji"),  # the space left out
+        ("Shoji Yamada", "Yamada Shoji"),  # the words swapped
+        ("Yamada Shoji", "Yamda Shoji"),  # a letter missing
+        ("株式会社アクメ", "あくめ"),  # kana, designator
+    ],
+)
+def test_names_typed_another_way_resolve_among_many_others(session: Session, stored: str, typed: str) -> None:
+    _others(session)
+    target = customer(session, stored)
+    assert resolve_customer(session, query=typed).id == target.id
+
+
+def _found(session: Session, typed: str, cutoff: float) -> list[tuple[int, float]]:
+    return [(m.customer.id, m.score) for m in search_customers(session, query=typed, cutoff=cutoff)]
+
+
+def _boundary_store(session: Session) -> None:
+    _others(session)
+    for name in ("Acme", "Ito", "山田 太郎", "I. M. Pei"):
+        customer(session, name)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["Acne", "Acm", "Acmee", "cAme", "Ito", "Itoo", "I", "Glbx", "山田太朗", "田山 太郎", "Globex Acme"],
+)
+@pytest.mark.parametrize("cutoff", [CANDIDATE_SCORE, SUGGESTION_SCORE])
+def test_the_prefilter_keeps_what_scoring_every_name_finds_in_short_names(
+    session: Session, monkeypatch: pytest.MonkeyPatch, typed: str, cutoff: float
+) -> None:
+    """One-letter typos in short names, a missing space, swapped words: the boundary of the prefilter."""
+    _boundary_store(session)
+    found = _found(session, typed, cutoff)
+    monkeypatch.setattr(PairIndex, "candidates", lambda _index, _key: None)  # score every key
+    assert found == _found(session, typed, cutoff)
+
+
+@pytest.mark.parametrize("typed", ["It", "山田"])
+def test_a_two_character_query_is_not_offered_names_sharing_one_character(
+    session: Session, monkeypatch: pytest.MonkeyPatch, typed: str
+) -> None:
+    """WRatio rates any name holding one of two typed characters 60; the prefilter drops those alone."""
+    _boundary_store(session)
+    found = {cutoff: _found(session, typed, cutoff) for cutoff in (CANDIDATE_SCORE, SUGGESTION_SCORE)}
+    monkeypatch.setattr(PairIndex, "candidates", lambda _index, _key: None)
+    assert found[CANDIDATE_SCORE] == _found(session, typed, CANDIDATE_SCORE)
+    everything = _found(session, typed, SUGGESTION_SCORE)
+    assert found[SUGGESTION_SCORE] == [(i, score) for i, score in everything if score > 60.0 + 1e-9]

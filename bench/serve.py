@@ -10,6 +10,8 @@ runs it. It prints its port on the first line of stdout and serves until killed.
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -65,6 +67,7 @@ def main() -> None:
         if workers:
             workers.start()
         app = create_app(settings, make_engine(args.database_url), workers=workers)
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))  # as crm-bot serve does
     server = HttpServer(app, host="127.0.0.1", port=0)
     print(server.port, flush=True)
     server.serve_forever()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 
 import click
 from slack_bolt import App
@@ -39,7 +41,17 @@ def _app(context: CliContext, workers: int) -> App:
     return app
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd, a scale-down) becomes a normal exit.
+
+    Python's default is to die on the spot; a normal exit runs ``concurrent.futures``' exit hook,
+    which stops the worker processes and releases their resources instead of leaving them behind.
+    """
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
+
+
 def _serve(app: App, host: str, port: int, threads: int) -> None:
+    _exit_on_sigterm()
     server = HttpServer(app, host=host, port=port, threads=threads)
     click.echo(f"crm-bot: serving Slack requests at {server.url}{EVENTS_PATH} ({threads} threads)", err=True)
     server.serve_forever()
@@ -77,6 +89,7 @@ def run(context: CliContext, port: int, host: str, workers: int) -> None:
     app = _app(context, workers)
     if context.settings.slack_app_token:
         click.echo("crm-bot: connecting to Slack in Socket Mode", err=True)
+        _exit_on_sigterm()
         SocketModeHandler(app, context.settings.slack_app_token).start()  # type: ignore[no-untyped-call]
     else:
         _serve(app, host, port, DEFAULT_THREADS)

@@ -184,6 +184,11 @@ class FakeSlack:
         self._add_faults(method, times, lambda: _Fault(hold=gate))
         return gate
 
+    def faults_left(self, method: str) -> int:
+        """Faults set for ``method`` that no call has met yet: 0 once a held call has arrived."""
+        with self._changed:
+            return len(self._state.faults.get(method) or ())
+
     def release_holds(self) -> None:
         """Let every held call go on, so nothing waits on the fake forever."""
         with self._changed:

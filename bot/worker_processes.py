@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -77,9 +78,10 @@ def envelope(
 class WorkerProcesses:
     """A pool of worker processes, replaced as a whole when one of them dies.
 
-    ``concurrent.futures`` marks a pool broken when a worker is killed (by the OOM killer, say) and
-    refuses all later work; a server must go on answering, so the next request gets a fresh pool.
-    The requests that were running in the dead worker are lost.
+    ``concurrent.futures`` marks a pool broken when a worker is killed (by the OOM killer, say),
+    stops the other workers and refuses all later work; a server must go on answering, so the next
+    request gets a fresh pool. The handlers that were running in the killed worker are lost; those
+    of the other workers finish first (``_finish_and_exit``).
     """
 
     def __init__(self, settings: Settings, count: int) -> None:
@@ -116,7 +118,7 @@ class WorkerProcesses:
         if not_done or any(future.exception() for future in done):
             raise RuntimeError("the worker processes did not start: see the log above")
 
-    def submit(self, handler: Handler, request: Envelope) -> Future[None]:
+    def submit(self, handler: Handler, request: Envelope, *, again: bool = False) -> Future[None]:
         with self._lock:
             try:
                 future = self._pool.submit(_handle, handler, request)
@@ -126,18 +128,28 @@ class WorkerProcesses:
                 self._pool = self._new_pool()
                 self._boot()
                 future = self._pool.submit(_handle, handler, request)
-        future.add_done_callback(_log_lost)
+        future.add_done_callback(lambda done: self._after(done, handler, request, again))
         return future
+
+    def _after(self, done: Future[None], handler: Handler, request: Envelope, again: bool) -> None:
+        """Hand a request caught in a breaking pool to the next one, once.
+
+        ``_handle`` only passes a request to a worker's threads, so a request whose hand-over failed
+        with the pool had not started: sending it again cannot run it twice. Called on the pool's
+        own thread, which must not wait on the pool: the new submission goes from a thread of its own.
+        """
+        error = None if done.cancelled() else done.exception()
+        if error is None:
+            return
+        if isinstance(error, BrokenProcessPool) and not again:
+            threading.Thread(target=self.submit, args=(handler, request), kwargs={"again": True}).start()
+            return
+        # Handlers report their own errors to the user; what arrives here never reached a worker.
+        log.error("a request was lost on its way to a worker process: %s", type(error).__name__)
 
     def shutdown(self) -> None:
         with self._lock:
             self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _log_lost(future: Future[None]) -> None:
-    # Handlers report their own errors to the user; what arrives here never reached a worker.
-    if not future.cancelled() and (error := future.exception()) is not None:
-        log.error("a request was lost in a worker process: %s", type(error).__name__)
 
 
 _deps: Deps | None = None
@@ -148,6 +160,11 @@ def _start_worker(settings: Settings) -> None:
     """In each worker: lower its priority, then build what handlers need, once."""
     global _deps, _client
     os.nice(WORKER_NICENESS)
+    # Ctrl-C reaches the whole process group: the server decides when its workers stop. SIGTERM (from
+    # the pool when another worker died, or systemd stopping the whole service) lets the handlers
+    # already running finish, so a saved change still gets its reply.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _finish_and_exit)
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="crm-parent-watch", daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = make_engine(settings.database_url)
@@ -160,6 +177,12 @@ def _start_worker(settings: Settings) -> None:
         clock=utc_now,
     )
     warm_up()
+
+
+def _finish_and_exit(_signal: int, _frame: object) -> None:
+    if _deps is not None:
+        _deps.executor.shutdown(wait=True)
+    os._exit(0)
 
 
 def _exit_with(parent: int) -> None:

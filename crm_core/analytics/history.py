@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cached_property
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,8 @@ class _DayRows:
     of millions of rows, and copying them for each day was most of its peak memory.
     """
 
+    DAYS_COLUMN: ClassVar[str]  # the column of ``per_customer`` counting each customer's days
+
     def __init__(self, frame: pd.DataFrame, *, uncut: Self | None = None, cut_day: int | None = None) -> None:
         # The uncut rows; a cut also names the history they belong to, whose summaries it reuses.
         self._rows = frame
@@ -76,6 +78,27 @@ class _DayRows:
             return self
         return type(self)(self._rows, uncut=self, cut_day=day)
 
+    @property
+    def per_customer(self) -> pd.DataFrame:
+        """Per customer with activity: at least ``DAYS_COLUMN``, the number of distinct days."""
+        raise NotImplementedError
+
+    @cached_property
+    def median_gap_days(self) -> pd.Series:
+        """Each customer's median number of days between consecutive days of activity.
+
+        A cut recomputes it only for the customers with activity after the cut.
+        """
+        if self.uncut is None or self.cut_day is None:
+            return _median_gaps(*self._days())
+        uncut = self.uncut.median_gap_days, self.uncut.per_customer[self.DAYS_COLUMN]
+        counts = self.per_customer[self.DAYS_COLUMN]
+        return _median_gaps_after_cut(*self._days(), self.cut_day, counts, uncut)
+
+    def _days(self) -> tuple[IntArray, IntArray]:
+        """Customer ids and days of the uncut rows that count as activity."""
+        raise NotImplementedError
+
 
 class PurchaseDays(_DayRows):
     """One row per customer and day with a purchase or refund, sorted by customer then day.
@@ -84,6 +107,8 @@ class PurchaseDays(_DayRows):
     values must be positive for the spend model), ``net`` (refunds subtracted: what the business
     kept) and ``purchased`` (false on refund-only days, so a refund is never a purchase occasion).
     """
+
+    DAYS_COLUMN = "purchase_days"
 
     @classmethod
     def from_purchases(cls, purchases: pd.DataFrame) -> PurchaseDays:
@@ -111,7 +136,7 @@ class PurchaseDays(_DayRows):
 
         ``net_revenue`` subtracts refunds from any day, so revenue is what the business kept.
         """
-        history = _first_last_count(*self._purchase_days(), "purchase_days", self.cut_day)
+        history = _first_last_count(*self._days(), self.DAYS_COLUMN, self.cut_day)
         rows = self._rows[[CUSTOMER_ID, "net"]]
         if self.cut_day is not None:
             rows = rows[self._rows[DAY].to_numpy() <= self.cut_day]
@@ -136,16 +161,7 @@ class PurchaseDays(_DayRows):
             }
         )
 
-    @cached_property
-    def median_gap_days(self) -> pd.Series:
-        """Each repeat buyer's median number of days between consecutive purchase days."""
-        if self.uncut is None or self.cut_day is None:
-            return _median_gaps(*self._purchase_days())
-        uncut = self.uncut.median_gap_days, self.uncut.per_customer["purchase_days"]
-        counts = self.per_customer["purchase_days"]
-        return _median_gaps_after_cut(*self._purchase_days(), self.cut_day, counts, uncut)
-
-    def _purchase_days(self) -> tuple[IntArray, IntArray]:
+    def _days(self) -> tuple[IntArray, IntArray]:
         """Customer ids and days of the uncut rows with a purchase (not a refund only)."""
         purchased = self._rows["purchased"].to_numpy()
         return self._rows[CUSTOMER_ID].to_numpy()[purchased], self._rows[DAY].to_numpy()[purchased]
@@ -153,6 +169,8 @@ class PurchaseDays(_DayRows):
 
 class ContactDays(_DayRows):
     """Distinct (``customer_id``, ``day``) pairs with an interaction, sorted by customer then day."""
+
+    DAYS_COLUMN = "contact_days"
 
     @classmethod
     def from_interactions(cls, interactions: pd.DataFrame) -> ContactDays:
@@ -170,19 +188,10 @@ class ContactDays(_DayRows):
     @cached_property
     def per_customer(self) -> pd.DataFrame:
         """Per customer with a contact: ``last_day`` and ``contact_days`` (distinct days)."""
-        summary = _first_last_count(*self._contact_days(), "contact_days", self.cut_day)
+        summary = _first_last_count(*self._days(), self.DAYS_COLUMN, self.cut_day)
         return summary.drop(columns="first_day")
 
-    @cached_property
-    def median_gap_days(self) -> pd.Series:
-        """Each customer's median number of days between consecutive contact days."""
-        if self.uncut is None or self.cut_day is None:
-            return _median_gaps(*self._contact_days())
-        uncut = self.uncut.median_gap_days, self.uncut.per_customer["contact_days"]
-        counts = self.per_customer["contact_days"]
-        return _median_gaps_after_cut(*self._contact_days(), self.cut_day, counts, uncut)
-
-    def _contact_days(self) -> tuple[IntArray, IntArray]:
+    def _days(self) -> tuple[IntArray, IntArray]:
         """Customer ids and days of the uncut rows."""
         return self._rows[CUSTOMER_ID].to_numpy(), self._rows[DAY].to_numpy()
 

@@ -59,7 +59,7 @@ def test_anything_but_audit_rows_is_refused_and_not_written(engine: Engine) -> N
 
 def test_on_sqlite_a_writer_need_not_wait_for_an_open_read(engine: Engine, database_url: str) -> None:
     if engine.dialect.name != "sqlite":
-        pytest.skip("the write lock held from BEGIN is SQLite's")
+        pytest.skip("the write lock held from BEGIN is SQLite's; postgres locks rows, not the store")
     with transaction(engine) as session:
         customer(session, "Acme Inc.")
     other = make_engine(database_url)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from bot import slack_clients
 from bot.digest_sender import METADATA_EVENT, DigestSender
 from bot.fake_slack import RESPONSE_URL, FakeSlack
+from bot.ids import CallbackId
 from bot.listener_pool import ListenerPool
 from bot.people import People
 from bot.slack_clients import retry_handlers
@@ -92,6 +93,33 @@ def test_a_reply_that_times_out_but_reached_slack_is_not_followed_by_an_apology(
     assert [reply.text for reply in slack.replies(sent.response_id)] == [
         ":white_check_mark: Logged: Call with *Acme Inc.*."
     ]
+
+
+THREAD_CHANNEL = "C0SUPPORT"
+THREAD = "1772496000.000100"
+# Every Web API call of the "Log to CRM" shortcut, in the order it makes them.
+SHORTCUT_CALLS = ("users.info", "conversations.replies", "chat.getPermalink", "views.open")
+
+
+@pytest.mark.usefixtures("acme")
+@pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.parametrize("method", SHORTCUT_CALLS)
+def test_each_web_api_call_of_a_request_refused_once_is_retried_and_the_modal_opens_once(
+    sender: SlackSender, slack: FakeSlack, listeners: ListenerPool, method: str, fault: dict[str, Any]
+) -> None:
+    slack.add_thread(THREAD_CHANNEL, THREAD, [{"user": "U0BUYER", "text": "Acme here: the order is late"}])
+    slack.fail_next(method, **fault)
+    sent = sender.shortcut(
+        CallbackId.LOG_MESSAGE, {"ts": THREAD, "user": "U0BUYER", "text": "x"}, channel=THREAD_CHANNEL
+    )
+    assert sent.answer.status == 200
+    assert listeners.settle(SETTLED)
+    assert [call.status for call in slack.calls_to(method)] == [fault["status"], 200]
+    [opened] = slack.delivered("views.open")
+    assert "Acme here" in str(opened.params["view"])
+    # No apology anywhere: the user sees only the modal.
+    for message in (RESPONSE_URL, "chat.postEphemeral", "chat.postMessage"):
+        assert slack.delivered(message) == [], message
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import time
 from collections import defaultdict, deque
@@ -24,6 +25,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, block_problems
+
+log = logging.getLogger(__name__)
 
 RESPONSE_URL = "response_url"
 WORKSPACE_URL = "https://fake-workspace.slack.com/"
@@ -104,6 +107,15 @@ class _State:
     socket_mode_url: Callable[[], str] | None = None
 
 
+class _LoggingServer(ThreadingHTTPServer):
+    """Connection errors go to the log, not to stderr, where they landed among pytest's dots."""
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        # A client that gave up (a timeout drill, a reset under a thousand deliveries): the client
+        # sees the failure and retries; here it is only worth a line in the test's log.
+        log.info("fake Slack: a connection from %s failed", client_address, exc_info=True)
+
+
 class FakeSlack:
     """``with FakeSlack() as slack:`` serves on 127.0.0.1 at a free port until the block ends."""
 
@@ -116,7 +128,7 @@ class FakeSlack:
         self._state = _State()
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_request_handler(self))
+        self._server = _LoggingServer(("127.0.0.1", 0), _make_request_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True

@@ -4,8 +4,9 @@ Python runs one thread of a process at a time. With searches, profile rendering 
 running in lazy listener threads, an ack (which crosses several threads in waitress and Bolt) waits
 for the interpreter lock behind them, and its p99 grows with the load (docs/PERFORMANCE.md, "/crm
 find"). With ``crm-bot serve --workers N`` the serving process only acknowledges and hands each
-request to one of N worker processes, which run the same handlers at a lower CPU priority, so the
-operating system schedules an ack ahead of them.
+request to one of N worker processes (from the ack listener, after the ack: ``bot.listeners.wiring``),
+which run the same handlers at a lower CPU priority, so the operating system schedules an ack ahead
+of them.
 
 What crosses the process boundary is plain data (``Envelope``); a worker builds its own store
 engine and Web API client from the same settings. Correctness never depended on the process a

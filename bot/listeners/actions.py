@@ -22,7 +22,7 @@ from bot.blocks.text import day
 from bot.grammar import UsageError
 from bot.ids import ActionId
 from bot.listeners.home import home_view
-from bot.listeners.wiring import acknowledge, lazily
+from bot.listeners.wiring import answered_later
 from bot.user_request import NOT_IN_CHANNEL, Deps, Handler, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
@@ -42,7 +42,7 @@ def register(app: App, deps: Deps) -> None:
         ActionId.SHARE_PROFILE: share_profile,
     }
     for action_id, handler in handlers.items():
-        app.action(action_id)(ack=acknowledge, lazy=[lazily(deps, handler)])
+        app.action(action_id)(**answered_later(deps, handler))
 
 
 def open_profile(request: UserRequest) -> None:

@@ -1,4 +1,4 @@
-"""``/crm``: acknowledged at once with nothing, answered ephemerally from a lazy listener."""
+"""``/crm``: acknowledged at once with nothing, answered ephemerally after the ack (``answered_later``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.blocks.limits import escape, unescape
 from bot.blocks.profile import render_profile_card
 from bot.blocks.text import day, mention
 from bot.grammar import Find, Help, Log, Mine, SetFollowUp, SetRole, ShowAudit, parse_command
-from bot.listeners.wiring import acknowledge, lazily
+from bot.listeners.wiring import answered_later
 from bot.user_request import Deps, UserRequest
 from crm_core.access.policy import Permission, authorize
 from crm_core.audit.query import audit_events
@@ -27,7 +27,7 @@ AUDIT_SHOWN = 100  # events of one customer in /crm admin audit; the CLI reads t
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(COMMAND)(ack=acknowledge, lazy=[lazily(deps, answer_crm_command)])
+    app.command(COMMAND)(**answered_later(deps, answer_crm_command))
 
 
 def answer_crm_command(request: UserRequest) -> None:

@@ -1,8 +1,9 @@
 """``@crm log <customer>`` inside a thread: the whole thread becomes one ``support`` interaction.
 
-Bolt acknowledges events itself; the work runs in a lazy listener. The thread is keyed by its
-channel and parent ts in the database, so Slack's retries of the event and later mentions in the
-same thread update that one interaction instead of adding another, whichever replica gets them.
+The event is acknowledged at once and the work runs after the ack (``answered_later``). The thread
+is keyed by its channel and parent ts in the database, so Slack's retries of the event and later
+mentions in the same thread update that one interaction instead of adding another, whichever
+replica gets them.
 The confirmation goes to the thread for everyone to see: "logged" the first time, "updated" after.
 A retried delivery that changed nothing stays silent: the first delivery has already answered.
 Mistakes (no thread, no customer, an ambiguous name) are answered to the mentioner only.
@@ -18,7 +19,7 @@ from slack_bolt import App
 from bot.blocks.as_text import slack_to_plain
 from bot.blocks.limits import escape
 from bot.grammar import UsageError, parse_mention
-from bot.listeners.wiring import acknowledge, lazily
+from bot.listeners.wiring import answered_later
 from bot.threads import THREAD_KIND, confirmation_key, fetch_thread
 from bot.user_request import Deps, UserRequest
 from crm_core.identity.search import resolve_customer
@@ -27,7 +28,7 @@ from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event("app_mention")(ack=acknowledge, lazy=[lazily(deps, log_mentioned_thread)])
+    app.event("app_mention")(**answered_later(deps, log_mentioned_thread))
 
 
 def log_mentioned_thread(request: UserRequest) -> None:

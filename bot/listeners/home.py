@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.home import render_home
 from bot.blocks.limits import Block
-from bot.listeners.wiring import acknowledge, lazily
+from bot.listeners.wiring import acknowledge, answered_later
 from bot.user_request import Deps, UserRequest
 from crm_core.follow_ups.service import open_follow_ups
 from crm_core.interactions.service import customers_touched_by
@@ -20,9 +20,7 @@ RECENT_CUSTOMERS = 10
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event("app_home_opened", matchers=[opened_home_tab])(
-        ack=acknowledge, lazy=[lazily(deps, publish_home)]
-    )
+    app.event("app_home_opened", matchers=[opened_home_tab])(**answered_later(deps, publish_home))
     # Opening the Messages tab sends the same event: acknowledged, and nothing more (not even a
     # refusal to a guest, who did not ask for anything).
     app.event("app_home_opened")(acknowledge)

@@ -13,7 +13,7 @@ from bot.blocks.modals import render_reassign_modal
 from bot.blocks.text import mention
 from bot.ids import ActionId, CallbackId, Field
 from bot.listeners.views import Form, show_error
-from bot.listeners.wiring import acknowledge, before_ack, lazily
+from bot.listeners.wiring import answered_later, before_ack
 from bot.user_request import Deps, UserRequest
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import (
@@ -24,7 +24,7 @@ from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.action(ActionId.REASSIGN)(ack=acknowledge, lazy=[lazily(deps, open_reassign_modal)])
+    app.action(ActionId.REASSIGN)(**answered_later(deps, open_reassign_modal))
     app.view(CallbackId.REASSIGN_FOLLOW_UP)(before_ack(deps, submit_reassign))
 
 

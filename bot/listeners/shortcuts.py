@@ -15,7 +15,7 @@ from slack_bolt import App
 
 from bot.blocks.modals import render_log_interaction_modal
 from bot.ids import CallbackId
-from bot.listeners.wiring import acknowledge, lazily
+from bot.listeners.wiring import answered_later
 from bot.threads import THREAD_KIND, fetch_thread
 from bot.user_request import Deps, UserRequest
 from crm_core.identity.mentions import customer_named_in
@@ -23,7 +23,7 @@ from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.shortcut(CallbackId.LOG_MESSAGE)(ack=acknowledge, lazy=[lazily(deps, open_thread_log_modal)])
+    app.shortcut(CallbackId.LOG_MESSAGE)(**answered_later(deps, open_thread_log_modal))
 
 
 def open_thread_log_modal(request: UserRequest) -> None:

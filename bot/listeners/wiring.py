@@ -1,9 +1,10 @@
 """Adapters between Bolt's keyword-argument listeners and our handlers that take a ``UserRequest``.
 
-- ``acknowledge`` answers Slack at once with nothing: the reply follows from a lazy listener.
-- ``lazily`` runs a handler as a Bolt lazy listener (on the listener thread pool, after the ack,
-  or in a worker process: ``bot.worker_processes``), reporting its errors through ``bot.errors``,
-  which Bolt would otherwise only log. The request's headers come along, for Slack's retry count.
+- ``answered_later`` acknowledges at once with nothing and runs the handler after the ack: as a
+  Bolt lazy listener on the listener thread pool, or, with worker processes
+  (``bot.worker_processes``), handed over to them by the ack listener itself. Errors are reported
+  through ``bot.errors``, which Bolt would otherwise only log. The request's headers come along,
+  for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
 
@@ -22,7 +23,7 @@ from slack_sdk import WebClient
 
 from bot.errors import report, run_handler
 from bot.user_request import Deps, Handler, UserRequest
-from bot.worker_processes import envelope
+from bot.worker_processes import WorkerProcesses, envelope
 from crm_core.errors import Forbidden
 
 AckHandler = Callable[[UserRequest, Ack], None]
@@ -32,12 +33,30 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
+def answered_later(deps: Deps, handler: Handler) -> dict[str, Any]:
+    """Bolt's listener arguments (``ack=``, ``lazy=``) to acknowledge now and run ``handler`` after.
+
+    With worker processes the ack listener acks, then hands the request over on its own thread. As
+    a lazy listener it would first be deep-copied by Bolt on the thread that holds Slack's HTTP
+    request, before that thread answers; with the work itself elsewhere, that copy was most of what
+    an ack cost beyond the framework's floor (docs/PERFORMANCE.md, "/crm find").
+    """
+    if deps.workers is None:
+        return {"ack": acknowledge, "lazy": [_lazily(deps, handler)]}
+    return {"ack": _handed_over(deps.workers, handler), "lazy": []}
+
+
+def _lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
     def run(body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest) -> None:
-        if deps.workers is not None:
-            deps.workers.submit(handler, envelope(body, context, request.headers))
-        else:
-            run_handler(handler, UserRequest(deps, client, body, context, request.headers))
+        run_handler(handler, UserRequest(deps, client, body, context, request.headers))
+
+    return _named_after(handler, run)
+
+
+def _handed_over(workers: WorkerProcesses, handler: Handler) -> Callable[..., None]:
+    def run(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
+        ack()
+        workers.submit(handler, envelope(body, context, request.headers))
 
     return _named_after(handler, run)
 

@@ -18,15 +18,18 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.fake_slack import FakeSlack
+from bot.ids import ActionId, CallbackId
+from bot.slack_sender import CHANNEL
 from bot.worker_processes import WORKER_NICENESS
 from crm_core.store import transaction
-from tests.bot.harness import SlackSender
+from tests.bot.harness import SlackSender, elements, opened_view
 from tests.conftest import CliResult
 from tests.factories import customer
 
 Crm = Callable[..., CliResult]
 TOKEN = "xoxb-cli-test"
 SECRET = "cli-test-signing-secret"
+THREAD = "1772496000.000100"
 
 
 @pytest.fixture
@@ -160,6 +163,33 @@ def test_serve_with_workers_answers_from_worker_processes_and_replaces_a_dead_on
     while any(Path(f"/proc/{pid}").exists() for pid in replacements) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in replacements if Path(f"/proc/{pid}").exists()]
+
+
+def test_with_workers_every_kind_of_request_is_answered_after_its_ack(
+    engine: Engine, database_url: str
+) -> None:
+    """Commands, buttons, message shortcuts and events: each acked, then handed to a worker."""
+    with transaction(engine) as session:
+        customer(session, "Acme Inc.")
+    with serving(database_url, "--workers", "2") as (url, slack, _):
+        sender = SlackSender(url, SECRET, slack)
+        sent = sender.command("find acme")
+        assert (sent.answer.status, sent.answer.body) == (200, "")
+        [card] = slack.wait_for_reply(sent.response_id, timeout=30)
+        [log_button] = [
+            e for e in elements(card.params["blocks"]) if e.get("action_id") == ActionId.LOG_INTERACTION
+        ]
+        assert sender.click(log_button).answer.status == 200
+        assert opened_view(slack)["callback_id"] == CallbackId.LOG_INTERACTION
+
+        slack.add_thread(CHANNEL, THREAD, [{"user": "U0BUYER", "text": "Acme Inc.: order #42 is late"}])
+        assert sender.shortcut(CallbackId.LOG_MESSAGE, {"ts": THREAD, "text": "x"}).answer.status == 200
+        assert opened_view(slack, count=2)["private_metadata"]
+
+        assert sender.open_home(user="U0SALES").status == 200
+        slack.wait_for("views.publish", timeout=30)
+        home = slack.home_view("U0SALES")
+        assert home is not None and home["type"] == "home"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from Linux's /proc")

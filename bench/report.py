@@ -130,20 +130,20 @@ def _label(scale: str) -> str:
 
 
 def _target_table(results: Results) -> list[str]:
-    lines = ["| target | scale | measured | limit | verdict |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| target | scale | measured | on | limit | verdict |", "| --- | --- | --- | --- | --- | --- |"]
     for target in TARGETS:
         figure = results.get(target.metric, target.scale, target.store)
         comparison = "≤" if target.at_most else "≥"
         limit = f"{comparison} {target.limit:,g}{target.unit}"
         if figure is None:
-            lines.append(f"| {target.label} | {_label(target.scale)} | not measured | {limit} | – |")
+            lines.append(f"| {target.label} | {_label(target.scale)} | not measured | – | {limit} | – |")
             continue
         met = figure.value <= target.limit if target.at_most else figure.value >= target.limit
         value = f"{figure.value:,.2f}" if figure.value < 100 else f"{figure.value:,.0f}"
         runs = f" ({figure.runs} runs)" if figure.runs != 1 else ""
         lines.append(
-            f"| {target.label} | {_label(target.scale)} | {value}{target.unit}{runs} | {limit} | "
-            f"{'met' if met else '**missed**'} |"
+            f"| {target.label} | {_label(target.scale)} | {value}{target.unit}{runs} | "
+            f"{figure.measured_on} | {limit} | {'met' if met else '**missed**'} |"
         )
     return lines
 
@@ -201,9 +201,12 @@ def _growth_table(results: Results) -> list[str]:
 
 
 def _machine(results: Results) -> list[str]:
+    """The machine as the last run saw it; figures kept from earlier runs carry their own dates."""
     machine = results.machine
+    dates = sorted({figure.measured_on for figure in results.figures})
     return [
-        f"Measured on {machine.get('date', '?')}: {machine.get('cpu', '?')}, "
+        f"Measured on {', '.join(dates)} (each figure's date is in `bench/results.json`; the targets "
+        f"table shows it). The last run, on {machine.get('date', '?')}: {machine.get('cpu', '?')}, "
         f"{machine.get('nproc', '?')} cores, "
         f"{machine.get('memory_gib', '?')} GiB memory, {machine.get('os', '?')}, Python "
         f"{machine.get('python', '?')}; load average when the last run started: "

@@ -35,7 +35,7 @@ def create_app(
     Needs SLACK_BOT_TOKEN (checked with Slack now, through auth.test) and, over HTTP,
     SLACK_SIGNING_SECRET; a missing one fails here with a message naming it. The console and the
     tests pass a ``bot.listener_pool.ListenerPool`` as ``listener_executor``, to know when it is idle.
-    With ``workers``, lazy listeners' work runs in those processes instead of on the listener pool.
+    With ``workers``, the work after each ack runs in those processes instead of on the listener pool.
     """
     client = make_web_client(settings)
     # Socket Mode requests are not signed; over HTTP an empty secret would accept forged requests.

@@ -59,7 +59,7 @@ class Deps:
     people: People
     executor: Executor
     clock: Callable[[], dt.datetime] = utc_now
-    workers: WorkerProcesses | None = None  # where lazy work runs, when not on ``executor``
+    workers: WorkerProcesses | None = None  # where the work after an ack runs, when not on ``executor``
 
 
 class UserRequest:

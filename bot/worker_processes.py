@@ -1,4 +1,4 @@
-"""Lazy listeners' work in worker processes, so the process that acknowledges Slack never waits for it.
+"""The work after each ack in worker processes, so the process that acknowledges Slack never waits for it.
 
 Python runs one thread of a process at a time. With searches, profile rendering and Web API calls
 running in lazy listener threads, an ack (which crosses several threads in waitress and Bolt) waits

@@ -15,6 +15,7 @@ handler itself would show nothing personal.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,8 @@ from bot.worker_processes import WorkerProcesses, envelope
 from crm_core.errors import Forbidden
 
 AckHandler = Callable[[UserRequest, Ack], None]
+
+log = logging.getLogger(__name__)
 
 
 def acknowledge(ack: Ack) -> None:
@@ -43,7 +46,7 @@ def answered_later(deps: Deps, handler: Handler) -> dict[str, Any]:
     """
     if deps.workers is None:
         return {"ack": acknowledge, "lazy": [_lazily(deps, handler)]}
-    return {"ack": _handed_over(deps.workers, handler), "lazy": []}
+    return {"ack": _handed_over(deps, deps.workers, handler), "lazy": []}
 
 
 def _lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
@@ -53,10 +56,21 @@ def _lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
     return _named_after(handler, run)
 
 
-def _handed_over(workers: WorkerProcesses, handler: Handler) -> Callable[..., None]:
-    def run(ack: Ack, body: dict[str, Any], context: BoltContext, request: BoltRequest) -> None:
+def _handed_over(deps: Deps, workers: WorkerProcesses, handler: Handler) -> Callable[..., None]:
+    def run(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest
+    ) -> None:
         ack()
-        workers.submit(handler, envelope(body, context, request.headers))
+        try:
+            workers.submit(handler, envelope(body, context, request.headers))
+        except Exception as error:
+            # Nothing may leave an ack listener after ack(): Bolt would take the ack back, and Slack
+            # would show the user a timeout. Without workers (shut down, or new ones failing to
+            # start) the request is answered here, as it is when none are configured.
+            log.error(
+                "could not hand a request to a worker process (%s): answering it here", type(error).__name__
+            )
+            run_handler(handler, UserRequest(deps, client, body, context, request.headers))
 
     return _named_after(handler, run)
 

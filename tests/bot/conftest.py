@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from slack_bolt import App
 from sqlalchemy import Engine
 
 from bot.app import LISTENER_THREADS, create_app
@@ -68,11 +70,9 @@ def listeners() -> ListenerPool:
     return ListenerPool(max_workers=LISTENER_THREADS)
 
 
-@pytest.fixture
-def server(
-    settings: Settings, engine: Engine, clock: Clock, slack: FakeSlack, listeners: ListenerPool
-) -> Iterator[HttpServer]:
-    app = create_app(settings, engine, clock=clock, listener_executor=listeners)
+@contextmanager
+def serving(app: App, slack: FakeSlack) -> Iterator[HttpServer]:
+    """``app`` served on a free port until the block ends, as ``crm-bot serve`` serves it."""
     served = HttpServer(app, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=served.serve_forever, name="crm-bot-http", daemon=True)
     thread.start()
@@ -82,6 +82,14 @@ def server(
     thread.join(timeout=10)
     # Let lazy listeners finish before the store is emptied for the next test.
     app.listener_runner.listener_executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def server(
+    settings: Settings, engine: Engine, clock: Clock, slack: FakeSlack, listeners: ListenerPool
+) -> Iterator[HttpServer]:
+    with serving(create_app(settings, engine, clock=clock, listener_executor=listeners), slack) as served:
+        yield served
 
 
 @pytest.fixture

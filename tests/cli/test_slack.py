@@ -180,10 +180,12 @@ def test_with_workers_every_kind_of_request_is_answered_after_its_ack(
             e for e in elements(card.params["blocks"]) if e.get("action_id") == ActionId.LOG_INTERACTION
         ]
         assert sender.click(log_button).answer.status == 200
+        slack.wait_for("views.open", timeout=30)
         assert opened_view(slack)["callback_id"] == CallbackId.LOG_INTERACTION
 
         slack.add_thread(CHANNEL, THREAD, [{"user": "U0BUYER", "text": "Acme Inc.: order #42 is late"}])
         assert sender.shortcut(CallbackId.LOG_MESSAGE, {"ts": THREAD, "text": "x"}).answer.status == 200
+        slack.wait_for("views.open", count=2, timeout=30)
         assert opened_view(slack, count=2)["private_metadata"]
 
         assert sender.open_home(user="U0SALES").status == 200

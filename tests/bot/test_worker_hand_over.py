@@ -1,0 +1,36 @@
+"""With ``--workers``, the ack listener hands each request over; when it cannot, the server answers."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.fake_slack import FakeSlack
+from bot.listener_pool import ListenerPool
+from bot.worker_processes import WorkerProcesses
+from crm_core.config import Settings
+from tests.bot.conftest import SIGNING_SECRET, Clock, serving
+from tests.bot.harness import SlackSender
+
+
+def test_a_request_no_worker_can_take_is_acked_and_answered_by_the_server(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    slack: FakeSlack,
+    listeners: ListenerPool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    workers = WorkerProcesses(settings, 1)
+    workers.shutdown()  # as while the server stops: the pool takes no more work
+    app = create_app(settings, engine, clock=clock, listener_executor=listeners, workers=workers)
+    with caplog.at_level(logging.ERROR, logger="bot.listeners.wiring"), serving(app, slack) as server:
+        sent = SlackSender(server.url, SIGNING_SECRET, slack).command("help")
+        # Acked as usual (Bolt takes back an ack whose listener raises after it: a timeout in Slack).
+        assert (sent.answer.status, sent.answer.body) == (200, "")
+        [reply] = slack.wait_for_reply(sent.response_id)
+        assert "How to use /crm" in reply.text
+    assert "could not hand a request to a worker process (RuntimeError): answering it here" in caplog.text

@@ -96,6 +96,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def rehearsal(engine: Engine) -> Iterator[Session]:
+    """A unit of work rolled back at the end: a dry run doing the real work, so its counts are exact."""
+    with session_factory(engine)() as session:
+        yield session
+        session.rollback()
+
+
+@contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads, and audits what it read: a profile shown, a search made.
 

@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import TextIO
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from bot.cli.app import CliContext, pass_context
 from crm_core.io.export import export_csv
 from crm_core.io.importer import ENTITIES, ImportReport, import_table
 from crm_core.io.source import read_table
-from crm_core.store import session_factory, transaction
+from crm_core.store import rehearsal, transaction
 
 EXIT_ROWS_REJECTED = 1
 ENTITY = click.Choice(list(ENTITIES))
@@ -53,7 +51,7 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
     actor = replace(context.actor, surface="import")
     with (
         tqdm(total=len(table.rows), unit="rows", file=sys.stderr, disable=not sys.stderr.isatty()) as bar,
-        _unit_of_work(context.engine(), keep=not dry_run) as session,
+        (rehearsal if dry_run else transaction)(context.engine()) as session,
     ):
         report = import_table(session, entity=entity, table=table, actor=actor, progress=bar.update)
     if not report.rows:
@@ -65,18 +63,6 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
     click.echo(_summary(report, dry_run=dry_run))
     if report.rejected:
         sys.exit(EXIT_ROWS_REJECTED)
-
-
-@contextmanager
-def _unit_of_work(engine: Engine, *, keep: bool) -> Iterator[Session]:
-    """The import's one transaction: committed, or (dry run) rolled back after doing the same work.
-
-    Rolling back real work, rather than validating on the side, makes a dry run's counts exact.
-    """
-    with session_factory(engine)() as session:
-        yield session
-        if keep:
-            session.commit()
 
 
 def _summary(report: ImportReport, *, dry_run: bool) -> str:

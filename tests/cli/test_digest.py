@@ -85,6 +85,6 @@ def test_send_posts_each_undelivered_digest_of_the_day_once(
         again = crm("digest", "--send", "--date", "2026-11-25")
         posted = slack.calls_to("chat.postMessage")
     assert first.exit_code == 0, first.stderr
-    assert first.stdout.startswith("sent 2 digests for 2026-11-25")
-    assert again.stdout.startswith("sent 0 digests")
+    assert first.stdout == "sent 2 digests for 2026-11-25; 0 already sent or being sent\n"
+    assert again.stdout == "sent 0 digests for 2026-11-25; 2 already sent or being sent\n"
     assert sorted(call.params["channel"] for call in posted) == ["DU0OTHER", "DU0REP"]

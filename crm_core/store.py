@@ -9,9 +9,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -19,12 +20,13 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from alembic import command
 from crm_core.audit.service import record
 from crm_core.errors import ConfigError, Forbidden, SchemaOutOfDate
 from crm_core.models import AuditEvent
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
+# Package data, so that `pip install .` carries the migrations: found through the import system, not a
+# path beside the source tree (which, installed, was the alembic library's own folder).
+MIGRATIONS_DIR = str(files("crm_core.migrations"))
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _READS_ONLY = "crm_reads_only"  # an execution option: see ``reading``
 
@@ -152,13 +154,20 @@ def _audit_refusal(engine: Engine, refused: Forbidden) -> None:
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", MIGRATIONS_DIR)
     config.attributes["database_url"] = url
     return config
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+def head_revision() -> str:
+    """The newest migration this crm-bot ships; without one it cannot tell a store is current."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    if head is None:
+        raise ConfigError(
+            f"no database migrations found in {MIGRATIONS_DIR}: this crm-bot installation is incomplete; "
+            "reinstall it with `pip install crm-bot`"
+        )
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

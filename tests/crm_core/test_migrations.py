@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, insert, inspect, select, text, update
 
-from alembic import command
 from crm_core.identity.search import resolve_customer
 from crm_core.models import Base, Customer, CustomerNamesStamp
 from crm_core.store import alembic_config, current_revision, make_engine, transaction, upgrade
@@ -77,3 +77,18 @@ def test_0002_downgrades_to_the_shipped_schema_and_upgrades_again(store_at_0001:
         connection.commit()
     upgrade(store_at_0001)
     assert _stamp(store_at_0001) == 0
+
+
+def test_an_installation_without_migrations_refuses_every_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed without its migrations, crm-bot used to take an empty store as up to date."""
+    import crm_core.store as store
+    from crm_core.errors import ConfigError
+
+    (tmp_path / "versions").mkdir()
+    monkeypatch.setattr(store, "MIGRATIONS_DIR", str(tmp_path))
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    with pytest.raises(ConfigError, match="no database migrations found"):
+        store.ensure_current(engine, auto_upgrade=False)
+    engine.dispose()

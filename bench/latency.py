@@ -1,10 +1,10 @@
 """``/crm find`` and ``/crm log`` under 16 concurrent clients, against the bare Bolt floor.
 
 The app and the floor (``bench.serve``) each run in a server process of their own, on the same
-server stack (``bot.server.HttpServer``, waitress). Sixteen client threads here send signed slash
-commands over HTTP, as Slack does (``tests.bot.harness.SlackSender``), closed loop: each client
-sends its next command once it has its answer. What Slack waits for is the ack, the HTTP round
-trip; the reply (the response URL post that the fake Slack records) is timed too, for information.
+server stack (``bot.transport.http_server.HttpServer``, waitress). Sixteen client threads here
+send signed slash commands over HTTP, as Slack does (``tests.bot.harness.SlackSender``),
+closed loop: each client sends its next command once it has its answer. What Slack waits for is
+the ack, the HTTP round trip; the reply (the response URL post that the fake Slack records) is timed too, for information.
 The floor has no reply, so its clients send again as soon as they are acknowledged.
 
 Runs of the floor, find and log are interleaved, so a busy moment on the machine hits all three.
@@ -26,8 +26,8 @@ from sqlalchemy import delete, select
 from bench.results import Figure
 from bench.serve import BOT_TOKEN, SIGNING_SECRET
 from bench.stats import median, percentile
-from bot.fake_slack import RESPONSE_URL, Call, FakeSlack
-from bot.slack_sender import SlackSender
+from bot.console.fake_web_api import RESPONSE_URL, Call, FakeSlack
+from bot.console.signed_requests import SlackSender
 from crm_core.models import Customer, Interaction
 from crm_core.store import make_engine, transaction
 

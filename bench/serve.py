@@ -17,8 +17,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.app import create_app
-from bot.server import HttpServer
-from bot.worker_processes import WorkerProcesses
+from bot.transport.http_server import HttpServer
+from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 from crm_core.store import make_engine
 

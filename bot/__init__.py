@@ -1,1 +1,2 @@
-"""The Slack layer: Bolt app, listeners, Block Kit renderers, scheduler wiring and the CLI."""
+"""The Slack layer: the Bolt app (app.py), listeners per Slack surface, Block Kit renderers,
+message catalogues, scheduled jobs, the console and the crm-bot CLI."""

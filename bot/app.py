@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 from sqlalchemy import Engine
 
-from bot import errors
 from bot.listeners import actions, commands, events, home, options, reassign, shortcuts, views
-from bot.people import People
-from bot.slack_clients import make_web_client
-from bot.user_request import Deps, utc_now
-from bot.worker_processes import WorkerProcesses
+from bot.request import errors
+from bot.request.people import People
+from bot.request.user_request import Deps, utc_now
+from bot.transport.web_api import make_web_client
+from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 
 # Bolt runs ack functions and lazy listeners on this pool (process_before_response=False), so it
@@ -34,7 +34,8 @@ def create_app(
 
     Needs SLACK_BOT_TOKEN (checked with Slack now, through auth.test) and, over HTTP,
     SLACK_SIGNING_SECRET; a missing one fails here with a message naming it. The console and the
-    tests pass a ``bot.listener_pool.ListenerPool`` as ``listener_executor``, to know when it is idle.
+    tests pass a ``bot.transport.listener_pool.ListenerPool`` as ``listener_executor``, to know when
+    it is idle.
     With ``workers``, the work after each ack runs in those processes instead of on the listener pool.
     """
     client = make_web_client(settings)

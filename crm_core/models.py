@@ -1,6 +1,6 @@
 """The store's tables as typed SQLAlchemy 2 models.
 
-The schema itself is made only by Alembic migrations (``crm_core/migrations/versions``); a test checks that these
+The schema itself is made only by Alembic migrations (``crm_core/migrations``); a test checks that these
 models and the migrations agree. Uniqueness that protects against Slack retries and concurrent
 replicas (interaction idempotency keys, digest claim keys, order ids) lives here, in the database,
 never in process memory.

@@ -9,7 +9,7 @@ import yaml
 
 from bot.ids import CallbackId
 from bot.listeners.commands import COMMAND
-from bot.server import EVENTS_PATH
+from bot.transport.http_server import EVENTS_PATH
 
 MANIFEST: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yaml").read_text())
 

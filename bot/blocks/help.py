@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.blocks.limits import Block, context, header, section
-from bot.grammar import KIND_ALIASES, LOGGABLE_KINDS
 from bot.messages import t
+from bot.parsing.grammar import KIND_ALIASES, LOGGABLE_KINDS
 
 HELP_LINES = ("help.find", "help.log", "help.followup", "help.mine", "help.help")
 

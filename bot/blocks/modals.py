@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from bot.blocks.limits import MAX_OPTION_TEXT, Block, clip, context, escape, plain
-from bot.grammar import LOGGABLE_KINDS
 from bot.ids import CallbackId, Field
 from bot.messages import t
+from bot.parsing.grammar import LOGGABLE_KINDS
 from crm_core.customers.service import MAX_NAME_LENGTH
 from crm_core.customers.views import CustomerView
 

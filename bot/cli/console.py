@@ -1,4 +1,4 @@
-"""``crm-bot console``: try the product in a terminal, no Slack workspace needed (see ``bot.console``)."""
+"""``crm-bot console``: try the product in a terminal, no Slack workspace needed (``bot.console``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from bot.blocks.as_text import mrkdwn_to_text
 from bot.cli.app import CliContext
 from bot.cli.demo import demo_data
-from bot.console import LOCALES, USER, Console, Terminal
-from bot.local_slack import LocalSlack
+from bot.console.local_app import LocalSlack
+from bot.console.terminal import LOCALES, USER, Console, Terminal
 from bot.messages import t
 from crm_core.demo.loader import customer_count
 from crm_core.demo.vocabulary import SALES_OWNERS

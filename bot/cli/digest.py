@@ -10,10 +10,10 @@ from bot.blocks.as_text import blocks_to_text
 from bot.blocks.digest import render_digest
 from bot.cli.app import CliContext, pass_context
 from bot.cli.dates import date_option, resolve_date
-from bot.digest_sender import DigestSender, worker_name
+from bot.jobs.digests import DigestSender, worker_name
 from bot.messages import language_of
-from bot.people import People
-from bot.slack_clients import make_web_client
+from bot.request.people import People
+from bot.transport.web_api import make_web_client
 from crm_core.digest.content import digest_for, take_snapshot
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.store import transaction

@@ -12,17 +12,17 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import create_app
 from bot.cli.app import CliContext, pass_context
-from bot.digest_sender import DigestSender, worker_name
-from bot.people import People
-from bot.scheduler import start_scheduler
-from bot.server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
-from bot.user_request import utc_now
-from bot.when import warm_up
-from bot.worker_processes import WorkerProcesses
+from bot.jobs.digests import DigestSender, worker_name
+from bot.jobs.scheduler import start_scheduler
+from bot.parsing.when import warm_up
+from bot.request.people import People
+from bot.request.user_request import utc_now
+from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
+from bot.transport.worker_processes import WorkerProcesses
 
 
 def _app(context: CliContext, workers: int) -> App:
-    """The app, with the digest scheduler ticking in the background (in every replica: see bot.scheduler)."""
+    """The app, with the digest scheduler ticking in the background (in every replica: bot.jobs.scheduler)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings, engine = context.settings, context.engine()
     processes = WorkerProcesses(settings, workers) if workers else None

@@ -19,11 +19,11 @@ from bot.blocks.limits import Block, escape
 from bot.blocks.modals import render_follow_up_modal, render_log_interaction_modal, render_new_customer_modal
 from bot.blocks.profile import render_profile_card, render_shared_profile_card
 from bot.blocks.text import day
-from bot.grammar import UsageError
 from bot.ids import ActionId
 from bot.listeners.home import home_view
 from bot.listeners.wiring import answered_later
-from bot.user_request import NOT_IN_CHANNEL, Deps, Handler, UserRequest
+from bot.parsing.grammar import UsageError
+from bot.request.user_request import NOT_IN_CHANNEL, Deps, Handler, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up

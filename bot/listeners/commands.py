@@ -10,9 +10,9 @@ from bot.blocks.help import render_help
 from bot.blocks.limits import escape, unescape
 from bot.blocks.profile import render_profile_card
 from bot.blocks.text import day, mention
-from bot.grammar import Find, Help, Log, Mine, SetFollowUp, SetRole, ShowAudit, parse_command
 from bot.listeners.wiring import answered_later
-from bot.user_request import Deps, UserRequest
+from bot.parsing.grammar import Find, Help, Log, Mine, SetFollowUp, SetRole, ShowAudit, parse_command
+from bot.request.user_request import Deps, UserRequest
 from crm_core.access.policy import Permission, authorize
 from crm_core.audit.query import audit_events
 from crm_core.customers.profile import load_profile

@@ -18,10 +18,10 @@ from slack_bolt import App
 
 from bot.blocks.as_text import slack_to_plain
 from bot.blocks.limits import escape
-from bot.grammar import UsageError, parse_mention
 from bot.listeners.wiring import answered_later
-from bot.threads import THREAD_KIND, confirmation_key, fetch_thread
-from bot.user_request import Deps, UserRequest
+from bot.parsing.grammar import UsageError, parse_mention
+from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
+from bot.request.user_request import Deps, UserRequest
 from crm_core.identity.search import resolve_customer
 from crm_core.interactions.service import Outcome, log_interaction
 from crm_core.store import transaction

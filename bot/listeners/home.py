@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.blocks.home import render_home
 from bot.blocks.limits import Block
 from bot.listeners.wiring import acknowledge, answered_later
-from bot.user_request import Deps, UserRequest
+from bot.request.user_request import Deps, UserRequest
 from crm_core.follow_ups.service import open_follow_ups
 from crm_core.interactions.service import customers_touched_by
 from crm_core.store import transaction

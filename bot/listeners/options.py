@@ -11,7 +11,7 @@ from slack_bolt import Ack, App
 from bot.blocks.modals import customer_option
 from bot.ids import Field
 from bot.listeners.wiring import before_ack
-from bot.user_request import Deps, UserRequest
+from bot.request.user_request import Deps, UserRequest
 from crm_core.identity.search import SUGGESTION_SCORE, search_customers
 from crm_core.store import transaction
 

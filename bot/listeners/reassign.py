@@ -14,7 +14,7 @@ from bot.blocks.text import mention
 from bot.ids import ActionId, CallbackId, Field
 from bot.listeners.views import Form, show_error
 from bot.listeners.wiring import answered_later, before_ack
-from bot.user_request import Deps, UserRequest
+from bot.request.user_request import Deps, UserRequest
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import (
     get_follow_up,

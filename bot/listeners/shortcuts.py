@@ -16,8 +16,8 @@ from slack_bolt import App
 from bot.blocks.modals import render_log_interaction_modal
 from bot.ids import CallbackId
 from bot.listeners.wiring import answered_later
-from bot.threads import THREAD_KIND, fetch_thread
-from bot.user_request import Deps, UserRequest
+from bot.request.slack_threads import THREAD_KIND, fetch_thread
+from bot.request.user_request import Deps, UserRequest
 from crm_core.identity.mentions import customer_named_in
 from crm_core.store import transaction
 

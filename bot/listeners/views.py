@@ -19,11 +19,11 @@ from slack_bolt import Ack, App
 from bot.blocks.limits import cap_blocks, context, escape, section
 from bot.blocks.profile import render_profile_card
 from bot.blocks.text import customer_line, day
-from bot.errors import describe
 from bot.ids import CallbackId, Field
 from bot.listeners.wiring import before_ack
-from bot.threads import confirmation_key
-from bot.user_request import Deps, UserRequest
+from bot.request.errors import describe
+from bot.request.slack_threads import confirmation_key
+from bot.request.user_request import Deps, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import create_customer, get_customer
 from crm_core.errors import CrmError

@@ -2,8 +2,8 @@
 
 - ``answered_later`` acknowledges at once with nothing and runs the handler after the ack: as a
   Bolt lazy listener on the listener thread pool, or, with worker processes
-  (``bot.worker_processes``), handed over to them by the ack listener itself. Errors are reported
-  through ``bot.errors``, which Bolt would otherwise only log. The request's headers come along,
+  (``bot.transport.worker_processes``), handed over to them by the ack listener itself. Errors are reported
+  through ``bot.request.errors``, which Bolt would otherwise only log. The request's headers come along,
   for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
@@ -22,9 +22,9 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, BoltRequest
 from slack_sdk import WebClient
 
-from bot.errors import report, run_handler
-from bot.user_request import Deps, Handler, UserRequest
-from bot.worker_processes import WorkerProcesses, envelope
+from bot.request.errors import report, run_handler
+from bot.request.user_request import Deps, Handler, UserRequest
+from bot.transport.worker_processes import WorkerProcesses, envelope
 from crm_core.errors import Forbidden
 
 AckHandler = Callable[[UserRequest, Ack], None]

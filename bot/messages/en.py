@@ -17,7 +17,7 @@ MESSAGES: dict[str, str] = {
         'Quote names of several words: `"Acme Corp"`. *When* can be `2026-12-01`, `tomorrow`, `in 3 days`, '
         "`3d`, `next fri`, `明日`, `来週`, `3日後`."
     ),
-    # usage hints (keys and parameters from bot.grammar.USAGE_PARAMS)
+    # usage hints (keys and parameters from bot.parsing.grammar.USAGE_PARAMS)
     "usage.too_long": "That command is longer than {max} characters. For long notes use the *Log interaction* button.",
     "usage.unclosed_quote": 'A customer name opens with {quote} but never closes. Example: `/crm log "Acme Corp" call …`',
     "usage.find": "Who should I look for? `/crm find &lt;name | e-mail | phone&gt;`",

@@ -17,7 +17,7 @@ MESSAGES: dict[str, str] = {
         '複数語の名前は引用符で囲んでください: `"Acme Corp"`、`「山田商事」`。*いつ* には `2026-12-01`、`明日`、'
         "`来週`、`3日後`、`tomorrow`、`in 3 days`、`next fri` などが使えます。"
     ),
-    # usage hints (keys and parameters from bot.grammar.USAGE_PARAMS)
+    # usage hints (keys and parameters from bot.parsing.grammar.USAGE_PARAMS)
     "usage.too_long": "コマンドが {max} 文字を超えています。長い内容は *やり取りを記録* ボタンから入力してください。",
     "usage.unclosed_quote": "顧客名の {quote} が閉じられていません。例: `/crm log 「山田商事」 電話 …`",
     "usage.find": "誰を探しますか？ `/crm find &lt;名前 | メール | 電話番号&gt;`",

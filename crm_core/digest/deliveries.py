@@ -4,7 +4,7 @@ The claim is committed in its own transaction before anything is sent, so concur
 replicas, a manual ``crm-bot digest --send``) see it and step back. A claim whose sender died is
 taken over after ``STALE_CLAIM`` by compare-and-swap on (status, claimed_at, attempts), so only one
 taker wins. Before posting again, the taker must look in Slack for a message carrying the claim
-key (the sender may have died after posting but before recording it): see ``bot.digest_sender``.
+key (the sender may have died after posting but before recording it): see ``bot.jobs.digests``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """End-to-end fixtures: a fake Slack, and the real app served by the production server code.
 
 Each test gets its own fake Slack (a real HTTP server) and its own app built by ``create_app`` with
-real settings pointing ``SLACK_API_URL`` at the fake, served by ``bot.server.HttpServer`` (waitress)
-on a free port, exactly as ``crm-bot serve`` does. The clock is fixed, so "today" is known; waiting
-is done on what the fake records, never by sleeping.
+real settings pointing ``SLACK_API_URL`` at the fake, served by
+``bot.transport.http_server.HttpServer`` (waitress) on a free port, exactly as ``crm-bot serve``
+does. The clock is fixed, so "today" is known; waiting is done on what the fake records, never by
+sleeping.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from slack_bolt import App
 from sqlalchemy import Engine
 
 from bot.app import LISTENER_THREADS, create_app
-from bot.fake_slack import FakeSlack
-from bot.listener_pool import ListenerPool
-from bot.server import HttpServer
+from bot.console.fake_web_api import FakeSlack
+from bot.transport.http_server import HttpServer
+from bot.transport.listener_pool import ListenerPool
 from crm_core.config import Settings
 from tests.bot.harness import SlackSender
 

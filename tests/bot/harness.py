@@ -1,4 +1,4 @@
-"""Reading what the app sent back to the fake Slack; requests go out through ``bot.slack_sender``.
+"""Reading what the app sent back to the fake Slack; requests go out through ``bot.console.signed_requests``.
 
 ``SlackSender`` (shared with ``crm-bot console``) signs requests as Slack does and posts them over
 real HTTP; the helpers here find what the app rendered, so tests click and submit exactly that.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bot.fake_slack import Call, FakeSlack
-from bot.slack_sender import CHANNEL, SlackSender, sign
+from bot.console.fake_web_api import Call, FakeSlack
+from bot.console.signed_requests import CHANNEL, SlackSender, sign
 
 __all__ = ["CHANNEL", "SlackSender", "button", "elements", "opened_view", "sign", "texts"]
 

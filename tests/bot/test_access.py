@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId, CallbackId, Field
-from bot.listener_pool import ListenerPool
+from bot.transport.listener_pool import ListenerPool
 from crm_core.actor import Actor
 from crm_core.config import Settings
 from crm_core.customers.views import CustomerView

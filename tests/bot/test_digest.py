@@ -10,12 +10,12 @@ from sqlalchemy import Engine, select
 
 from bot.blocks.digest import render_digest
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, block_problems
-from bot.digest_sender import METADATA_EVENT, DigestSender
-from bot.fake_slack import UPLOAD, FakeSlack
+from bot.console.fake_web_api import UPLOAD, FakeSlack
 from bot.ids import ActionId, CallbackId, Field
-from bot.people import People
-from bot.scheduler import start_scheduler
-from bot.slack_clients import make_web_client
+from bot.jobs.digests import METADATA_EVENT, DigestSender
+from bot.jobs.scheduler import start_scheduler
+from bot.request.people import People
+from bot.transport.web_api import make_web_client
 from crm_core.actor import Actor
 from crm_core.analytics.stored import TEAM_SCOPE, KpiPoint, record_kpis
 from crm_core.config import Settings

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 
 TOKEN = "xoxb-fake-test"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.grammar import (
+from bot.parsing.grammar import (
     KIND_ALIASES,
     LOGGABLE_KINDS,
     MAX_COMMAND_CHARS,

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId, Field
-from bot.listener_pool import ListenerPool
-from bot.server import MAX_BODY_BYTES, HttpServer
+from bot.transport.http_server import MAX_BODY_BYTES, HttpServer
+from bot.transport.listener_pool import ListenerPool
 from crm_core.customers.views import CustomerView
 from crm_core.models import AuditEvent, Interaction
 from crm_core.store import transaction

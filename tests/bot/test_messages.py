@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.grammar import USAGE_PARAMS
 from bot.messages import CATALOGUES, language_of, t
+from bot.parsing.grammar import USAGE_PARAMS
 from crm_core.analytics.churn import RISK_LEVELS
 from crm_core.models import INTERACTION_KINDS, LIFECYCLE_STAGES
 

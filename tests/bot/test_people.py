@@ -9,8 +9,8 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.fake_slack import FakeSlack
-from bot.people import People
+from bot.console.fake_web_api import FakeSlack
+from bot.request.people import People
 from crm_core.actor import Actor
 from crm_core.store import transaction
 from crm_core.team.service import add_member, get_member

@@ -27,14 +27,14 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from bot.app import create_app
-from bot.fake_slack import RESPONSE_URL, Call, FakeSlack
-from bot.fake_socket_mode import APP_ID, FakeSocketMode
-from bot.listener_pool import ListenerPool
+from bot.console.fake_web_api import RESPONSE_URL, Call, FakeSlack
+from bot.transport.listener_pool import ListenerPool
 from crm_core.config import Settings
 from crm_core.models import Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import BOT_TOKEN, SALES, Clock
 from tests.factories import customer
+from tests.fakes.socket_mode_server import APP_ID, FakeSocketMode
 
 TEAM = FakeSlack.TEAM_ID
 BOT = FakeSlack.BOT_USER_ID

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.when import MAX_YEARS_AHEAD, latest_due_date, parse_when, resolve_when
+from bot.parsing.when import MAX_YEARS_AHEAD, latest_due_date, parse_when, resolve_when
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 assert TODAY.weekday() == 2
@@ -271,8 +271,8 @@ def test_short_forms_do_not_import_dateparser() -> None:
     # dateparser costs a fraction of a second to import; the common forms must not pay for it.
     code = (
         "import datetime, sys\n"
-        "from bot.grammar import parse_command\n"
-        "from bot.when import parse_when\n"
+        "from bot.parsing.grammar import parse_command\n"
+        "from bot.parsing.when import parse_when\n"
         "t = datetime.date(2026, 11, 25)\n"
         "for s in ['tomorrow', '3d', 'next fri', '来週金曜', '12/1', '2026-12-01', 'garbage', 'may']:\n"
         "    parse_when(s, today=t)\n"

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app import create_app
-from bot.fake_slack import FakeSlack
-from bot.listener_pool import ListenerPool
-from bot.worker_processes import WorkerProcesses
+from bot.console.fake_web_api import FakeSlack
+from bot.transport.listener_pool import ListenerPool
+from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 from tests.bot.conftest import SIGNING_SECRET, Clock, serving
 from tests.bot.harness import SlackSender

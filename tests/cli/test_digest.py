@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from crm_core.actor import Actor
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.store import transaction

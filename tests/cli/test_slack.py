@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
+from bot.console.signed_requests import CHANNEL
 from bot.ids import ActionId, CallbackId
-from bot.slack_sender import CHANNEL
-from bot.worker_processes import WORKER_NICENESS
+from bot.transport.worker_processes import WORKER_NICENESS
 from crm_core.store import transaction
 from tests.bot.harness import SlackSender, elements, opened_view
 from tests.conftest import CliResult

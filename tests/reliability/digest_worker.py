@@ -19,9 +19,9 @@ import sys
 from sqlalchemy.orm import Session
 
 from bot import digest_sender
-from bot.digest_sender import DigestSender
-from bot.people import People
-from bot.slack_clients import make_web_client
+from bot.jobs.digests import DigestSender
+from bot.request.people import People
+from bot.transport.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.digest.deliveries import Claim
 from crm_core.store import make_engine

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from bot.digest_sender import METADATA_EVENT
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
+from bot.jobs.digests import METADATA_EVENT
 from crm_core.actor import Actor
 from crm_core.digest.deliveries import STALE_CLAIM
 from crm_core.models import DigestDelivery

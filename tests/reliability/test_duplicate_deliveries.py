@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from bot.fake_slack import FakeSlack
-from bot.listener_pool import ListenerPool
-from bot.slack_sender import SlackSender
+from bot.console.fake_web_api import FakeSlack
+from bot.console.signed_requests import SlackSender
+from bot.transport.listener_pool import ListenerPool
 from crm_core.models import Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import SALES

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, Engine, func, select, text
 
-from bot.fake_slack import FakeSlack
-from bot.listener_pool import ListenerPool
-from bot.slack_sender import SlackSender
+from bot.console.fake_web_api import FakeSlack
+from bot.console.signed_requests import SlackSender
+from bot.transport.listener_pool import ListenerPool
 from crm_core.models import AuditEvent, Interaction
 from crm_core.store import make_engine, transaction
 from tests.conftest import POSTGRES_ENV

@@ -16,13 +16,13 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select
 
 from bot import slack_clients
-from bot.digest_sender import METADATA_EVENT, DigestSender
-from bot.fake_slack import RESPONSE_URL, FakeSlack
+from bot.console.fake_web_api import RESPONSE_URL, FakeSlack
+from bot.console.signed_requests import SlackSender
 from bot.ids import CallbackId
-from bot.listener_pool import ListenerPool
-from bot.people import People
-from bot.slack_clients import retry_handlers
-from bot.slack_sender import SlackSender
+from bot.jobs.digests import METADATA_EVENT, DigestSender
+from bot.request.people import People
+from bot.transport.listener_pool import ListenerPool
+from bot.transport.web_api import retry_handlers
 from crm_core.actor import Actor
 from crm_core.config import Settings
 from crm_core.models import DigestDelivery, Interaction

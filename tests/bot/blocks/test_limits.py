@@ -28,8 +28,8 @@ from bot.blocks.limits import (
     section,
 )
 from bot.blocks.profile import render_profile_card, render_shared_profile_card
-from bot.grammar import UsageError, parse_command
 from bot.messages import t
+from bot.parsing.grammar import UsageError, parse_command
 from crm_core.access.masking import mask_email, mask_phone
 from crm_core.analytics.churn import RISK_LEVELS
 from crm_core.audit.query import AuditEntry

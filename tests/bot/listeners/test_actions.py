@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.fake_slack import Call, FakeSlack
+from bot.console.fake_web_api import Call, FakeSlack
 from bot.ids import ActionId, CallbackId, Field
 from crm_core.actor import Actor
 from crm_core.customers.service import customer_by_external_id

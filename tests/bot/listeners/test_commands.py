@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.blocks.limits import block_problems
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId
 from crm_core.actor import Actor
 from crm_core.config import Settings

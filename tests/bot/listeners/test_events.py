@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.fake_slack import Call, FakeSlack
-from bot.listener_pool import ListenerPool
+from bot.console.fake_web_api import Call, FakeSlack
+from bot.transport.listener_pool import ListenerPool
 from crm_core.customers.views import CustomerView
 from crm_core.models import Interaction
 from crm_core.store import transaction

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from bot.blocks.limits import MAX_VIEW_BLOCKS
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId
-from bot.listener_pool import ListenerPool
+from bot.transport.listener_pool import ListenerPool
 from crm_core.actor import Actor
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import log_interaction

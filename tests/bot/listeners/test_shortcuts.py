@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bot.blocks.modals import MAX_INPUT
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from bot.ids import CallbackId, Field
-from bot.listener_pool import ListenerPool
+from bot.transport.listener_pool import ListenerPool
 from crm_core.customers.views import CustomerView
 from crm_core.models import Interaction
 from crm_core.store import transaction

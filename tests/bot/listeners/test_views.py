@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId, Field
 from crm_core.customers.views import CustomerView
 from crm_core.models import Customer, FollowUp, Interaction

@@ -2,7 +2,7 @@
 
 The real Bolt app (``create_app``) is served by the production HTTP server class on 127.0.0.1 at a
 free port, with a signing secret made up for this session; its Web API client talks to the local
-fake Slack (``bot.fake_slack``). Requests go in signed, exactly as Slack sends them, and what the
+fake Slack (``bot.console.fake_web_api``). Requests go in signed, exactly as Slack sends them, and what the
 app says back is read from the calls the fake recorded, once every listener has finished.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.app import LISTENER_THREADS, create_app
-from bot.fake_slack import RESPONSE_URL, Call, FakeSlack
-from bot.listener_pool import ListenerPool
-from bot.server import HttpServer
-from bot.slack_sender import SlackSender
+from bot.console.fake_web_api import RESPONSE_URL, Call, FakeSlack
+from bot.console.signed_requests import SlackSender
+from bot.transport.http_server import HttpServer
+from bot.transport.listener_pool import ListenerPool
 from crm_core.config import Settings
 
 SERVER_THREADS = 4

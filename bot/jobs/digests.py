@@ -23,14 +23,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.blocks.digest import digest_fallback, render_digest
-from bot.charts import render_trend_png
-from bot.people import People
-from bot.slack_clients import without_ambiguous_retries
+from bot.jobs.charts import render_trend_png
+from bot.request.people import People
+from bot.transport.web_api import without_ambiguous_retries
 from crm_core.analytics.stored import kpi_history
 from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
-from crm_core.digest.history import keep_snapshot
 from crm_core.digest.schedule import DueDigest, due_digests, local_zone
+from crm_core.digest.snapshots import keep_snapshot
 from crm_core.store import transaction
 from crm_core.team.service import list_members
 

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
-from bot.when import latest_due_date, resolve_when
+from bot.parsing.when import latest_due_date, resolve_when
 from crm_core.config import ROLES
 from crm_core.models import INTERACTION_KINDS
 

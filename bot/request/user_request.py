@@ -29,15 +29,15 @@ from sqlalchemy import Engine
 
 from bot.blocks.limits import Block
 from bot.messages import t
-from bot.people import People, Person, zone_or_none
-from bot.slack_clients import post_to_response_url
+from bot.request.people import People, Person, zone_or_none
+from bot.transport.web_api import post_to_response_url
 from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
 from crm_core.config import Settings
 from crm_core.store import reading
 
 if TYPE_CHECKING:
-    from bot.worker_processes import WorkerProcesses
+    from bot.transport.worker_processes import WorkerProcesses
 
 # Errors meaning "the bot may not post ephemerally there": the reply goes to the user's DM instead.
 NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"})

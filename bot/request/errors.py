@@ -19,9 +19,9 @@ from slack_sdk import WebClient
 from bot.blocks.customers import render_candidates, render_no_match
 from bot.blocks.home import render_refusal_home
 from bot.blocks.limits import escape
-from bot.grammar import UsageError
 from bot.messages import has_message
-from bot.user_request import Deps, Handler, UserRequest
+from bot.parsing.grammar import UsageError
+from bot.request.user_request import Deps, Handler, UserRequest
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ client sends back (the acks), with waits like the HTTP side's ``wait_for``. Ping
 the WebSocket library, as Slack's servers answer them.
 
 It needs the ``websockets`` package (the ``dev`` extra), which is why it is not part of
-``bot.fake_slack``: the console imports that module in production installs.
+``bot.console.fake_web_api``: the console imports that module in production installs.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from bot.fake_slack import FakeSlack
+from bot.console.fake_web_api import FakeSlack
 
 APP_ID = "A0CRM"
 LINK_PATH = "/link/"

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.as_text import slack_to_plain
 from bot.blocks.limits import clip
-from bot.grammar import UsageError
+from bot.parsing.grammar import UsageError
 from crm_core.interactions.service import MAX_SUMMARY_LENGTH, Outcome, SlackThread
 
 THREAD_KIND = "support"  # what a thread is logged as unless the person picks another kind

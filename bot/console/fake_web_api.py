@@ -6,7 +6,7 @@ It can be told to fail the next calls of a method (an API error, HTTP 429 with R
 or to hold them until released, which is how tests show that acks never wait for the Web API.
 Like Slack, it refuses blocks beyond Block Kit's limits, so a renderer that breaks them fails loudly.
 ``apps.connections.open`` (Socket Mode) answers only when a WebSocket side is plugged in
-(``bot.fake_socket_mode``), which keeps this module free of any WebSocket library.
+(``tests.fakes.socket_mode_server``), which keeps this module free of any WebSocket library.
 """
 
 from __future__ import annotations

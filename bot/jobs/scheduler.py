@@ -14,7 +14,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.digest_sender import DigestSender
+from bot.jobs.digests import DigestSender
 from crm_core.actor import Actor
 from crm_core.rules.service import apply_follow_up_rules
 from crm_core.store import transaction

@@ -2,7 +2,7 @@
 
 Lines typed (or piped) in become what Slack would send: ``/crm …`` a signed slash command, a number
 a click on that button of the last message shown, ``home`` the App Home tab being opened. They go
-over HTTP to the real app (``bot.local_slack``), and whatever the app then shows (ephemeral replies,
+over HTTP to the real app (``bot.console.local_app``), and whatever the app then shows (ephemeral replies,
 messages, the Home tab) is printed as text once all its listeners have finished. A modal the app
 opens is filled in field by field from the following lines, then submitted as Slack would; the
 fields Slack would check (required, a date, one of the options) are checked here, and errors the
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.blocks.as_text import blocks_to_text, element_text, mrkdwn_to_text
-from bot.fake_slack import Call
+from bot.console.fake_web_api import Call
+from bot.console.local_app import LocalSlack
 from bot.ids import Field
-from bot.local_slack import LocalSlack
 from bot.messages import t
 
 USER = "U0CONSOLE"  # who you are by default: an admin of the console's workspace, no roles to set up

@@ -29,11 +29,11 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.errors import run_handler
-from bot.people import People
-from bot.slack_clients import make_web_client
-from bot.user_request import Deps, Handler, UserRequest, utc_now
-from bot.when import warm_up
+from bot.parsing.when import warm_up
+from bot.request.errors import run_handler
+from bot.request.people import People
+from bot.request.user_request import Deps, Handler, UserRequest, utc_now
+from bot.transport.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.store import make_engine
 

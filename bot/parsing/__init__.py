@@ -1,0 +1,1 @@
+"""The /crm command language: its grammar and the date phrases people type."""

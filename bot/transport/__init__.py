@@ -1,0 +1,1 @@
+"""How requests reach the app and answers leave it: HTTP server, worker processes, Web API client."""

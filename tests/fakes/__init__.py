@@ -1,0 +1,1 @@
+"""Fakes only tests need (they rely on dev extras): the Socket Mode WebSocket server."""

@@ -4,8 +4,9 @@ The app and the floor (``bench.serve``) each run in a server process of their ow
 server stack (``bot.transport.http_server.HttpServer``, waitress). Sixteen client threads here
 send signed slash commands over HTTP, as Slack does (``tests.bot.harness.SlackSender``),
 closed loop: each client sends its next command once it has its answer. What Slack waits for is
-the ack, the HTTP round trip; the reply (the response URL post that the fake Slack records) is timed too, for information.
-The floor has no reply, so its clients send again as soon as they are acknowledged.
+the ack, the HTTP round trip; the reply (the response URL post that the fake Slack records) is
+timed too, for information. The floor has no reply, so its clients send again as soon as they are
+acknowledged.
 
 Runs of the floor, find and log are interleaved, so a busy moment on the machine hits all three.
 """

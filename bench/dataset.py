@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, make_url, select, text
 
-from bench.import_bench import TODAY
+from bench.import_bench import NOW, TODAY
 from crm_core.actor import Actor
 from crm_core.demo.generator import HISTORY_DAYS, DemoData, generate_demo_data
 from crm_core.demo.loader import write_demo_data
@@ -116,7 +116,7 @@ def prepare_store(url: str, data: DemoData, *, log: bool = True) -> Store:
         _reset(engine)
         upgrade(engine)
         with transaction(engine) as session:
-            report = write_demo_data(session, data=data, actor=ACTOR)
+            report = write_demo_data(session, data=data, actor=ACTOR, now=NOW)
             for member in REPS:
                 add_member(session, actor=ACTOR, user_id=member, role="sales", timezone="Asia/Tokyo")
             for member in MANAGERS:

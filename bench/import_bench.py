@@ -30,6 +30,7 @@ from crm_core.store import make_engine, transaction, upgrade
 
 ACTOR = Actor(user_id="bench", surface="import")
 TODAY = dt.date(2026, 11, 25)
+NOW = dt.datetime.combine(TODAY, dt.time(23, 59), tzinfo=dt.UTC)  # the import's "today"
 PURCHASES_PER_CUSTOMER_GUESS = 4.0
 
 
@@ -61,12 +62,12 @@ def run_once(store: Path, customers_csv: Path, purchases_csv: Path, rows: int) -
     engine = make_engine(f"sqlite:///{store}")
     upgrade(engine)
     with transaction(engine) as session:
-        import_table(session, entity="customers", table=read_table(customers_csv), actor=ACTOR)
+        import_table(session, entity="customers", table=read_table(customers_csv), actor=ACTOR, now=NOW)
     started, cpu_started = time.perf_counter(), time.process_time()
     with transaction(engine) as session:
         table = read_table(purchases_csv)
         read = time.perf_counter() - started
-        report = import_table(session, entity="purchases", table=table, actor=ACTOR)
+        report = import_table(session, entity="purchases", table=table, actor=ACTOR, now=NOW)
     run = Run(read=read, total=time.perf_counter() - started, cpu=time.process_time() - cpu_started)
     engine.dispose()
     if report.new != rows or report.rejected:

@@ -38,8 +38,8 @@ def demo_data(context: CliContext, customers: int, seed: int, force: bool) -> No
     with --force the sample goes through the normal import rules, and running it again with the same
     seed changes nothing.
     """
-    today = dt.datetime.now(ZoneInfo(context.settings.timezone)).date()
-    data = generate_demo_data(customers=customers, seed=seed, today=today)
+    now = dt.datetime.now(ZoneInfo(context.settings.timezone))
+    data = generate_demo_data(customers=customers, seed=seed, today=now.date())
     with transaction(context.engine()) as session:
         existing = customer_count(session)
         if existing and not force:
@@ -47,7 +47,7 @@ def demo_data(context: CliContext, customers: int, seed: int, force: bool) -> No
                 f"the store already has {existing} customers; demo data is meant for an empty store "
                 "(add --force to add it anyway)"
             )
-        report = write_demo_data(session, data=data, actor=replace(context.actor, surface="import"))
+        report = write_demo_data(session, data=data, actor=replace(context.actor, surface="import"), now=now)
     for entity_report in report.imports:
         for rejection in entity_report.rejections:
             click.echo(f"{entity_report.entity} {rejection}", err=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import click
 from tqdm import tqdm
@@ -53,7 +55,14 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
         tqdm(total=len(table.rows), unit="rows", file=sys.stderr, disable=not sys.stderr.isatty()) as bar,
         (rehearsal if dry_run else transaction)(context.engine()) as session,
     ):
-        report = import_table(session, entity=entity, table=table, actor=actor, progress=bar.update)
+        report = import_table(
+            session,
+            entity=entity,
+            table=table,
+            actor=actor,
+            now=dt.datetime.now(ZoneInfo(context.settings.timezone)),
+            progress=bar.update,
+        )
     if not report.rows:
         click.echo(f"{file}: no rows below the header", err=True)
     for rejection in report.rejections:

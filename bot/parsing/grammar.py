@@ -53,7 +53,7 @@ from typing import Final, TypeAlias
 
 from bot.parsing.when import latest_due_date, resolve_when
 from crm_core.config import ROLES
-from crm_core.models import INTERACTION_KINDS
+from crm_core.interactions.kinds import KIND_ALIASES, LOGGABLE_KINDS, PURCHASE_WORDS, loggable_kind
 
 __all__ = [
     "KIND_ALIASES",
@@ -84,31 +84,6 @@ MAX_UNQUOTED_NAME_WORDS: Final = 8
 
 _MAX_WHEN_WORDS: Final = 4
 
-LOGGABLE_KINDS: Final = tuple(kind for kind in INTERACTION_KINDS if kind != "purchase")
-"""Kinds a person may log by hand; purchases come from imports, with amounts."""
-
-KIND_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        **{kind: kind for kind in LOGGABLE_KINDS},
-        "meet": "meeting",
-        "mail": "email",
-        "e-mail": "email",
-        "ticket": "support",
-        "電話": "call",
-        "面談": "meeting",
-        "打ち合わせ": "meeting",
-        "打合せ": "meeting",
-        "ミーティング": "meeting",
-        "メール": "email",
-        "チャット": "chat",
-        "メモ": "note",
-        "サポート": "support",
-        "問い合わせ": "support",
-    }
-)
-"""Every word accepted as a kind (NFKC-normalised, case-folded) and the kind it stands for."""
-
-_REFUSED_KINDS: Final = frozenset({"purchase", "購入"})
 
 USAGE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
@@ -367,7 +342,7 @@ def _quoted_customer(text: str, start: int) -> _Quoted | None:
 
 def _kind_of(word: _Word) -> str | None:
     # "call:" and "電話、" read naturally as the kind followed by the summary.
-    return KIND_ALIASES.get(word.key.rstrip(":,、"))
+    return loggable_kind(word.key.rstrip(":,、"))
 
 
 def _parse_log(text: str, start: int) -> Log:
@@ -402,7 +377,7 @@ def _first_kind_after_name(text: str, words: list[_Word]) -> tuple[int, str]:
         kind = _kind_of(words[index])
         if kind is not None:
             return index, kind
-    refused = next((word for word in words[1:] if word.key in _REFUSED_KINDS), None)
+    refused = next((word for word in words[1:] if word.key in PURCHASE_WORDS), None)
     if refused is not None:
         # "log Acme purchase …": say that purchases cannot be logged here, not that a kind is missing.
         raise UsageError("usage.unknown_kind", {"kind": text[refused.start : refused.end]})

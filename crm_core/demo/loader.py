@@ -6,6 +6,7 @@ seed changes nothing: the demo's ids are fixed and every import is idempotent.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -32,10 +33,12 @@ def customer_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Customer)) or 0
 
 
-def write_demo_data(session: Session, *, data: DemoData, actor: Actor) -> DemoReport:
-    """Import the customers, purchases and interactions, then open the follow-ups; never commits."""
+def write_demo_data(session: Session, *, data: DemoData, actor: Actor, now: dt.datetime) -> DemoReport:
+    """Import the customers, purchases and interactions, then open the follow-ups; never commits.
+
+    ``now`` is the moment the data was generated for (timezone-aware): the import refuses later rows."""
     imports = tuple(
-        import_table(session, entity=entity, table=frame_table(f"demo {entity}", frame), actor=actor)
+        import_table(session, entity=entity, table=frame_table(f"demo {entity}", frame), actor=actor, now=now)
         for entity, frame in (
             ("customers", data.customers),
             ("purchases", data.purchases),

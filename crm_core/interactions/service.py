@@ -16,6 +16,7 @@ from crm_core.audit.service import record
 from crm_core.customers.service import writable_customer
 from crm_core.customers.views import CustomerView
 from crm_core.errors import InvalidInput
+from crm_core.interactions.kinds import recorded_kind
 from crm_core.models import INTERACTION_KINDS, Customer, Interaction
 from crm_core.rules.service import apply_follow_up_rules
 from crm_core.text import clean_text
@@ -52,8 +53,9 @@ class SlackThread:
 
 
 def validate_kind(kind: str) -> str:
-    clean = kind.strip().lower()
-    if clean not in INTERACTION_KINDS:
+    """The stored kind for a word: any word ``/crm log`` accepts (電話, meet, …), or a purchase."""
+    clean = recorded_kind(kind)
+    if clean is None:
         raise InvalidInput(
             f"kind {kind!r} is not one of {', '.join(INTERACTION_KINDS)}",
             field="kind",

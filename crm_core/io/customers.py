@@ -25,16 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.customers.service import clean_contact
 from crm_core.errors import InvalidInput
-from crm_core.io.bulk import Progress, insert_new
-from crm_core.io.entity import EntityImport, WriteCounts
+from crm_core.io.bulk import insert_new
+from crm_core.io.entity import Batch, EntityImport, WriteCounts
 from crm_core.io.fields import content_keys
-from crm_core.io.problems import Rejection, RowProblems
+from crm_core.io.problems import Rejection
 from crm_core.models import Customer
 
 TAG_SEPARATOR = ";"
@@ -113,9 +112,8 @@ class _Plan:
     likely_duplicates: list[Rejection] = field(default_factory=list)
 
 
-def load_customers(
-    session: Session, rows: pd.DataFrame, problems: RowProblems, progress: Progress
-) -> WriteCounts:
+def load_customers(session: Session, batch: Batch) -> WriteCounts:
+    rows, problems, progress = batch.rows, batch.problems, batch.progress
     names = [str(name) for name in rows.columns]
     custom_columns = [name for name in names if name not in COLUMNS]
     directory = _Directory.load(session)

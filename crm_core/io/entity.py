@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,7 +22,38 @@ class WriteCounts:
     warnings: tuple[Rejection, ...] = ()
 
 
-Load = Callable[[Session, pd.DataFrame, RowProblems, Progress], WriteCounts]
+@dataclass(frozen=True)
+class Batch:
+    """One file's rows on their way in, with what every loader needs besides the session.
+
+    ``now`` is the moment of the import where the team is (timezone-aware), given by the caller:
+    the core never reads the clock, so a test or a replay can say which day "today" is.
+    """
+
+    rows: pd.DataFrame
+    problems: RowProblems
+    progress: Progress
+    now: dt.datetime
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+    @property
+    def end_of_today(self) -> dt.datetime:
+        """The first stored time (naive, UTC by convention) that is after today.
+
+        Times written without an offset are stored as written, so people east of UTC write their own
+        local times: "2026-11-25 23:30" must pass on the 25th in Tokyo. Times this store exported are
+        UTC: an evening in Los Angeles is already tomorrow in UTC and must pass too. So the later of
+        the two midnights counts: that lets through at most the team's UTC offset of tomorrow.
+        """
+        tomorrow = self.today + dt.timedelta(days=1)
+        local = dt.datetime.combine(tomorrow, dt.time(), tzinfo=self.now.tzinfo).astimezone(dt.UTC)
+        return max(local.replace(tzinfo=None), dt.datetime.combine(tomorrow, dt.time()))
+
+
+Load = Callable[[Session, Batch], WriteCounts]
 """Validate what only this entity can check, then write the rows still valid; never commits."""
 
 

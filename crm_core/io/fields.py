@@ -10,17 +10,18 @@ Accepted forms, chosen for what spreadsheets and order systems actually write:
 - amounts: non-negative numbers with at most 12 digits before the point and 2 after, optionally with
   thousands separators (``1,200``) and a leading yen sign (``¥1,200``, only when the currency is JPY).
   Anything else (other currency signs, ``1.2e3``, negative amounts) is rejected rather than guessed.
-- currencies: three-letter codes, any case; empty means JPY.
+- currencies: ISO 4217 codes, any case (the ``iso4217`` package's list, updated with each amendment
+  of the standard, so ``EURO``, ``RMB`` or a typo such as ``USS`` are rejected); empty means JPY.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import pandas as pd
+from iso4217 import Currency
 
 from crm_core.errors import InvalidInput
 from crm_core.io.problems import RowProblems
@@ -29,7 +30,7 @@ DEFAULT_CURRENCY = "JPY"
 YEN_SIGNS = ("¥", "￥")
 _AMOUNT = r"[¥￥]?(?:\d{1,12}|\d{1,3}(?:,\d{3}){1,3})(?:\.\d{1,2})?"
 _AMOUNT_LAYOUT = str.maketrans("", "", "¥￥,")
-_CURRENCY = re.compile(r"[A-Z]{3}")
+ISO_4217_CODES = frozenset(currency.code for currency in Currency)
 
 
 def checked(values: pd.Series, check: Callable[[str], str], problems: RowProblems) -> pd.Series:
@@ -70,8 +71,8 @@ def _utc_times(values: pd.Series) -> pd.Series:
 
 def _currency_code(text: str) -> str:
     code = text.upper()
-    if not _CURRENCY.fullmatch(code):
-        raise InvalidInput(f"currency {text!r} is not a three-letter code such as JPY or USD")
+    if code not in ISO_4217_CODES:
+        raise InvalidInput(f"currency {text!r} is not an ISO 4217 code such as JPY, USD or EUR")
     return code
 
 

@@ -12,6 +12,7 @@ Policy, chosen so that a big file with a few bad rows is not a day lost, and not
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from crm_core.audit.service import record
 from crm_core.errors import ImportFileError
 from crm_core.io.bulk import Progress, roomy_sqlite_cache
 from crm_core.io.customers import CUSTOMERS
-from crm_core.io.entity import EntityImport
+from crm_core.io.entity import Batch, EntityImport
 from crm_core.io.interactions import INTERACTIONS
 from crm_core.io.problems import Rejection, RowProblems
 from crm_core.io.purchases import PURCHASES
@@ -49,11 +50,23 @@ class ImportReport:
 
 
 def import_table(
-    session: Session, *, entity: str, table: SourceTable, actor: Actor, progress: Progress | None = None
+    session: Session,
+    *,
+    entity: str,
+    table: SourceTable,
+    actor: Actor,
+    now: dt.datetime,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Validate and write the rows of ``table`` (from ``read_table`` or ``frame_table``) in the caller's
-    transaction; never commits. Unreadable columns raise ImportFileError before anything is written."""
+    transaction; never commits. Unreadable columns raise ImportFileError before anything is written.
+
+    ``now`` (timezone-aware, where the team is) says which day is today: rows dated after it are
+    refused. The caller reads the clock; the core never does.
+    """
     authorize(actor, Permission.IMPORT)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
     spec = ENTITIES[entity]
     rows = _known_columns(spec, table)
     problems = RowProblems(rows.index)
@@ -66,7 +79,7 @@ def import_table(
             too_long = rows[column].str.len().gt(limit)
             problems.add_where(too_long, f"{column} is longer than {limit} characters", rows[column])
     with roomy_sqlite_cache(session.connection()):
-        counts = spec.load(session, rows, problems, progress or _no_progress)
+        counts = spec.load(session, Batch(rows, problems, progress or _no_progress, now))
     report = ImportReport(
         entity=entity,
         rows=len(rows),

@@ -11,10 +11,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from crm_core.interactions.service import validate_kind, validate_summary
-from crm_core.io.bulk import Progress
-from crm_core.io.entity import EntityImport, WriteCounts
+from crm_core.io.entity import Batch, EntityImport, WriteCounts
 from crm_core.io.fields import checked, optional_column
-from crm_core.io.problems import RowProblems
 from crm_core.io.timeline import Timeline
 from crm_core.models import Interaction
 
@@ -22,10 +20,9 @@ IDEMPOTENCY_KEY_PREFIX = "import:"
 SOURCE = "import"
 
 
-def load_interactions(
-    session: Session, rows: pd.DataFrame, problems: RowProblems, progress: Progress
-) -> WriteCounts:
-    timeline = Timeline.parse(session, rows, problems)
+def load_interactions(session: Session, batch: Batch) -> WriteCounts:
+    rows, problems = batch.rows, batch.problems
+    timeline = Timeline.parse(session, batch)
     kinds = checked(rows["kind"], validate_kind, problems)
     summaries = checked(rows["summary"], validate_summary, problems)
     authors = optional_column(rows, "author")
@@ -43,7 +40,7 @@ def load_interactions(
         },
         repeated=lambda _key, line: f"the same interaction is already on line {line}",
         problems=problems,
-        progress=progress,
+        progress=batch.progress,
     )
 
 

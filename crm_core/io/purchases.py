@@ -9,23 +9,19 @@ second is rejected (give the file an external_id column to keep both).
 
 from __future__ import annotations
 
-import pandas as pd
 from sqlalchemy.orm import Session
 
-from crm_core.io.bulk import Progress
-from crm_core.io.entity import EntityImport, WriteCounts
+from crm_core.io.entity import Batch, EntityImport, WriteCounts
 from crm_core.io.fields import optional_column, parse_amounts, parse_currencies
-from crm_core.io.problems import RowProblems
 from crm_core.io.timeline import Timeline
 from crm_core.models import Purchase
 
 DERIVED_KEY_PREFIX = "row:"
 
 
-def load_purchases(
-    session: Session, rows: pd.DataFrame, problems: RowProblems, progress: Progress
-) -> WriteCounts:
-    timeline = Timeline.parse(session, rows, problems)
+def load_purchases(session: Session, batch: Batch) -> WriteCounts:
+    rows, problems = batch.rows, batch.problems
+    timeline = Timeline.parse(session, batch)
     currencies = parse_currencies(optional_column(rows, "currency"), problems)
     amounts = parse_amounts(rows["amount"], currencies, problems)
     orders = optional_column(rows, "external_id")
@@ -42,7 +38,7 @@ def load_purchases(
         values={"amount": amounts, "currency": currencies},
         repeated=lambda key, line: f"order {key!r} is already on line {line}",
         problems=problems,
-        progress=progress,
+        progress=batch.progress,
     )
 
 

@@ -172,7 +172,13 @@ def test_a_customers_file_cannot_bring_erased_data_back(session: Session) -> Non
     external_id = subject(session)
     erase_customer(session, actor=TEST_ACTOR, query=external_id)
     rows = pd.DataFrame({"external_id": [external_id], "name": [NAME], "email": [EMAIL]})
-    report = import_table(session, entity="customers", table=frame_table("crm.csv", rows), actor=TEST_ACTOR)
+    report = import_table(
+        session,
+        entity="customers",
+        table=frame_table("crm.csv", rows),
+        actor=TEST_ACTOR,
+        now=NOW.replace(tzinfo=dt.UTC),
+    )
     assert [str(r) for r in report.rejections] == [
         f"line 2: customer {external_id!r} was erased on request: remove this row"
     ]

@@ -7,20 +7,26 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from bot.parsing import grammar
 from crm_core.actor import Actor
 from crm_core.errors import ImportFileError
+from crm_core.interactions.kinds import KIND_ALIASES, LOGGABLE_KINDS
 from crm_core.io import bulk
+from crm_core.io.entity import Batch
 from crm_core.io.importer import ImportReport, import_table
+from crm_core.io.problems import RowProblems
 from crm_core.io.source import read_table
 from crm_core.models import AuditEvent, Customer, Interaction, Purchase
 from crm_core.store import transaction
 from tests import factories
 
 ACTOR = Actor(user_id="cli:tester", surface="import")
+NOW = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))  # "today" in Tokyo
 
 
 Load = Callable[[str, str], ImportReport]
@@ -33,7 +39,7 @@ def load(session: Session, tmp_path: Path) -> Load:
     def run(entity: str, text: str) -> ImportReport:
         path = tmp_path / f"{entity}.csv"
         path.write_text(text, encoding="utf-8")
-        return import_table(session, entity=entity, table=read_table(path), actor=ACTOR)
+        return import_table(session, entity=entity, table=read_table(path), actor=ACTOR, now=NOW)
 
     return run
 
@@ -189,7 +195,7 @@ def test_purchase_values_are_parsed_or_rejected(load: Load, session: Session) ->
         "line 7: amount '1.234' is not an amount such as 1200, 1,200, ¥1,200 or 1200.50",
         "line 8: amount '$5' is not an amount such as 1200, 1,200, ¥1,200 or 1200.50",
         "line 9: amount is in yen (¥) but currency is USD",
-        "line 10: currency 'EURO' is not a three-letter code such as JPY or USD",
+        "line 10: currency 'EURO' is not an ISO 4217 code such as JPY, USD or EUR",
         "line 11: amount is empty",
     ]
     stored = {p.external_id: p for p in session.scalars(select(Purchase))}
@@ -200,6 +206,49 @@ def test_purchase_values_are_parsed_or_rejected(load: Load, session: Session) ->
     )
     assert stored["O2"].occurred_at == dt.datetime(2026, 11, 25, 1, 0)
     assert (stored["O3"].amount, stored["O3"].currency) == (Decimal("12.5"), "USD")
+
+
+def test_impossible_purchases_are_rejected_with_their_line(load: Load, session: Session) -> None:
+    """NOW is 2026-12-05 09:00 in Tokyo: today is the 5th there, whatever the clock of the machine says."""
+    factories.customer(session, "Acme", external_id="A1")
+    report = load(
+        "purchases",
+        "customer,occurred_at,amount,currency,external_id\n"
+        "A1,2026-12-05 23:30,100,,O1\n"
+        "A1,2026-12-05T23:59:00+09:00,100,,O2\n"
+        "A1,2026-12-06,100,,O3\n"
+        "A1,2026-12-06T10:00:00+09:00,100,,O4\n"
+        "A1,2031-01-01,100,,O5\n"
+        "A1,2026-11-25,abc,,O6\n"
+        "A1,2026-11-25,NaN,,O7\n"
+        "A1,2026-11-25,1e3,,O8\n"
+        "A1,2026-11-25,100,RMB,O9\n"
+        "A1,2026-11-25,100,ABC,O10\n"
+        "A1,2026-11-25,100,eur,O11\n",
+    )
+    assert messages(report) == [
+        "line 4: occurred_at '2026-12-06' is after today (2026-12-05)",
+        "line 5: occurred_at '2026-12-06T10:00:00+09:00' is after today (2026-12-05)",
+        "line 6: occurred_at '2031-01-01' is after today (2026-12-05)",
+        "line 7: amount 'abc' is not an amount such as 1200, 1,200, ¥1,200 or 1200.50",
+        "line 8: amount 'NaN' is not an amount such as 1200, 1,200, ¥1,200 or 1200.50",
+        "line 9: amount '1e3' is not an amount such as 1200, 1,200, ¥1,200 or 1200.50",
+        "line 10: currency 'RMB' is not an ISO 4217 code such as JPY, USD or EUR",
+        "line 11: currency 'ABC' is not an ISO 4217 code such as JPY, USD or EUR",
+    ]
+    assert sorted(session.scalars(select(Purchase.external_id))) == ["O1", "O11", "O2"]
+
+
+def test_an_interaction_dated_after_today_is_rejected(load: Load) -> None:
+    report = load("interactions", "customer,occurred_at,kind,summary\nA1,2026-12-07,call,Not yet\n")
+    assert messages(report)[0].startswith("line 2: occurred_at '2026-12-07' is after today (2026-12-05)")
+
+
+def test_the_day_ends_at_the_later_midnight_so_an_evening_export_west_of_utc_imports() -> None:
+    """An export made at 18:00 in Los Angeles on the 5th holds times of the 6th in UTC."""
+    los_angeles = dt.datetime(2026, 12, 5, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    batch = Batch(pd.DataFrame(), RowProblems(pd.Index([])), lambda _rows: None, los_angeles)
+    assert batch.end_of_today == dt.datetime(2026, 12, 6, 8, 0)
 
 
 def test_purchases_without_order_id_are_not_doubled_by_reimport(load: Load, session: Session) -> None:
@@ -263,6 +312,23 @@ def test_interactions_use_the_chat_validators_and_reimport_is_a_no_op(load: Load
     assert session.scalars(select(Interaction.author).where(Interaction.kind == "meeting")).one() is None
 
 
+def test_interaction_kinds_accept_every_word_crm_log_accepts(load: Load, session: Session) -> None:
+    factories.customer(session, "Acme", external_id="A1")
+    words = {**KIND_ALIASES, "購入": "purchase", "ＣＡＬＬ": "call", "ﾒｰﾙ": "email"}
+    lines = [f"A1,2026-11-01 10:{minute:02},{word},said {word}" for minute, word in enumerate(words)]
+    report = load("interactions", "customer,occurred_at,kind,summary\n" + "\n".join(lines) + "\n")
+    assert (messages(report), report.new) == ([], len(words))
+    stored = {
+        summary: kind for summary, kind in session.execute(select(Interaction.summary, Interaction.kind))
+    }
+    assert stored == {f"said {word}": kind for word, kind in words.items()}
+
+
+def test_chat_and_import_read_kinds_from_one_table() -> None:
+    assert grammar.KIND_ALIASES is KIND_ALIASES
+    assert grammar.LOGGABLE_KINDS is LOGGABLE_KINDS
+
+
 # the pipeline
 
 
@@ -298,7 +364,12 @@ def test_a_failure_after_some_chunks_leaves_the_store_as_it_was(
 
     with pytest.raises(KeyboardInterrupt), transaction(engine) as session:
         import_table(
-            session, entity="purchases", table=read_table(path), actor=ACTOR, progress=crash_on_third_chunk
+            session,
+            entity="purchases",
+            table=read_table(path),
+            actor=ACTOR,
+            now=NOW,
+            progress=crash_on_third_chunk,
         )
     assert written == [2, 2, 2]
     with transaction(engine) as session:

@@ -70,6 +70,7 @@ def import_notes(engine: Engine, external_id: str) -> int:
                 entity="interactions",
                 table=frame_table("notes", rows),
                 actor=Actor("cli:bulk", "import"),
+                now=dt.datetime.now(dt.UTC),
             )
             assert report.rejected == 0
     return IMPORTS * IMPORT_ROWS

@@ -74,6 +74,7 @@ def test_admin_only_work_is_refused_to_everyone_else(session: Session, actor: Ac
             entity="customers",
             table=frame_table("t", pd.DataFrame({"name": ["Initech"]})),
             actor=actor,
+            now=NOW.replace(tzinfo=dt.UTC),
         ),
         lambda: add_member(session, actor=actor, user_id="U0NEW", role="admin"),
         lambda: remove_member(session, actor=actor, user_id="U0NEW"),

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
+from crm_core.customers.locks import gone, hold_for_adding, lock_for_change
 from crm_core.customers.views import CreatedCustomer, CustomerView, MergeResult
-from crm_core.errors import DuplicateCustomer, InvalidInput, NotFound
+from crm_core.errors import DuplicateCustomer, InvalidInput
 from crm_core.identity.normalize import is_valid_email, normalize_email, normalize_name, phone_digits
 from crm_core.identity.search import search_customers
 from crm_core.models import LIFECYCLE_STAGES, Customer, FollowUp, Interaction, Purchase
@@ -170,25 +171,30 @@ def _finite(value: object) -> bool:
 def customer_by_external_id(session: Session, external_id: str) -> Customer:
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).first()
     if customer is None:
-        raise NotFound(
-            f"No customer has the external id {external_id!r}: `crm-bot find` lists them",
-            key="customer.gone",
-            field="customer",
-        )
+        raise gone(external_id)
     return customer
 
 
 def writable_customer(session: Session, external_id: str) -> Customer:
-    """The customer to add to; refused once erased, since the person asked for nothing to be kept."""
-    customer = customer_by_external_id(session, external_id)
+    """The customer to add to, held until commit (``crm_core.customers.locks``), or the one it was
+    merged into meanwhile; refused once erased, since the person asked for nothing to be kept."""
+    found = customer_by_external_id(session, external_id)
+    target = hold_for_adding(session, [found.id]).get(found.id)
+    if target is None:
+        raise gone(external_id)
+    customer = session.get_one(Customer, target, populate_existing=True)
+    refuse_erased(customer)
+    return customer
+
+
+def refuse_erased(customer: Customer) -> None:
     if customer.erased_at is not None:
         raise InvalidInput(
-            f"{external_id}'s personal data was erased on request, so nothing new is added to it: "
-            "if they are a customer again, add them as a new customer",
+            f"{customer.external_id}'s personal data was erased on request, so nothing new is added to "
+            "it: if they are a customer again, add them as a new customer",
             key="customer.erased",
             field="customer",
         )
-    return customer
 
 
 def get_customer(session: Session, *, actor: Actor, external_id: str) -> CustomerView:
@@ -206,7 +212,10 @@ def merge_customers(session: Session, *, actor: Actor, keep: str, other: str) ->
     """
     if keep == other:
         raise InvalidInput("cannot merge a customer into itself: give two different external ids")
-    kept, removed = writable_customer(session, keep), writable_customer(session, other)
+    kept, removed = customer_by_external_id(session, keep), customer_by_external_id(session, other)
+    lock_for_change(session, [kept, removed])
+    refuse_erased(kept)
+    refuse_erased(removed)
     authorize(actor, Permission.MERGE, customer_id=kept.id)
     moved = {
         model.__tablename__: len(
@@ -219,13 +228,20 @@ def merge_customers(session: Session, *, actor: Actor, keep: str, other: str) ->
         )
         for model in (Interaction, Purchase, FollowUp)
     }
-    for attribute in ("email", "phone", "phone_key", "company", "owner_id"):
-        if getattr(kept, attribute) is None:
-            setattr(kept, attribute, getattr(removed, attribute))
-    kept.tags = sorted(set(kept.tags or ()) | set(removed.tags or ()))
-    kept.custom_fields = {**(removed.custom_fields or {}), **(kept.custom_fields or {})}
+    taken = {
+        attribute: getattr(removed, attribute)
+        for attribute in ("email", "phone", "phone_key", "company", "owner_id")
+        if getattr(kept, attribute) is None
+    }
+    tags, custom_fields = set(removed.tags or ()), dict(removed.custom_fields or {})
     removed_external_id, removed_id = removed.external_id, removed.id
+    # Deleted before its contact details move, since e-mail and phone keys are unique among customers.
     session.delete(removed)
+    session.flush()
+    for attribute, value in taken.items():
+        setattr(kept, attribute, value)
+    kept.tags = sorted(set(kept.tags or ()) | tags)
+    kept.custom_fields = {**custom_fields, **(kept.custom_fields or {})}
     session.flush()
     record(
         session,

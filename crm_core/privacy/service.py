@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
+from crm_core.customers.locks import lock_for_change
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.follow_ups.service import OPEN_STATUSES
 from crm_core.identity.normalize import normalize_email
@@ -103,6 +104,8 @@ def export_customer_data(session: Session, *, actor: Actor, query: str) -> dict[
 def erase_customer(session: Session, *, actor: Actor, query: str) -> Erasure:
     """Erase one customer's personal data (see the module docstring); repeating it is harmless."""
     customer = find_subject(session, query=query)
+    # Held against merges and writers adding to it (crm_core.customers.locks) until this commits.
+    lock_for_change(session, [customer])
     authorize(actor, Permission.PRIVACY_ERASE, customer_id=customer.id)
     purchases = session.scalar(select(func.count()).where(Purchase.customer_id == customer.id)) or 0
     if customer.erased_at is not None:

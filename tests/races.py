@@ -78,3 +78,13 @@ def blocked(rival: Rival, watcher: Engine) -> bool:
             assert time.monotonic() < deadline, "the second transaction neither waited nor finished"
             rival.join(0.01)
     return False
+
+
+def race(engine: Engine, first: Callable[[Session], Any], second: Callable[[Session], Any]) -> Rival:
+    """Run ``first`` without committing, start ``second`` beside it, commit ``first`` once ``second``
+    waits for it (or has finished); returns the second, whose ``outcome`` the test then asserts."""
+    with transaction(engine) as session:
+        first(session)
+        rival = Rival(engine, second)
+        blocked(rival, engine)
+    return rival

@@ -25,7 +25,7 @@ from crm_core.models import Customer, FollowUp, Interaction, Purchase
 from crm_core.privacy.service import ERASED_SUMMARY, erase_customer
 from crm_core.store import transaction
 from tests.factories import TEST_ACTOR, customer
-from tests.races import Rival, blocked, needs_postgres
+from tests.races import needs_postgres, race
 
 pytestmark = needs_postgres
 
@@ -92,11 +92,7 @@ def test_an_interaction_logged_while_a_merge_waits_ends_on_the_kept_customer(
     engine: Engine, twins: tuple[str, str]
 ) -> None:
     kept, other = twins
-    with transaction(engine) as first:
-        log_call(other)(first)
-        merging = Rival(engine, merge(kept, other))
-        blocked(merging, engine)
-    result = merging.outcome()
+    result = race(engine, log_call(other), merge(kept, other)).outcome()
     assert result.interactions_moved == 1
     assert owners(engine, Interaction) == [kept]
 
@@ -113,11 +109,7 @@ def test_a_row_added_while_a_merge_runs_follows_the_merge(
     model: type[Interaction | FollowUp | Purchase],
 ) -> None:
     kept, other = twins
-    with transaction(engine) as first:
-        merge(kept, other)(first)
-        writer = Rival(engine, write(other))
-        blocked(writer, engine)
-    writer.outcome()
+    race(engine, merge(kept, other), write(other)).outcome()
     assert owners(engine, model) == [kept]
 
 
@@ -125,21 +117,14 @@ def test_an_interaction_logged_while_an_erasure_waits_is_erased_too(
     engine: Engine, twins: tuple[str, str]
 ) -> None:
     _, other = twins
-    with transaction(engine) as first:
-        log_call(other)(first)
-        erasing = Rival(engine, erase(other))
-        blocked(erasing, engine)
-    assert erasing.outcome().interactions == 1
+    assert race(engine, log_call(other), erase(other)).outcome().interactions == 1
     with transaction(engine) as session:
         assert list(session.scalars(select(Interaction.summary))) == [ERASED_SUMMARY]
 
 
 def test_logging_to_a_customer_being_erased_is_refused(engine: Engine, twins: tuple[str, str]) -> None:
     _, other = twins
-    with transaction(engine) as first:
-        erase(other)(first)
-        writer = Rival(engine, log_call(other))
-        blocked(writer, engine)
+    writer = race(engine, erase(other), log_call(other))
     with pytest.raises(InvalidInput) as refused:
         writer.outcome()
     assert refused.value.key == "customer.erased"

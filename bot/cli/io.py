@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from bot.cli.app import CliContext, pass_context
 from crm_core.io.export import export_csv
-from crm_core.io.importer import ENTITIES, ImportReport, import_table
+from crm_core.io.headers import ColumnReading
+from crm_core.io.importer import ENTITIES, ImportReport, column_readings, import_table
 from crm_core.io.source import read_table
 from crm_core.store import rehearsal, transaction
 
@@ -33,14 +34,18 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
     """Import ENTITY rows from FILE: CSV (UTF-8, with or without BOM, or Shift_JIS) or XLSX.
 
     \b
-    Columns (header names are case-insensitive, in any order):
+    Columns, in any order:
       customers     external_id, name, email, phone, company, owner, tags (split on ';');
                     any other column becomes a custom field
-      purchases     customer, occurred_at, amount, currency (default JPY), external_id (the order's)
-      interactions  customer, occurred_at, kind, summary, author
+      purchases     customer, occurred_at, amount, currency (ISO 4217, default JPY),
+                    external_id (the order's)
+      interactions  customer, occurred_at, kind (as /crm log takes it), summary, author
+    Header names other tools write (Email Address, Record ID, 氏名, 電話番号, ...) are read as
+    these columns, ignoring case, spaces, hyphens, underscores and width; the README lists them.
+    How each column was read is printed first, on stderr.
     A customer is named by external_id, e-mail or exact name. Times: 2026-11-25, 2026/11/25,
-    2026-11-25 14:30 (offsets such as +09:00 are converted to UTC). Amounts: 1200, 1,200, ¥1,200,
-    1200.50.
+    2026-11-25 14:30 (offsets such as +09:00 are converted to UTC); none after today. Amounts:
+    1200, 1,200, ¥1,200, 1200.50.
 
     \b
     Rows that fail validation are skipped and listed on stderr as "line N: problem" (the header
@@ -50,6 +55,8 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
     changes nothing.
     """
     table = read_table(file)
+    for reading in column_readings(entity, table).columns:
+        click.echo(_reading_line(reading), err=True)
     actor = replace(context.actor, surface="import")
     with (
         tqdm(total=len(table.rows), unit="rows", file=sys.stderr, disable=not sys.stderr.isatty()) as bar,
@@ -72,6 +79,17 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
     click.echo(_summary(report, dry_run=dry_run))
     if report.rejected:
         sys.exit(EXIT_ROWS_REJECTED)
+
+
+def _reading_line(reading: ColumnReading) -> str:
+    """How one column is read, e.g. ``'Email Address' → email``, said before anything is imported."""
+    if reading.part is not None:
+        target = f"name ({reading.part})"
+    elif reading.custom:
+        target = f"custom field {reading.header}"
+    else:
+        target = ", ".join(reading.fields)
+    return f"{reading.header!r} → {target}"
 
 
 def _summary(report: ImportReport, *, dry_run: bool) -> str:

@@ -13,7 +13,6 @@ Policy, chosen so that a big file with a few bad rows is not a day lost, and not
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 
 import pandas as pd
@@ -26,6 +25,7 @@ from crm_core.errors import ImportFileError
 from crm_core.io.bulk import Progress, roomy_sqlite_cache
 from crm_core.io.customers import CUSTOMERS
 from crm_core.io.entity import Batch, EntityImport
+from crm_core.io.headers import ColumnReadings, read_columns
 from crm_core.io.interactions import INTERACTIONS
 from crm_core.io.problems import Rejection, RowProblems
 from crm_core.io.purchases import PURCHASES
@@ -109,38 +109,41 @@ def _no_progress(_rows: int) -> None:
     """Progress is only shown on a terminal; everywhere else nobody is watching."""
 
 
-def _header_key(name: str) -> str:
-    """Header names match case- and width-insensitively (Japanese Excel may write ＥＭＡＩＬ)."""
-    return unicodedata.normalize("NFKC", name).strip().casefold()
-
-
-def _known_columns(spec: EntityImport, table: SourceTable) -> pd.DataFrame:
-    """The rows with known columns renamed to their canonical names; ImportFileError when they do not fit."""
+def column_readings(entity: str, table: SourceTable) -> ColumnReadings:
+    """How each column of ``table`` is read as a field of ``entity``, said before importing; raises
+    ImportFileError when the columns do not fit (unnamed values, missing, ambiguous, repeated)."""
+    spec = ENTITIES[entity]
     rows = table.rows
     unnamed = [position for position, name in enumerate(rows.columns) if not name]
     if any(rows.iloc[:, position].ne("").any() for position in unnamed):
         raise ImportFileError(f"{table.name}: a column with values has no header name; name it or delete it")
-    rows = rows.iloc[:, [p for p in range(len(rows.columns)) if p not in unnamed]]
-    names = [_header_key(name) if _header_key(name) in spec.columns else name for name in rows.columns]
-    keys = [_header_key(name) for name in names]
-    repeated = sorted({name for name, key in zip(names, keys, strict=True) if keys.count(key) > 1})
-    if repeated:
-        raise ImportFileError(f"{table.name}: column {', '.join(repeated)} appears more than once")
-    missing = [column for column in spec.required if column not in names]
+    headers = [name for name in rows.columns if name]
+    readings = read_columns(entity=entity, headers=headers, source=table.name)
+    found = {field for reading in readings.columns for field in reading.fields}
+    if any(reading.part for reading in readings.columns):
+        found.add("name")
+    missing = [column for column in spec.required if column not in found]
     if missing:
         separator_hint = (
             " The file seems not to be comma-separated: save it as CSV with commas."
-            if len(names) == 1 and any(sign in names[0] for sign in ";\t")
+            if len(headers) == 1 and any(sign in headers[0] for sign in ";\t")
             else ""
         )
         raise ImportFileError(
             f"{table.name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-            f"found: {', '.join(rows.columns) or 'none'}. {_expected(spec)}.{separator_hint}"
+            f"found: {', '.join(headers) or 'none'}. {_expected(spec)}.{separator_hint}"
         )
-    unknown = [name for name in names if name not in spec.columns]
+    unknown = [reading.header for reading in readings.columns if reading.custom and reading.part is None]
     if unknown and not spec.custom_fields:
         raise ImportFileError(f"{table.name}: unknown column {', '.join(unknown)}. {_expected(spec)}.")
-    return rows.set_axis(names, axis="columns")
+    return readings
+
+
+def _known_columns(spec: EntityImport, table: SourceTable) -> pd.DataFrame:
+    """The rows under their field names (custom fields under their own); see ``column_readings``."""
+    readings = column_readings(spec.name, table)
+    named = [position for position, name in enumerate(table.rows.columns) if name]
+    return readings.rows(table.rows.iloc[:, named])
 
 
 def _expected(spec: EntityImport) -> str:

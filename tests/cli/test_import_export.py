@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from crm_core.models import Customer
 from tests.conftest import CliResult, empty_all_tables
 
 Crm = Callable[..., CliResult]
+COLUMN_READING = re.compile(r"'.*' → .+")
 
 CUSTOMERS = (
     "external_id,name,email,phone,company,owner,tags,業種\n"
@@ -39,6 +41,14 @@ def stored_counts(engine: Engine) -> tuple[object, ...]:
         "select (select count(*) from customers), (select count(*) from purchases), "
         "(select count(*) from interactions), (select count(*) from audit_events)",
     )[0]
+
+
+def reported(stderr: str) -> list[str]:
+    """stderr's lines after the column readings every import starts with."""
+    lines = stderr.splitlines()
+    while lines and COLUMN_READING.fullmatch(lines[0]):
+        lines.pop(0)
+    return lines
 
 
 def write(path: Path, content: str, encoding: str = "utf-8") -> Path:
@@ -93,7 +103,7 @@ def test_rejected_rows_are_listed_by_line_and_the_valid_ones_imported(
     )
     result = crm("import", "purchases", str(write(tmp_path / "p.csv", purchases)))
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
+    assert reported(result.stderr) == [
         "line 3: customer 'C9' is not known (looked up by external_id, e-mail and exact name): "
         "import the customers first",
         "line 4: occurred_at 'yesterday' is not a date such as 2026-11-25 or 2026-11-25 14:30",
@@ -110,7 +120,7 @@ def test_line_numbers_count_the_lines_of_multi_line_summaries(crm: Crm, tmp_path
         "C1,2026-11-02,lunch,Ate\n"
     )
     result = crm("import", "interactions", str(write(tmp_path / "i.csv", interactions)))
-    assert result.stderr.splitlines() == [
+    assert reported(result.stderr) == [
         "line 5: kind 'lunch' is not one of call, meeting, email, chat, note, support, purchase"
     ]
 
@@ -126,8 +136,8 @@ def test_line_numbers_count_the_lines_of_multi_line_summaries(crm: Crm, tmp_path
         ("customers", "email,phone\na@b.jp,\n", "missing column name; found: email, phone."),
         (
             "purchases",
-            "customer,date,amount\nC1,2026-11-01,1\n",
-            "missing column occurred_at; found: customer, date, amount.",
+            "customer,when,amount\nC1,2026-11-01,1\n",
+            "missing column occurred_at; found: customer, when, amount.",
         ),
         ("interactions", "customer,occurred_at,kind,summary,mood\n", "unknown column mood."),
     ],
@@ -162,7 +172,7 @@ def test_header_only_file_imports_nothing_and_says_so(crm: Crm, tmp_path: Path) 
     path = write(tmp_path / "p.csv", "customer,occurred_at,amount\n")
     result = crm("import", "purchases", str(path))
     assert result.exit_code == 0
-    assert result.stderr == f"{path}: no rows below the header\n"
+    assert reported(result.stderr) == [f"{path}: no rows below the header"]
     assert result.stdout == "imported 0 purchases, 0 unchanged, 0 rejected\n"
 
 
@@ -170,7 +180,7 @@ def test_dry_run_reports_exact_counts_and_writes_nothing(crm: Crm, engine: Engin
     path = write(tmp_path / "c.csv", CUSTOMERS + "C3,,,,,,,\n")
     result = crm("import", "customers", str(path), "--dry-run")
     assert result.exit_code == 1
-    assert result.stderr == "line 4: name is empty\n"
+    assert reported(result.stderr) == ["line 4: name is empty"]
     assert result.stdout == (
         "dry run: would import 2 customers, 0 updated, 0 unchanged, 1 rejected; nothing was written\n"
     )
@@ -258,9 +268,39 @@ def test_a_new_customer_named_like_an_existing_one_is_imported_with_a_warning(
     file = write(tmp_path / "c.csv", "external_id,name\nC-2,ｱｸﾒ\nC-3,Globex\nC-4,globex inc.\n")
     result = crm("import", "customers", str(file))
     assert result.exit_code == 0, result.stderr
-    warnings = result.stderr.splitlines()
+    warnings = reported(result.stderr)
     assert warnings[0].startswith("line 2: warning: likely duplicate of C-1 (株式会社アクメ)")
     assert "crm-bot customers merge C-1 C-2" in warnings[0]
     assert warnings[1].startswith("line 4: warning: likely duplicate of C-3 (Globex)")
     assert len(warnings) == 2
     assert rows(engine, "select count(*) from customers") == [(4,)]
+
+
+def test_every_import_first_says_how_it_read_each_column(crm: Crm, engine: Engine, tmp_path: Path) -> None:
+    result = crm("import", "customers", str(Path(__file__).parent.parent / "data" / "hubspot_contacts.csv"))
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "imported 3 customers, 0 updated, 0 unchanged, 0 rejected\n",
+    )
+    assert result.stderr.splitlines() == [
+        "'Record ID' → external_id",
+        "'First Name' → name (given name)",
+        "'Last Name' → name (family name)",
+        "'Email' → email",
+        "'Phone Number' → phone",
+        "'Contact owner' → owner",
+        "'Primary Associated Company ID' → custom field Primary Associated Company ID",
+        "'Last Activity Date' → custom field Last Activity Date",
+        "'Lead Status' → custom field Lead Status",
+        "'Marketing contact status' → custom field Marketing contact status",
+        "'Create Date' → custom field Create Date",
+        "'Associated Company' → company",
+    ]
+    path = write(tmp_path / "c.csv", "Company,連絡先\nInitech,x\n")
+    ambiguous = crm("import", "customers", str(path))
+    assert (ambiguous.exit_code, ambiguous.stderr) == (
+        2,
+        f"crm-bot: {path}: column '連絡先' could be email or phone: "
+        "rename it to one of those (or delete it)\n",
+    )
+    assert rows(engine, "select count(*) from customers") == [(3,)]

@@ -271,16 +271,16 @@ def _derived_key(session: Session, amount: Decimal) -> str:
 
 def test_purchases_file_with_wrong_columns_is_refused_whole(load: Load, session: Session) -> None:
     with pytest.raises(ImportFileError) as missing:
-        load("purchases", "Customer,Date,Price\nA1,2026-11-01,100\n")
+        load("purchases", "Customer,When,Cost\nA1,2026-11-01,100\n")
     assert missing.value.message.endswith(
-        "purchases.csv: missing columns occurred_at, amount; found: Customer, Date, Price. "
+        "purchases.csv: missing columns occurred_at, amount; found: Customer, When, Cost. "
         "Purchases need customer, occurred_at, amount (optional: currency, external_id)."
     )
     with pytest.raises(ImportFileError, match="seems not to be comma-separated"):
         load("purchases", "customer;occurred_at;amount\nA1;2026-11-01;100\n")
     with pytest.raises(ImportFileError, match="unknown column curency"):
         load("purchases", "customer,occurred_at,amount,curency\nA1,2026-11-01,100,USD\n")
-    with pytest.raises(ImportFileError, match="column amount appears more than once"):
+    with pytest.raises(ImportFileError, match="columns 'amount' and 'Amount' both mean amount"):
         load("purchases", "customer,occurred_at,amount,Amount\n")
     with pytest.raises(ImportFileError, match="a column with values has no header name"):
         load("purchases", "customer,occurred_at,amount,\nA1,2026-11-01,100,x\n")

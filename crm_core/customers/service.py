@@ -16,7 +16,13 @@ from crm_core.audit.service import record
 from crm_core.customers.locks import gone, hold_for_adding, lock_for_change
 from crm_core.customers.views import CreatedCustomer, CustomerView, MergeResult
 from crm_core.errors import DuplicateCustomer, InvalidInput
-from crm_core.identity.normalize import is_valid_email, normalize_email, normalize_name, phone_digits
+from crm_core.identity.normalize import (
+    is_valid_email,
+    normalize_email,
+    normalize_name,
+    phone_digits,
+    strip_format_characters,
+)
 from crm_core.identity.search import search_customers
 from crm_core.models import LIFECYCLE_STAGES, Customer, FollowUp, Interaction, Purchase
 from crm_core.text import clean_text, single_line
@@ -43,8 +49,12 @@ def new_external_id() -> str:
 def clean_contact(
     *, name: str, email: str | None, phone: str | None
 ) -> tuple[str, str, str | None, str | None, str | None]:
-    """Validate and normalise what identifies a customer: (name, name_key, email, phone, phone_key)."""
-    name = single_line(name, field="name", max_length=MAX_NAME_LENGTH)
+    """Validate and normalise what identifies a customer: (name, name_key, email, phone, phone_key).
+
+    The name and phone are kept as typed, minus invisible format characters (zero-width, bidi
+    controls: ``strip_format_characters``), which would make them display as something they are not.
+    """
+    name = single_line(strip_format_characters(name), field="name", max_length=MAX_NAME_LENGTH)
     if not name:
         raise InvalidInput("name is empty", field="name", key="input.name_empty")
     name_key = normalize_name(name) or name.casefold()
@@ -54,7 +64,9 @@ def clean_contact(
         raise InvalidInput(
             f"e-mail {email!r} is not a valid address", field="email", key="input.email_invalid"
         )
-    clean_phone = single_line(phone or "", field="phone", max_length=MAX_PHONE_LENGTH) or None
+    clean_phone = (
+        single_line(strip_format_characters(phone or ""), field="phone", max_length=MAX_PHONE_LENGTH) or None
+    )
     key = phone_digits(clean_phone) if clean_phone else None
     if clean_phone is not None and (not key or len(key) < 6):
         raise InvalidInput(f"phone {phone!r} needs at least 6 digits", field="phone", key="input.phone_short")

@@ -3,6 +3,9 @@
 Names: NFKC (full/half width, half-width katakana, ㈱ → (株)), case folding, Latin accents stripped
 (but not Japanese voicing marks: が must stay が), hiragana folded into katakana, company designators
 dropped, punctuation and white space collapsed. E-mail: trimmed and lower-cased. Phone: digits only.
+Format characters (Unicode category Cf: zero-width spaces and joiners, bidirectional controls, the
+soft hyphen) are removed first from names, e-mails and phones alike: invisible, they would make one
+address or name look like two, and bidi controls make a value display as something it is not.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def _is_separator(ch: str) -> bool:
 
 def normalize_name(text: str) -> str:
     """The matching key of a customer or company name ('' when nothing meaningful is left)."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = unicodedata.normalize("NFKC", strip_format_characters(text)).casefold()
     for designator in _JA_DESIGNATORS:
         folded = folded.replace(designator, " ")
     folded = _strip_latin_accents(folded).translate(_APOSTROPHES).translate(_HIRAGANA_TO_KATAKANA)
@@ -43,8 +46,13 @@ def normalize_name(text: str) -> str:
     return " ".join(words)
 
 
+def strip_format_characters(text: str) -> str:
+    """``text`` without Unicode format characters (category Cf), which no one means to type."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def normalize_email(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().lower()
+    return unicodedata.normalize("NFKC", strip_format_characters(text)).strip().lower()
 
 
 def is_valid_email(text: str) -> bool:

@@ -68,7 +68,7 @@ def main() -> None:
             workers.start()
         app = create_app(settings, make_engine(args.database_url), workers=workers)
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))  # as crm-bot serve does
-    server = HttpServer(app, host="127.0.0.1", port=0)
+    server = HttpServer(app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0)
     print(server.port, flush=True)
     server.serve_forever()
 

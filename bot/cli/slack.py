@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 
@@ -18,12 +17,13 @@ from bot.parsing.when import warm_up
 from bot.request.people import People
 from bot.request.user_request import utc_now
 from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
+from bot.transport.log_lines import configure_logging
 from bot.transport.worker_processes import WorkerProcesses
 
 
 def _app(context: CliContext, workers: int) -> App:
     """The app, with the digest scheduler ticking in the background (in every replica: bot.jobs.scheduler)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings, engine = context.settings, context.engine()
     processes = WorkerProcesses(settings, workers) if workers else None
     if processes:
@@ -50,9 +50,9 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
 
 
-def _serve(app: App, host: str, port: int, threads: int) -> None:
+def _serve(app: App, secret: str, host: str, port: int, threads: int) -> None:
     _exit_on_sigterm()
-    server = HttpServer(app, host=host, port=port, threads=threads)
+    server = HttpServer(app, signing_secret=secret, host=host, port=port, threads=threads)
     click.echo(f"crm-bot: serving Slack requests at {server.url}{EVENTS_PATH} ({threads} threads)", err=True)
     server.serve_forever()
 
@@ -75,8 +75,8 @@ WORKERS = click.option(
 @pass_context
 def serve(context: CliContext, port: int, host: str, threads: int, workers: int) -> None:
     """Serve Slack's requests over HTTP at POST /slack/events (and GET /healthz)."""
-    context.settings.require("SLACK_SIGNING_SECRET")
-    _serve(_app(context, workers), host, port, threads)
+    secret = context.settings.require("SLACK_SIGNING_SECRET")
+    _serve(_app(context, workers), secret, host, port, threads)
 
 
 @click.command()
@@ -92,4 +92,4 @@ def run(context: CliContext, port: int, host: str, workers: int) -> None:
         _exit_on_sigterm()
         SocketModeHandler(app, context.settings.slack_app_token).start()  # type: ignore[no-untyped-call]
     else:
-        _serve(app, host, port, DEFAULT_THREADS)
+        _serve(app, context.settings.require("SLACK_SIGNING_SECRET"), host, port, DEFAULT_THREADS)

@@ -57,7 +57,9 @@ class LocalSlack:
             )
             app = create_app(settings, self._engine, listener_executor=self._pool)
             stack.callback(self._pool.shutdown, wait=True)
-            server = HttpServer(app, host="127.0.0.1", port=0, threads=SERVER_THREADS)
+            server = HttpServer(
+                app, signing_secret=self._secret, host="127.0.0.1", port=0, threads=SERVER_THREADS
+            )
             thread = threading.Thread(target=server.serve_forever, name="crm-console-http", daemon=True)
             thread.start()
             stack.callback(thread.join, timeout=10)

@@ -74,7 +74,7 @@ def listeners() -> ListenerPool:
 @contextmanager
 def serving(app: App, slack: FakeSlack) -> Iterator[HttpServer]:
     """``app`` served on a free port until the block ends, as ``crm-bot serve`` serves it."""
-    served = HttpServer(app, host="127.0.0.1", port=0, threads=8)
+    served = HttpServer(app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=served.serve_forever, name="crm-bot-http", daemon=True)
     thread.start()
     yield served

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import click
 from tqdm import tqdm
 
 from bot.cli.app import CliContext, pass_context
-from crm_core.io.export import export_csv
+from crm_core.io.export import export_csv, export_xlsx
 from crm_core.io.headers import ColumnReading
 from crm_core.io.importer import ENTITIES, ImportReport, column_readings, import_table
 from crm_core.io.source import read_table
@@ -105,25 +105,29 @@ def _summary(report: ImportReport, *, dry_run: bool) -> str:
 @click.argument("file", type=click.Path(path_type=Path, allow_dash=True, dir_okay=False))
 @pass_context
 def export_command(context: CliContext, entity: str, file: Path) -> None:
-    """Export every ENTITY row as CSV (UTF-8) with the import columns, to FILE or to stdout for '-'.
+    """Export every ENTITY row with the import columns to FILE: XLSX when FILE ends in .xlsx, otherwise
+    CSV (UTF-8); '-' writes CSV to stdout.
 
-    Importing the file into an empty store gives the same data. FILE is replaced only once the
-    export is complete.
+    Importing the file into an empty store gives the same data. Text that a spreadsheet would run as
+    a formula (starting with =, +, -, @) is written with a leading ' that import removes again. FILE
+    is replaced only once the export is complete.
     """
-    with transaction(context.engine()) as session, _output(file) as out:
-        count = export_csv(session, entity=entity, out=out, actor=context.actor)
+    as_xlsx = file.suffix.lower() == ".xlsx"
+    with transaction(context.engine()) as session, _output(file, binary=as_xlsx) as out:
+        export = export_xlsx if as_xlsx else export_csv
+        count = export(session, entity=entity, out=out, actor=context.actor)
     click.echo(f"exported {count} {entity}" + ("" if str(file) == "-" else f" to {file}"), err=True)
 
 
 @contextmanager
-def _output(file: Path) -> Iterator[TextIO]:
+def _output(file: Path, *, binary: bool) -> Iterator[IO[Any]]:
     """stdout for '-'; otherwise a partial file beside FILE, moved over it only when complete."""
     if str(file) == "-":
         yield sys.stdout
         return
     partial = file.parent / f".{file.name}.partial"
     try:
-        with partial.open("w", encoding="utf-8", newline="") as handle:
+        with partial.open("wb") if binary else partial.open("w", encoding="utf-8", newline="") as handle:
             yield handle
         partial.replace(file)
     except OSError as exc:

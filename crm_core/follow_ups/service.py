@@ -103,8 +103,10 @@ def open_follow_ups(
     return [_view(f, c) for f, c in session.execute(query)]
 
 
-def _row(session: Session, follow_up_id: int) -> tuple[FollowUp, Customer]:
-    row = session.get(FollowUp, follow_up_id)
+def _row(session: Session, follow_up_id: int, *, lock: bool = False) -> tuple[FollowUp, Customer]:
+    """The follow-up and its customer; ``lock`` holds the row FOR UPDATE and reads it as committed, so
+    of two changes clicked at once (Done and Snooze) the later waits and sees what the first did."""
+    row = session.get(FollowUp, follow_up_id, with_for_update=lock, populate_existing=lock)
     if row is None:
         raise NotFound(
             "That follow-up no longer exists: it may have been merged or removed", key="follow_up.gone"
@@ -113,7 +115,7 @@ def _row(session: Session, follow_up_id: int) -> tuple[FollowUp, Customer]:
 
 
 def _change(session: Session, *, actor: Actor, follow_up_id: int, action: str) -> tuple[FollowUp, Customer]:
-    row, customer = _row(session, follow_up_id)
+    row, customer = _row(session, follow_up_id, lock=True)
     authorize(actor, Permission.FOLLOW_UP, customer_id=row.customer_id)
     record(session, actor=actor, action=action, customer_id=row.customer_id, detail={"follow_up_id": row.id})
     return row, customer
@@ -124,6 +126,8 @@ def complete_follow_up(
 ) -> FollowUpView:
     """Mark done; completing one that is already done changes nothing (buttons get clicked twice)."""
     row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.done")
+    if row.status == "cancelled":
+        raise _closed("marked done")
     if row.status != "done":
         row.status, row.done_at = "done", now
     return _view(row, customer)
@@ -131,12 +135,18 @@ def complete_follow_up(
 
 def snooze_follow_up(session: Session, *, actor: Actor, follow_up_id: int, until: dt.date) -> FollowUpView:
     row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.snooze")
-    if row.status in ("done", "cancelled"):
+    if row.status == "done":
         raise InvalidInput(
-            "That follow-up is already closed, so it cannot be snoozed", key="follow_up.closed"
+            "That follow-up was already marked done, so it was not snoozed", key="follow_up.already_done"
         )
+    if row.status == "cancelled":
+        raise _closed("snoozed")
     row.status, row.due_on = "snoozed", until
     return _view(row, customer)
+
+
+def _closed(change: str) -> InvalidInput:
+    return InvalidInput(f"That follow-up was cancelled, so it cannot be {change}", key="follow_up.closed")
 
 
 def reassign_follow_up(session: Session, *, actor: Actor, follow_up_id: int, owner_id: str) -> FollowUpView:

@@ -83,7 +83,9 @@ class FakeUser:
     is_restricted: bool = False
     is_ultra_restricted: bool = False
     is_bot: bool = False
-    team_id: str | None = None  # another organisation's, for someone in a shared channel
+    team_id: str | None = None  # their home workspace: another organisation's, or another of the grid's
+    enterprise_id: str | None = None  # their Enterprise Grid organisation (users.info's enterprise_user)
+    deleted: bool = False  # a deactivated account
 
 
 @dataclass
@@ -122,9 +124,21 @@ class FakeSlack:
     TEAM_ID = "T0FAKE"
     BOT_USER_ID = "UCRMBOT"
 
-    def __init__(self, *, token: str = "xoxb-fake-token", app_token: str = "xapp-fake-app-token") -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-fake-token",
+        app_token: str = "xapp-fake-app-token",
+        enterprise_id: str | None = None,
+        invent_users: bool = True,
+    ) -> None:
+        """``enterprise_id``: the workspace belongs to that Enterprise Grid organisation (auth.test says
+        so, and its own people carry it). ``invent_users``: users.info answers for any id as someone
+        of the workspace; False answers ``user_not_found`` for ids never added, as Slack does."""
         self.token = token
         self.app_token = app_token
+        self.enterprise_id = enterprise_id
+        self.invent_users = invent_users
         self._state = _State()
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
@@ -282,9 +296,10 @@ class FakeSlack:
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
-    def _user(self, user_id: str) -> FakeUser:
+    def _user(self, user_id: str) -> FakeUser | None:
         with self._changed:
-            return self._state.users.get(user_id) or FakeUser(id=user_id)
+            known = self._state.users.get(user_id)
+        return known or (FakeUser(id=user_id) if self.invent_users else None)
 
     def _thread_messages(self, channel: str, ts: str) -> list[dict[str, Any]] | None:
         with self._changed:
@@ -498,9 +513,12 @@ def _views_publish(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
 
 def _users_info(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     user = slack._user(str(params.get("user", "")))
+    if user is None:
+        return {"ok": False, "error": "user_not_found"}
     info: dict[str, Any] = {
         "id": user.id,
         "team_id": user.team_id or slack.TEAM_ID,
+        "deleted": user.deleted,
         "name": user.name,
         "real_name": user.name,
         "tz": user.tz,
@@ -511,6 +529,10 @@ def _users_info(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     }
     if str(params.get("include_locale")).lower() in ("1", "true"):
         info["locale"] = user.locale
+    enterprise_id = user.enterprise_id or (None if user.team_id else slack.enterprise_id)
+    if enterprise_id:
+        home = user.team_id or slack.TEAM_ID
+        info["enterprise_user"] = {"id": user.id, "enterprise_id": enterprise_id, "teams": [home]}
     return {"ok": True, "user": info}
 
 
@@ -560,6 +582,7 @@ def _auth_test(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
         "user_id": slack.BOT_USER_ID,
         "bot_id": "B0FAKE",
         "is_enterprise_install": False,
+        **({"enterprise_id": slack.enterprise_id} if slack.enterprise_id else {}),
     }
 
 

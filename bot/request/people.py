@@ -7,7 +7,9 @@ The cache is per process and only saves ``users.info`` calls: a stale entry mean
 previous language, never wrong data. Whether someone is a guest (``is_restricted`` /
 ``is_ultra_restricted``) and which organisation they belong to (``team_id``) come from the same
 ``users.info`` answer; when Slack cannot answer, the person is treated as a guest for this one
-request, since nobody has vouched for them.
+request, since nobody has vouched for them. In an Enterprise Grid organisation a person's
+``team_id`` is their home workspace, which may be another of the organisation's workspaces:
+``enterprise_user.enterprise_id`` says which organisation they belong to (``Workspace.is_home_of``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,12 +27,30 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 
 from bot.messages import language_of
-from crm_core.store import transaction
-from crm_core.team.service import get_member, remember_profile
+from bot.transport.log_lines import printable
+from crm_core.store import reading, transaction
+from crm_core.team.service import MemberView, get_member, remember_profile
 
 log = logging.getLogger(__name__)
 
 PROFILE_TTL_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the app is installed, as ``auth.test`` says: a workspace, maybe of an Enterprise Grid."""
+
+    team_id: str | None
+    enterprise_id: str | None = None
+
+    def is_home_of(self, team_id: str | None, enterprise_id: str | None) -> bool:
+        """Someone of this organisation: of this workspace, or of another workspace of the same grid.
+
+        Slack Connect brings in people whose team (and enterprise, if any) is another organisation's.
+        """
+        if team_id is not None and team_id == self.team_id:
+            return True
+        return self.enterprise_id is not None and enterprise_id == self.enterprise_id
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,8 @@ class Person:
     language: str  # "en" or "ja": a key of bot.messages.CATALOGUES
     timezone: ZoneInfo
     is_guest: bool  # a (single- or multi-channel) guest, or someone Slack could not tell us about
-    team_id: str | None  # their organisation: another one's in a shared channel
+    team_id: str | None  # their home workspace: another organisation's in a shared channel
+    enterprise_id: str | None = None  # their Enterprise Grid organisation, if any
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,9 @@ class SlackProfile:
     timezone: str | None
     is_guest: bool
     team_id: str | None
+    enterprise_id: str | None = None
+    is_bot: bool = False
+    deleted: bool = False
 
 
 _UNKNOWN = SlackProfile(locale=None, timezone=None, is_guest=True, team_id=None)
@@ -69,6 +94,18 @@ class People:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, Person]] = {}
         self._lock = threading.Lock()
+        self._remembering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-remember-profile")
+
+    def wait_until_remembered(self, timeout: float = 30.0) -> None:
+        """Until the profiles looked up so far are written (for the console and tests)."""
+        self._remembering.submit(lambda: None).result(timeout)
+
+    def _remember(self, user_id: str, profile: SlackProfile) -> None:
+        try:
+            with transaction(self._engine) as session:
+                remember_profile(session, user_id=user_id, timezone=profile.timezone, locale=profile.locale)
+        except Exception as error:  # a later lookup tries again; the digest uses the last one kept
+            log.warning("could not remember the Slack profile of %s: %s", user_id, type(error).__name__)
 
     def lookup(self, client: WebClient, user_id: str) -> Person:
         """The person, asking Slack when the cached answer is missing or old."""
@@ -78,10 +115,12 @@ class People:
             return cached[1]
         answered = _slack_profile(client, user_id)
         profile = answered or _UNKNOWN
-        # Its own short transaction: remembering a profile is not part of the user's action.
-        with transaction(self._engine) as session:
-            remember_profile(session, user_id=user_id, timezone=profile.timezone, locale=profile.locale)
+        with reading(self._engine) as session:
             member = get_member(session, user_id)
+        if member is not None and _changed(member, profile):
+            # Remembering a profile is not part of the user's action: written in the background, so the
+            # request never waits for SQLite's write lock (another process may be importing).
+            self._remembering.submit(self._remember, user_id, profile)
         locale = member.locale if member and member.locale else profile.locale
         timezone = member.timezone if member and member.timezone else profile.timezone
         person = Person(
@@ -90,6 +129,7 @@ class People:
             zone_or_none(timezone) or ZoneInfo(self._default_timezone),
             is_guest=profile.is_guest,
             team_id=profile.team_id,
+            enterprise_id=profile.enterprise_id,
         )
         if answered is not None:
             with self._lock:
@@ -97,21 +137,50 @@ class People:
         return person
 
 
-def _slack_profile(client: WebClient, user_id: str) -> SlackProfile | None:
-    """The profile from Slack; None when Slack cannot tell us now, so defaults apply this once."""
-    try:
-        user = client.users_info(user=user_id, include_locale=True)["user"]
-    except (SlackApiError, SlackClientError, OSError, KeyError) as error:
-        # Slack's error code or the error's class: a Web API error's text quotes the whole response.
-        reason = error.response.get("error") if isinstance(error, SlackApiError) else type(error).__name__
-        log.warning("users.info for %s failed (%s); using default language and time zone", user_id, reason)
-        return None
+# What asking Slack about someone can fail with: an API error, a transport error, an odd answer.
+SLACK_FAILURES = (SlackApiError, SlackClientError, OSError, KeyError, TypeError)
+
+
+def ask_slack(client: WebClient, user_id: str) -> SlackProfile:
+    """What ``users.info`` says of ``user_id`` now; raises one of ``SLACK_FAILURES`` if it cannot."""
+    user = client.users_info(user=user_id, include_locale=True)["user"]
     return SlackProfile(
         locale=user.get("locale"),
         timezone=user.get("tz"),
         is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
         team_id=user.get("team_id"),
+        enterprise_id=(user.get("enterprise_user") or {}).get("enterprise_id"),
+        # Slackbot is no bot user to users.info, but it is no person either.
+        is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
+        deleted=bool(user.get("deleted")),
     )
+
+
+def slack_failure(error: Exception) -> str:
+    """Slack's error code or the error's class: a Web API error's text quotes the whole response."""
+    if isinstance(error, SlackApiError):
+        return printable(error.response.get("error"))
+    return type(error).__name__
+
+
+def _changed(member: MemberView, profile: SlackProfile) -> bool:
+    return bool(
+        (profile.timezone and profile.timezone != member.slack_timezone)
+        or (profile.locale and profile.locale != member.slack_locale)
+    )
+
+
+def _slack_profile(client: WebClient, user_id: str) -> SlackProfile | None:
+    """The profile from Slack; None when Slack cannot tell us now, so defaults apply this once."""
+    try:
+        return ask_slack(client, user_id)
+    except SLACK_FAILURES as error:
+        log.warning(
+            "users.info for %s failed (%s); using default language and time zone",
+            printable(user_id),
+            slack_failure(error),
+        )
+        return None
 
 
 def zone_or_none(name: str | None) -> ZoneInfo | None:

@@ -52,6 +52,7 @@ class PairIndex:
     starts: np.ndarray
     keys: np.ndarray  # positions of distinct keys, grouped by pair code
     pairs_per_key: np.ndarray
+    lengths: np.ndarray  # characters of each key, spaces left out
     always: np.ndarray  # positions of one-character keys
     char_bits: int
     words: dict[str, list[int]]  # positions of the keys that hold each word
@@ -73,6 +74,7 @@ class PairIndex:
             starts=np.append(starts, len(pair_codes)),
             keys=key_positions,
             pairs_per_key=np.bincount(key_positions, minlength=len(keys)),
+            lengths=lengths,
             always=np.flatnonzero(lengths == 1),
             char_bits=char_bits,
             words=_words(keys),

@@ -16,6 +16,7 @@ lazy listener stalled every other thread of the server, including the acks Slack
 from __future__ import annotations
 
 import heapq
+import re
 import threading
 from dataclasses import dataclass, field
 from itertools import islice, repeat
@@ -27,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from crm_core.customers.views import CustomerView
 from crm_core.errors import Ambiguous, NoMatch
-from crm_core.identity.normalize import looks_like_phone, normalize_email, normalize_name, phone_digits
+from crm_core.identity.normalize import (
+    looks_like_phone,
+    name_designators,
+    normalize_email,
+    normalize_name,
+    phone_digits,
+    same_name_key,
+)
 from crm_core.identity.prefilter import PairIndex
 from crm_core.models import Customer, CustomerNamesStamp
 from crm_core.text import searchable
@@ -37,6 +45,14 @@ CANDIDATE_SCORE = 72.0
 SUGGESTION_SCORE = 55.0
 CLEAR_WINNER_SCORE = 88.0
 CLEAR_WINNER_GAP = 8.0
+# WRatio's own constants (rapidfuzz.fuzz.WRatio): a partial match is tried once one string is 1.5
+# times as long as the other, scaled by 0.9 (0.6 beyond 8 times); token scores are scaled by 0.95.
+_WRATIO_PARTIAL_RATIO = 1.5
+_WRATIO_LONG_RATIO = 8.0
+_WRATIO_PARTIAL_SCALE = 0.9
+_WRATIO_LONG_SCALE = 0.6
+_WRATIO_TOKEN_SCALE = 0.95
+_CJK_CHARACTER = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
 @dataclass(frozen=True)
@@ -119,14 +135,13 @@ def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[
     positions = index.pairs.candidates(key)
     if positions is None:
         positions = np.arange(len(index.distinct_keys))
+    keys = [index.distinct_keys[p] for p in positions.tolist()]
     # float64 keeps the scores exactly as extract gave them, so thresholds decide as before.
-    scores = process.cdist(
-        [key],
-        [index.distinct_keys[p] for p in positions.tolist()],
-        scorer=fuzz.WRatio,
-        score_cutoff=cutoff,
-        dtype=np.float64,
-    )[0]
+    scores = process.cdist([key], keys, scorer=fuzz.WRatio, score_cutoff=cutoff, dtype=np.float64)[0]
+    hits = np.flatnonzero(scores >= cutoff)
+    scores[hits] = _without_chance_alignments(key, [keys[h] for h in hits.tolist()], scores[hits])
+    np.minimum(scores, EXACT - 1, out=scores)
+    scores[_same_names(key, keys, index.pairs.lengths[positions])] = EXACT
     hits = np.flatnonzero(scores >= cutoff)
     hits = hits[np.argsort(-scores[hits], kind="stable")]  # positions ascend, so ties stay in key order
     found: dict[int, float] = {}
@@ -135,11 +150,49 @@ def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[
         level = scores[hits[start]]
         end = start + int(np.count_nonzero(scores[hits[start:]] == level))
         tied = _first_customers(index, positions[hits[start:end]].tolist(), limit - len(found))
-        for customer_id, position in tied:
-            exact = index.distinct_keys[position] == key
-            found[customer_id] = EXACT if exact else min(float(level), EXACT - 1)
+        found.update((customer_id, float(level)) for customer_id, _position in tied)
         start = end
     return found
+
+
+def _same_names(key: str, keys: list[str], lengths: np.ndarray) -> list[int]:
+    """Which of ``keys`` are ``key`` itself, or spaced differently between CJK characters (森 誠, 森誠)."""
+    same_length = np.flatnonzero(lengths == len(key.replace(" ", "")))
+    return [i for i in same_length.tolist() if same_name_key(keys[i], key)]
+
+
+def _without_chance_alignments(key: str, others: list[str], scores: np.ndarray) -> np.ndarray:
+    """WRatio's scores, less what a partial match found in the middle of a word.
+
+    For strings of different lengths WRatio also scores the best window of the longer one: that finds
+    "acme" in "acme trading" or "glob" in "globex", but also "ace" at the end of "whitespace", which
+    rated Whitespace (77) above Acme (75) for "Acne". Such a match counts only when its window starts
+    a word of the longer string, or one letter into it (the first letter missing or mistyped); CJK
+    text, written without spaces, may start anywhere. Otherwise the pair keeps only what whole-string
+    comparison gives. Scores only ever go down, so the prefilter still keeps every key that counts.
+    """
+    if not others:
+        return scores
+    lengths = np.fromiter(map(len, others), dtype=np.float64, count=len(others))
+    length_ratio = np.maximum(lengths, len(key)) / np.maximum(np.minimum(lengths, len(key)), 1)
+    scale = np.where(length_ratio <= _WRATIO_LONG_RATIO, _WRATIO_PARTIAL_SCALE, _WRATIO_LONG_SCALE)
+    partial = process.cdist([key], others, scorer=fuzz.partial_ratio, dtype=np.float64)[0]
+    from_partial = (length_ratio >= _WRATIO_PARTIAL_RATIO) & (np.abs(partial * scale - scores) < 1e-6)
+    kept = scores.copy()
+    for i in np.flatnonzero(from_partial).tolist():
+        if not _window_starts_a_word(key, others[i]):
+            whole = max(fuzz.ratio(key, others[i]), _WRATIO_TOKEN_SCALE * fuzz.token_ratio(key, others[i]))
+            kept[i] = min(kept[i], whole)
+    return kept
+
+
+def _window_starts_a_word(key: str, other: str) -> bool:
+    aligned = fuzz.partial_ratio_alignment(key, other)
+    if aligned is None:  # only below a cutoff, and none is given
+        return False
+    longer, start = (other, aligned.dest_start) if len(key) <= len(other) else (key, aligned.src_start)
+    before = longer[max(start - 2, 0) : start]
+    return start <= 1 or " " in before or bool(_CJK_CHARACTER.match(longer[start - 1]))
 
 
 def _first_customers(index: _NameIndex, positions: list[int], count: int) -> list[tuple[int, int]]:
@@ -169,16 +222,41 @@ def search_customers(
         on = "external_id" if customer.external_id == text else ("email" if "@" in text else "phone")
         found[customer.id] = (EXACT, on)
     key = normalize_name(text)
+    tie_ranks: dict[int, int] = {}
     if key:
         for customer_id, score in _name_scores(session, key, limit * 3, cutoff).items():
             if customer_id not in found:
                 found[customer_id] = (score, "name")
-    best = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        tie_ranks = _weigh_designators(session, text, found)
+    best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
     customers = {
         c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([i for i, _ in best])))
     }
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
     return [Match(CustomerView.of(customers[i]), score, on) for i, (score, on) in best if i in customers]
+
+
+def _weigh_designators(session: Session, text: str, found: dict[int, tuple[float, str]]) -> dict[int, int]:
+    """Let legal designators decide only what the name alone cannot; returns ranks that break ties.
+
+    A query equal to a customer's whole name, designator included, means that customer: "Acme LLC"
+    picks Acme LLC although "Acme Inc." and "Acme Co., Ltd." share its key, which drop just below
+    exact (a bare "Acme" still matches them all, unless a customer is named just "Acme"). Among
+    equal scores, customers sharing a designator with the query come first (rank 0, others 1).
+    Changes ``found`` in place. Names are read only when a designator was typed or several
+    customers share the key, so an ordinary search reads nothing more.
+    """
+    wanted = name_designators(text)
+    by_name = [i for i, (_score, on) in found.items() if on == "name"]
+    same_key = [i for i in by_name if found[i][0] == EXACT]
+    if not wanted and len(same_key) < 2:
+        return {}
+    read = select(Customer.id, Customer.name).where(Customer.id.in_(by_name if wanted else same_key))
+    held = {customer_id: name_designators(name) for customer_id, name in session.execute(read)}
+    whole = {i for i in same_key if held.get(i) == wanted}
+    if whole:
+        found.update((i, (EXACT - 1, "name")) for i in same_key if i not in whole)
+    return {i: 0 if designators & wanted else 1 for i, designators in held.items()} if wanted else {}
 
 
 def resolve_customer(session: Session, *, query: str) -> CustomerView:

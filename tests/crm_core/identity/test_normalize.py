@@ -7,9 +7,11 @@ import pytest
 from crm_core.identity.normalize import (
     is_valid_email,
     looks_like_phone,
+    name_designators,
     normalize_email,
     normalize_name,
     phone_digits,
+    same_name_key,
 )
 
 
@@ -80,3 +82,34 @@ def test_phone_digits_fold_width_and_layout() -> None:
     assert phone_digits("０３（１２３４）５６７８") == "0312345678"
     assert looks_like_phone("+81 3 1234 5678")
     assert not looks_like_phone("Acme 2")
+
+
+@pytest.mark.parametrize(
+    ("typed", "key", "designators"),
+    [
+        ("Acme K.K.", "acme", {"kk"}),
+        ("Acme KK", "acme", {"kk"}),
+        ("Acme L.L.C.", "acme", {"llc"}),
+        ("Acme Co., Ltd.", "acme", {"co", "ltd"}),
+        ("Acme Limited", "acme", {"ltd"}),
+        ("Acme Corporation", "acme", {"corp"}),
+        ("Müller AG", "muller", {"ag"}),
+        ("㈱アクメ", "アクメ", {"kk"}),
+        ("アクメ株式会社", "アクメ", {"kk"}),
+        ("アクメ合同会社", "アクメ", {"gk"}),
+        ("I. M. Pei", "i m pei", set()),  # initials that are no designator stay
+        ("John K", "john k", set()),
+    ],
+)
+def test_designators_leave_the_key_and_are_named_canonically(
+    typed: str, key: str, designators: set[str]
+) -> None:
+    assert normalize_name(typed) == key
+    assert name_designators(typed) == designators
+
+
+def test_spaces_between_cjk_characters_do_not_make_another_name() -> None:
+    assert same_name_key("森 誠", "森誠")
+    assert same_name_key("山田 太郎", "山 田太郎")
+    assert not same_name_key("acme trading", "acmetrading")
+    assert not same_name_key("森 誠", "森 誠一")

@@ -211,3 +211,94 @@ def test_a_two_character_query_is_not_offered_names_sharing_one_character(
     assert found[CANDIDATE_SCORE] == _found(session, typed, CANDIDATE_SCORE)
     everything = _found(session, typed, SUGGESTION_SCORE)
     assert found[SUGGESTION_SCORE] == [(i, score) for i, score in everything if score > 60.0 + 1e-9]
+
+
+@pytest.mark.parametrize("typed", ["Acne", "Acmr", "Amce", "Acm", "Acmee", "cme"])
+@pytest.mark.parametrize(
+    ("target", "other"),
+    [
+        ("Acme Inc.", "Whitespace Inc"),
+        ("Acme K.K.", "Whitespace K.K."),
+        ("Acme Co., Ltd.", "Whitespace Co., Ltd."),
+    ],
+)
+def test_a_typo_beats_a_name_sharing_only_a_designator(
+    session: Session, typed: str, target: str, other: str
+) -> None:
+    """Issue 11.1: WRatio's partial match found "ace" at the end of "whitespace" and ranked it first."""
+    acme = customer(session, target)
+    customer(session, other)
+    assert [m.customer.id for m in search_customers(session, query=typed, cutoff=SUGGESTION_SCORE)] == [
+        acme.id
+    ]
+
+
+def test_a_name_sharing_only_a_designator_is_not_listed(session: Session) -> None:
+    customer(session, "Acme Inc.")
+    whitespace = customer(session, "Whitespace Inc")
+    assert [m.customer.id for m in search_customers(session, query="Whitespace")] == [whitespace.id]
+    assert [m.customer.id for m in search_customers(session, query="Whitespace Inc.")] == [whitespace.id]
+
+
+def test_japanese_designators_do_not_make_names_alike(session: Session) -> None:
+    acme = customer(session, "株式会社アクメ")
+    customer(session, "ホワイト株式会社")
+    assert [
+        m.customer.id for m in search_customers(session, query="アクメ(株)", cutoff=SUGGESTION_SCORE)
+    ] == [acme.id]
+
+
+def test_a_partial_match_at_the_start_of_a_word_still_counts(session: Session) -> None:
+    """What the partial match is for: a name typed in part, from the start of one of its words."""
+    trading = customer(session, "Acme Trading")
+    customer(session, "Whitespace Inc")
+    for typed in ("Acme", "Trading", "rading", "Acm Tr"):
+        assert search_customers(session, query=typed)[0].customer.id == trading.id
+
+
+@pytest.mark.parametrize("typed", ["Acme Inc.", "ACME INC", "Acme, Inc", "Acme Incorporated"])
+def test_a_whole_name_with_its_designator_picks_that_customer(session: Session, typed: str) -> None:
+    """Issue 11.2: three customers share the key "acme"; the designator typed says which one."""
+    inc = customer(session, "Acme Inc.")
+    llc = customer(session, "Acme LLC")
+    co_ltd = customer(session, "Acme Co., Ltd.")
+    assert resolve_customer(session, query=typed).id == inc.id
+    assert resolve_customer(session, query="Acme LLC").id == llc.id
+    assert resolve_customer(session, query="acme co ltd").id == co_ltd.id
+    assert [m.score for m in search_customers(session, query=typed)] == [100, 99, 99]
+
+
+def test_a_bare_name_shared_by_several_designators_stays_ambiguous(session: Session) -> None:
+    customer(session, "Acme Inc.")
+    customer(session, "Acme LLC")
+    with pytest.raises(Ambiguous) as caught:
+        resolve_customer(session, query="Acme")
+    assert len(caught.value.candidates) == 2
+    bare = customer(session, "Acme")
+    assert resolve_customer(session, query="Acme").id == bare.id
+
+
+def test_a_designator_typed_breaks_a_tie_between_equal_names(session: Session) -> None:
+    customer(session, "Acme Inc.")
+    ltd = customer(session, "Acme Co., Ltd.")
+    assert search_customers(session, query="Acmr Ltd")[0].customer.id == ltd.id
+    assert search_customers(session, query="Acme Ltd")[0].customer.id == ltd.id
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [("森 誠", "森誠"), ("森誠", "森 誠"), ("山田 太郎", "山田太郎"), ("アクメ 商事", "あくめ商事")],
+)
+def test_spacing_in_cjk_names_carries_no_meaning(session: Session, stored: str, typed: str) -> None:
+    """Issue 11.5: 森誠 is 森 誠, an exact match, even among many other names."""
+    _others(session)
+    target = customer(session, stored)
+    customer(session, "森 誠一")
+    assert search_customers(session, query=typed)[0].customer.id == target.id
+    assert search_customers(session, query=typed)[0].score == 100
+    assert search_customers(session, query=typed, cutoff=99)[0].customer.id == target.id
+
+
+def test_latin_spacing_still_tells_names_apart(session: Session) -> None:
+    customer(session, "Acme Trading")
+    assert search_customers(session, query="Acmetrading")[0].score < 100

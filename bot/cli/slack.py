@@ -7,7 +7,6 @@ import sys
 
 import click
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import create_app
 from bot.cli.app import CliContext, pass_context
@@ -18,6 +17,7 @@ from bot.request.people import People
 from bot.request.user_request import utc_now
 from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
 from bot.transport.log_lines import configure_logging
+from bot.transport.socket_mode import SocketModeConnection
 from bot.transport.worker_processes import WorkerProcesses
 
 
@@ -90,6 +90,6 @@ def run(context: CliContext, port: int, host: str, workers: int) -> None:
     if context.settings.slack_app_token:
         click.echo("crm-bot: connecting to Slack in Socket Mode", err=True)
         _exit_on_sigterm()
-        SocketModeHandler(app, context.settings.slack_app_token).start()  # type: ignore[no-untyped-call]
+        SocketModeConnection(app, context.settings.slack_app_token).start()
     else:
         _serve(app, context.settings.require("SLACK_SIGNING_SECRET"), host, port, DEFAULT_THREADS)

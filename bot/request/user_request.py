@@ -87,8 +87,9 @@ class UserRequest:
         event = body.get("event") or {}
         # An event in a thread is answered in that thread; one outside starts a thread under it.
         self.thread_ts: str | None = event.get("thread_ts") or event.get("ts")
-        # Slack redelivers an event it saw no timely answer to, with X-Slack-Retry-Num set.
-        self.is_retry = bool((headers or {}).get("x-slack-retry-num"))
+        # Slack redelivers an event it saw no timely answer to with X-Slack-Retry-Num 1, 2, 3; in Socket
+        # Mode Bolt turns every envelope's retry_attempt into that header, so a first delivery has "0".
+        self.is_retry = any(n.isdigit() and int(n) > 0 for n in (headers or {}).get("x-slack-retry-num", ()))
 
     @property
     def on_home(self) -> bool:

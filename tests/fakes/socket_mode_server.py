@@ -8,6 +8,14 @@ gives it on the newest connection, sends ``disconnect`` when told to, and record
 client sends back (the acks), with waits like the HTTP side's ``wait_for``. Pings are answered by
 the WebSocket library, as Slack's servers answer them.
 
+It also makes the faults a client meets in production (the ideas of python-slack-sdk's own mock
+server in ``tests/slack_sdk/socket_mode/``, taken further): a ``disconnect`` message with reason
+``refresh_requested``, ``warning`` or ``too_many_websockets`` (Slack's notice before it closes a
+connection), an orderly close (a close frame, as when Slack ends a connection it warned about), and
+a connection dropped without any close frame (a proxy or load balancer going away): the TCP socket
+closed with a FIN, or reset. An envelope pushed while no connection is open waits for the next one,
+as Slack holds an envelope until the app is reachable again.
+
 It needs the ``websockets`` package (the ``dev`` extra), which is why it is not part of
 ``bot.console.fake_web_api``: the console imports that module in production installs.
 """
@@ -16,7 +24,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
+import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,11 +50,15 @@ WAIT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Ack:
-    """What the client sent back for an envelope; ``connection`` counts connections from 1."""
+    """What the client sent back for an envelope; ``connection`` counts connections from 1.
+
+    ``at`` is when it arrived (``time.monotonic()``), to hold against Slack's 3-second deadline.
+    """
 
     envelope_id: str
     payload: dict[str, Any] | None
     connection: int
+    at: float
 
 
 class FakeSocketMode:
@@ -55,8 +70,9 @@ class FakeSocketMode:
         self._tickets = itertools.count(1)
         self._issued: set[str] = set()
         self._open: dict[int, ServerConnection] = {}  # connection number -> connection, while open
+        self._ending: set[ServerConnection] = set()  # closed or dropped by the fake, not yet gone
         self._greeted = 0
-        self._received: list[tuple[int, dict[str, Any]]] = []
+        self._received: list[tuple[int, dict[str, Any], float]] = []
         self._server: Server = serve(self._serve, "127.0.0.1", 0, process_request=self._check_ticket)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fake-socket-mode", daemon=True
@@ -100,15 +116,39 @@ class FakeSocketMode:
         return envelope_id
 
     def disconnect(self, reason: str = "refresh_requested") -> None:
-        """Ask the client to move to a new connection, as Slack does before it closes one."""
+        """Ask the client to move to a new connection, as Slack does before it closes one.
+
+        ``refresh_requested`` and ``warning`` are Slack's two everyday reasons (a connection lives a
+        few hours); the old connection stays open until the client leaves it.
+        """
         self._newest().send(json.dumps({"type": "disconnect", "reason": reason, "debug_info": DEBUG_INFO}))
+
+    def close(self, code: int = 1001, reason: str = "going away") -> None:
+        """End the newest connection with a close frame, as Slack does with one it has retired.
+
+        The closing handshake finishes in the background (the client answers the close frame, or
+        the library gives up after its timeout); no envelope goes to that connection meanwhile.
+        """
+        connection = self._take_newest()
+        threading.Thread(target=connection.close, args=(code, reason), daemon=True).start()
+
+    def drop(self, *, reset: bool = False) -> None:
+        """End the newest connection without a close frame: its TCP socket closed (FIN) or reset (RST).
+
+        This is what the client sees when a proxy, a load balancer or the network between it and
+        Slack goes away: no WebSocket goodbye, only the end of the stream.
+        """
+        connection = self._take_newest()
+        if reset:  # a zero linger time makes close() send RST instead of FIN
+            connection.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close_socket()
 
     # -- inspection ------------------------------------------------------------------------------
 
     @property
     def acks(self) -> list[Ack]:
         with self._changed:
-            return [_ack(number, message) for number, message in self._received if "envelope_id" in message]
+            return [_ack(n, message, at) for n, message, at in self._received if "envelope_id" in message]
 
     def wait_connected(self, *, count: int = 1, timeout: float = WAIT_SECONDS) -> None:
         """Block until ``count`` connections (in all) were opened and greeted with ``hello``."""
@@ -183,15 +223,25 @@ class FakeSocketMode:
 
     def _record(self, number: int, message: dict[str, Any]) -> None:
         with self._changed:
-            self._received.append((number, message))
+            self._received.append((number, message, time.monotonic()))
             self._changed.notify_all()
 
     def _newest(self) -> ServerConnection:
+        """The newest open connection, waiting for the client to open one if none is."""
         with self._changed:
-            if not self._open:
-                raise AssertionError("no Socket Mode connection is open")
-            return self._open[max(self._open)]
+            self._wait(lambda: bool(self._live()), WAIT_SECONDS, "an open connection")
+            return self._open[max(self._live())]
+
+    def _take_newest(self) -> ServerConnection:
+        """The newest open connection, from now on out of reach of ``push`` (it is being ended)."""
+        connection = self._newest()
+        with self._changed:
+            self._ending.add(connection)
+        return connection
+
+    def _live(self) -> list[int]:
+        return [number for number, connection in self._open.items() if connection not in self._ending]
 
 
-def _ack(number: int, message: dict[str, Any]) -> Ack:
-    return Ack(envelope_id=message["envelope_id"], payload=message.get("payload"), connection=number)
+def _ack(number: int, message: dict[str, Any], at: float) -> Ack:
+    return Ack(envelope_id=message["envelope_id"], payload=message.get("payload"), connection=number, at=at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from bot.blocks.churn import churn_reason_text
 from bot.blocks.follow_ups import FollowUpButton, follow_up_buttons
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, Block, button, context, escape, header, section
 from bot.blocks.text import day, mention
@@ -123,7 +124,7 @@ def _risk_blocks(item: RiskItem, language: str) -> list[Block]:
     )
     step_key = f"next_step.{item.next_step_key}"
     step = t(language, step_key) if has_message(step_key) else escape(item.next_step)
-    details = [escape(item.reason)] if item.reason else []
+    details = [churn_reason_text(item.reason, language)] if item.reason else []
     details += [t(language, "digest.next_step", step=step)] if step else []
     text = "\n".join([line, *details])
     return [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.blocks.churn import churn_reason_text
 from bot.blocks.follow_ups import FollowUpButton, due_label
 from bot.blocks.limits import (
     MAX_FIELD_TEXT,
@@ -66,7 +67,8 @@ def _card(profile: ProfileView, language: str, today: dt.date, *, shared: bool) 
     blocks: list[Block] = [header(profile.customer.name), _details(profile, language, shared=shared)]
     risk = profile.churn_risk
     if risk is not None and risk.level != "ok":
-        blocks.append(context(t(language, f"churn.{risk.level}", reason=escape(risk.reason))))
+        reason = churn_reason_text(risk.reason, language)
+        blocks.append(context(t(language, f"churn.{risk.level}", reason=reason)))
     if profile.purchases is not None and not shared:  # None: the viewer's role may not see revenue
         blocks.append(context(_purchases(profile.purchases, language)))
     blocks.append({"type": "divider"})

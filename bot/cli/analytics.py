@@ -1,7 +1,8 @@
-"""``crm-bot analytics``: the fitted churn model and every customer's scores, for people and scripts."""
+"""``crm-bot analytics``: the fitted churn model, every customer's scores, and how right they were."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -9,9 +10,15 @@ import sys
 import click
 import pandas as pd
 
+from bot.blocks.churn import churn_reason_text
 from bot.cli.app import CliContext, pass_context
 from bot.cli.dates import date_option, resolve_date
+from bot.messages import DEFAULT_LANGUAGE
+from crm_core.analytics.backtest import Backtest, backtest
+from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.load import StoreFrames, load_frames
+from crm_core.analytics.reasons import STORED_FACTS, churn_reasons
+from crm_core.analytics.returning import HORIZON_DAYS
 from crm_core.analytics.scores import ScoringFits, score_customers
 from crm_core.audit.service import record
 from crm_core.store import transaction
@@ -20,6 +27,7 @@ SCORE_CSV_COLUMNS = (
     "external_id",
     "name",
     "owner_id",
+    "p_return_90d",
     "p_alive",
     "expected_purchases_90d",
     "rfm_score",
@@ -42,9 +50,7 @@ def _score(
     context: CliContext, on_date: dt.datetime | None, action: str
 ) -> tuple[dt.date, StoreFrames, pd.DataFrame, ScoringFits]:
     today = resolve_date(on_date, context.settings.timezone)
-    with transaction(context.engine()) as session:
-        frames = load_frames(session)
-        record(session, actor=context.actor, action=action, detail={"customers": len(frames.customers)})
+    frames = _load(context, action, {})
     scores, fits = score_customers(frames.customers, frames.purchases, frames.interactions, today)
     return today, frames, scores, fits
 
@@ -67,6 +73,15 @@ def fit_document(today: dt.date, customers: int, fits: ScoringFits) -> dict[str,
     }
 
 
+def _load(context: CliContext, action: str, detail: dict[str, object]) -> StoreFrames:
+    with transaction(context.engine()) as session:
+        frames = load_frames(session)
+        record(
+            session, actor=context.actor, action=action, detail={"customers": len(frames.customers), **detail}
+        )
+    return frames
+
+
 @analytics.command("fit")
 @click.option("--json", "as_json", is_flag=True, required=True, help="Print the fit as JSON.")
 @date_option("Fit on the history up to this day (YYYY-MM-DD); default today.")
@@ -82,7 +97,96 @@ def analytics_fit(context: CliContext, as_json: bool, on_date: dt.datetime | Non
 @date_option("Score as of this day (YYYY-MM-DD); default today.")
 @pass_context
 def analytics_scores(context: CliContext, as_csv: bool, on_date: dt.datetime | None) -> None:
-    """One CSV row per customer: P(alive), expected purchases, RFM, segment, VIP, churn risk and why."""
+    """One CSV row per customer: chance of buying again in 90 days, P(alive), expected purchases, RFM,
+    segment, VIP, churn risk and why (in English, with purchase facts)."""
     _today, frames, scores, _fits = _score(context, on_date, "analytics.scores")
     table = frames.customers.set_index("customer_id").join(scores)
+    table["reason"] = [
+        churn_reason_text(churn_reasons(row).with_purchases, DEFAULT_LANGUAGE)
+        for row in table[list(STORED_FACTS)].to_dict("records")
+    ]
     table[list(SCORE_CSV_COLUMNS)].to_csv(sys.stdout, index=False, float_format="%.4f")
+
+
+@analytics.command("backtest")
+@click.option(
+    "--date",
+    "on_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="Score as of the end of this day (YYYY-MM-DD), with only what was known then.",
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=1, max=730),
+    default=HORIZON_DAYS,
+    show_default=True,
+    help="Days after --date in which a purchase counts as a return.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def analytics_backtest(context: CliContext, on_date: dt.datetime, horizon: int, as_json: bool) -> None:
+    """How right the churn scores were: scored as of --date, compared with who bought in the horizon."""
+    date = on_date.date()
+    today = resolve_date(None, context.settings.timezone)
+    end = date + dt.timedelta(days=horizon)
+    if end > today:
+        raise click.UsageError(
+            f"the horizon ends on {end.isoformat()}, after today ({today.isoformat()}): "
+            f"choose a --date at least {horizon} days ago"
+        )
+    frames = _load(context, "analytics.backtest", {"date": date.isoformat(), "horizon": horizon})
+    report = backtest(
+        frames.customers,
+        PurchaseDays.from_purchases(frames.purchases),
+        ContactDays.from_interactions(frames.interactions),
+        date=date,
+        horizon_days=horizon,
+    )
+    if report is None:
+        raise click.ClickException(
+            f"too few customers had bought twice by {date.isoformat()} to fit the churn model: "
+            "choose a later --date"
+        )
+    if as_json:
+        document = dataclasses.asdict(report) | {
+            "date": date.isoformat(),
+            "levels_ordered": report.levels_ordered,
+        }
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(backtest_text(report))
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def backtest_text(report: Backtest) -> str:
+    """The report as a person reads it in a terminal."""
+    auc = "–" if report.auc is None else f"{report.auc:.3f}"
+    lines = [
+        f"Churn scores as of {report.date.isoformat()}, judged on the next {report.horizon_days} days"
+        + ("" if report.calibrated else " (too little earlier history to calibrate)"),
+        f"  customers who had bought: {report.customers:,}; bought again: {report.returned:,} "
+        f"({_rate(report.base_rate)})",
+        f"  AUC of p_return_90d: {auc} (0.5 = chance, 1 = perfect ranking)",
+        f"  Brier score: {report.brier:.4f} (predicting {_rate(report.base_rate)} for everyone: "
+        f"{report.base_rate_brier:.4f}; lower is better)",
+        "  bought again, by level:",
+        *(
+            f"    {level.level:<8} {level.customers:>9,} customers  {_rate(level.returned_rate):>6}"
+            for level in report.levels
+        ),
+        "    "
+        + ("strictly fewer at each step" if report.levels_ordered else "NOT strictly fewer at each step"),
+        f"  at-risk list: {report.at_risk_list.customers:,} customers ({_rate(report.at_risk_list.share)}); "
+        f"precision {_rate(report.at_risk_list.precision)} did not buy, "
+        f"recall {_rate(report.at_risk_list.recall)} of those not churned who did not buy",
+        "  reliability (tenths by predicted chance): predicted → bought again",
+        *(
+            f"    {row.decile:>2}  {row.customers:>9,}  {row.mean_predicted:6.1%} → {row.returned_rate:6.1%}"
+            for row in report.reliability
+        ),
+    ]
+    return "\n".join(lines)

@@ -9,13 +9,14 @@ Everything is computed in log space so customers with hundreds of purchases do n
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 from threadpoolctl import threadpool_limits
 
@@ -85,19 +86,7 @@ def fit_bgnbd(summary: pd.DataFrame, unit: TimeUnit = "days") -> BgNbdFit | None
     # Only α depends on the time scale, so it is the only parameter scaled back.
     scale = float(summary["T"].max()) / 10.0
     rows = _LikelihoodRows.from_summary(summary, scale)
-    # L-BFGS-B makes BLAS calls on four-element vectors at every step. OpenBLAS hands them to its
-    # threads, and on a busy machine each hand-over waits for a scheduler slice: the optimiser's own
-    # work took up to ten times as long as the likelihood. One thread has nothing to wait for.
-    with threadpool_limits(limits=1, user_api="blas"):
-        result = minimize(
-            _negative_mean_log_likelihood,
-            x0=np.zeros(4),
-            args=(rows,),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(-_LOG_PARAM_BOUND, _LOG_PARAM_BOUND)] * 4,
-            options={"ftol": 1e-13, "gtol": 1e-9},
-        )
+    result = minimize_in_log_params(_negative_mean_log_likelihood, rows)
     r, alpha, a, b = np.exp(result.x)
     # Rescaling time multiplies each customer's likelihood by scale^x (the density of t_x), so the
     # log-likelihood in the caller's unit follows from the optimum without evaluating it again.
@@ -109,6 +98,27 @@ def fit_bgnbd(summary: pd.DataFrame, unit: TimeUnit = "days") -> BgNbdFit | None
         log_likelihood=float(log_likelihood),
         converged=bool(result.success),
     )
+
+
+def minimize_in_log_params(
+    objective: Callable[[FloatArray, Any], tuple[float, FloatArray]], rows: Any
+) -> OptimizeResult:
+    """L-BFGS-B on the four log-parameters from 0 (all parameters 1), within the plausible box.
+
+    L-BFGS-B makes BLAS calls on four-element vectors at every step. OpenBLAS hands them to its
+    threads, and on a busy machine each hand-over waits for a scheduler slice: the optimiser's own
+    work took up to ten times as long as the likelihood. One thread has nothing to wait for.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return minimize(
+            objective,
+            x0=np.zeros(4),
+            args=(rows,),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-_LOG_PARAM_BOUND, _LOG_PARAM_BOUND)] * 4,
+            options={"ftol": 1e-13, "gtol": 1e-9},
+        )
 
 
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:

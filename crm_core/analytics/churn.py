@@ -1,52 +1,64 @@
-"""Churn risk per customer, with a reason a person can check against the customer's timeline.
+"""Churn risk per customer, with the facts behind it that a person can check on the timeline.
 
-Buyers are judged by their own purchase rhythm and, for repeat buyers, by BG/NBD's P(alive);
-customers who never bought are judged by their own rhythm of contact. A rhythm needs a few
-observations, so below that the usual rhythm of other customers (or the team's) stands in.
+Buyers are judged by their chance of buying again within the horizon (``returning``: MBG/NBD
+recalibrated on the store's own history) once they are overdue by their own rhythm: ``ok`` until
+their usual gap has passed, then ``at_risk`` below ``AT_RISK_CHANCE`` and ``churned`` below
+``CHURNED_CHANCE``, thresholds chosen so the share who buy again falls at each step (see
+docs/ANALYTICS.md and ``crm-bot analytics backtest``). Without a model (too few repeat buyers),
+and for customers who never bought, the rhythm alone decides, compared with the customer's own
+usual gap or, below a few observations, the usual gap of other customers (or the team's).
+
+The reason is not text: ``reason_key`` names the rhythm that applies and the ``REASON_COLUMNS``
+hold the numbers; ``crm_core.analytics.reasons`` turns them into message keys with parameters for
+the reader's role, and the Slack layer words them in the reader's language.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from itertools import starmap
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from crm_core.analytics.bgnbd import BgNbdFit, bgnbd_summary, p_alive
 from crm_core.analytics.frames import validate_customers
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number, day_timestamps
+from crm_core.analytics.returning import ReturnModel, p_return
 
 OK, AT_RISK, CHURNED = "ok", "at_risk", "churned"
 RISK_LEVELS = (OK, AT_RISK, CHURNED)
 RISK_DTYPE = pd.CategoricalDtype(list(RISK_LEVELS))
 
-AT_RISK_P_ALIVE = 0.5
-CHURNED_P_ALIVE = 0.1
-# Overdue (at risk): silent for more than this many usual gaps. Lapsed (churned): twice that, and
-# over a year, so a customer who reorders yearly is not written off the day after the anniversary.
+# Chances of buying again within the horizon below which an overdue buyer is at risk, or churned.
+AT_RISK_CHANCE = 0.3
+CHURNED_CHANCE = 0.1
+# Without a model: overdue (at risk) after this many usual gaps of silence. Lapsed (churned): twice
+# that, and over a year, so a customer who reorders yearly is not written off after the anniversary.
 OVERDUE_GAPS = 2.0
 LAPSED_GAPS = 4.0
 LAPSED_AFTER_DAYS = 365
 TEAM_GAP_DAYS = 30.0
 MIN_CONTACT_DAYS_FOR_RHYTHM = 3
-# How far back P(alive) is compared, so the reason shows a trend and not only a level.
+# How far back the chance is compared, so the reason shows a trend and not only a level.
 TREND_DAYS = 30
 
-OWN_PURCHASE_RHYTHM = "usually buys every ~{gap:.0f} days; {since:.0f} days since the last order"
-TYPICAL_PURCHASE_RHYTHM = (
-    "bought once; customers usually reorder within ~{gap:.0f} days; {since:.0f} days since the order"
-)
-OWN_CONTACT_RHYTHM = "usually in touch every ~{gap:.0f} days; {since:.0f} days since the last contact"
-TEAM_CONTACT_RHYTHM = (
-    "the team's usual contact rhythm is ~{gap:.0f} days; {since:.0f} days since the last contact"
-)
-P_ALIVE_TREND = "P(alive) {now:.2f}, was {before:.2f} a month ago"
-P_ALIVE_LEVEL = "P(alive) {now:.2f}"
+# Which rhythm a flagged customer's reason quotes (``reason_key``; empty when ok).
+OWN_PURCHASE_RHYTHM = "own_purchase_rhythm"
+TYPICAL_PURCHASE_RHYTHM = "typical_purchase_rhythm"
+OWN_CONTACT_RHYTHM = "own_contact_rhythm"
+TEAM_CONTACT_RHYTHM = "team_contact_rhythm"
+REASON_KEYS = (OWN_PURCHASE_RHYTHM, TYPICAL_PURCHASE_RHYTHM, OWN_CONTACT_RHYTHM, TEAM_CONTACT_RHYTHM)
+REASON_KEY_DTYPE = pd.CategoricalDtype(["", *REASON_KEYS])
 
-LEVEL_COLUMNS = ("churn_risk", "p_alive", "last_activity_on")
-CHURN_COLUMNS = (*LEVEL_COLUMNS, "reason")
+LEVEL_COLUMNS = ("churn_risk", "p_return_90d", "last_activity_on")
+REASON_COLUMNS = (
+    "reason_key",
+    "usual_gap_days",
+    "days_silent",
+    "days_since_contact",
+    "p_return_month_ago",
+)
+CHURN_COLUMNS = (*LEVEL_COLUMNS, *REASON_COLUMNS)
 
 
 def churn_risk(
@@ -54,38 +66,38 @@ def churn_risk(
     customers: pd.DataFrame,
     purchases: PurchaseDays,
     contacts: ContactDays,
-    bgnbd: BgNbdFit | None,
+    returns: ReturnModel | None,
     today: dt.date,
 ) -> pd.DataFrame:
-    """``CHURN_COLUMNS`` per customer: the levels of ``churn_levels`` and why (empty when ok).
+    """``CHURN_COLUMNS`` per customer: the levels of ``churn_levels`` and the facts of the reason.
 
-    The reason leads with the rhythm, which anyone can check on the timeline, then P(alive) and its
-    trend over the last month. Lapsing implies being overdue (a longer silence), so the rhythm
-    explains every flagged customer except those flagged by P(alive) alone.
+    ``usual_gap_days`` and ``days_silent`` are the rhythm the reason quotes (purchases for buyers,
+    contacts for the others), ``days_since_contact`` what can be said without purchase facts, and
+    ``p_return_month_ago`` the chance ``TREND_DAYS`` earlier, by the same model, for the trend.
     """
-    facts = _assess(customers, purchases, contacts, bgnbd, today)
-    rhythm = _texts(
+    facts = _assess(customers, purchases, contacts, returns, today)
+    flagged = (facts["churn_risk"] != OK).to_numpy()
+    is_buyer = facts["is_buyer"].to_numpy()
+    own_contact = facts["own_contact_rhythm"].to_numpy()
+    key = np.select(
         [
-            (facts["overdue_purchase"] & facts["repeat"], OWN_PURCHASE_RHYTHM),
-            (facts["overdue_purchase"] & ~facts["repeat"], TYPICAL_PURCHASE_RHYTHM),
-            (facts["overdue_contact"] & facts["own_contact_rhythm"], OWN_CONTACT_RHYTHM),
-            (facts["overdue_contact"] & ~facts["own_contact_rhythm"], TEAM_CONTACT_RHYTHM),
+            flagged & is_buyer & facts["repeat"].to_numpy(),
+            flagged & is_buyer,
+            flagged & own_contact,
+            flagged & facts["is_contact"].to_numpy(),
         ],
-        gap=facts["usual_gap"],
-        since=facts["since"],
-    )
+        list(range(1, len(REASON_KEYS) + 1)),  # the codes of REASON_KEYS in REASON_KEY_DTYPE
+        0,
+    ).astype(np.int64)
     month_ago = pd.Timestamp(today) - pd.Timedelta(days=TREND_DAYS)
-    p_before = _p_alive(purchases, bgnbd, month_ago, facts.index)
-    trend = _texts(
-        [
-            (facts["model_at_risk"] & ~np.isnan(p_before), P_ALIVE_TREND),
-            (facts["model_at_risk"] & np.isnan(p_before), P_ALIVE_LEVEL),
-        ],
-        now=facts["p_alive"],
-        before=p_before,
+    before = _p_return(purchases, returns, month_ago, facts.index)
+    return facts[list(LEVEL_COLUMNS)].assign(
+        reason_key=pd.Categorical.from_codes(key, dtype=REASON_KEY_DTYPE),
+        usual_gap_days=facts["usual_gap"],
+        days_silent=facts["since"],
+        days_since_contact=facts["since_contact"],
+        p_return_month_ago=np.where(flagged, before, np.nan),
     )
-    separator = np.where((rhythm != "") & (trend != ""), "; ", "")
-    return facts[list(LEVEL_COLUMNS)].assign(reason=rhythm + separator + trend)
 
 
 def churn_levels(
@@ -93,17 +105,17 @@ def churn_levels(
     customers: pd.DataFrame,
     purchases: PurchaseDays,
     contacts: ContactDays,
-    bgnbd: BgNbdFit | None,
+    returns: ReturnModel | None,
     today: dt.date,
 ) -> pd.DataFrame:
-    """``LEVEL_COLUMNS`` per customer: ``churn_risk`` (a categorical of ``RISK_LEVELS``), ``p_alive``
-    and ``last_activity_on``, without the reasons, whose wording is the costly part for millions.
+    """``LEVEL_COLUMNS`` per customer: ``churn_risk`` (a categorical of ``RISK_LEVELS``),
+    ``p_return_90d`` and ``last_activity_on``, without the facts of the reasons.
 
-    ``p_alive`` is NaN without purchases or without a fitted model. ``bgnbd`` may have been fitted
-    at another date: only its parameters are used, on the history cut at ``today``, so the same fit
-    judges today and a month ago alike.
+    ``p_return_90d`` is NaN without purchases or without a fitted model. ``returns`` may have been
+    fitted at another date: only its parameters are used, on the history cut at ``today``, so the
+    same fit judges today and a month ago alike.
     """
-    return _assess(customers, purchases, contacts, bgnbd, today)[list(LEVEL_COLUMNS)]
+    return _assess(customers, purchases, contacts, returns, today)[list(LEVEL_COLUMNS)]
 
 
 def reactivated(*, before: pd.DataFrame, now: pd.DataFrame, since: dt.date) -> pd.Series:
@@ -121,7 +133,7 @@ def _assess(
     customers: pd.DataFrame,
     purchases: PurchaseDays,
     contacts: ContactDays,
-    bgnbd: BgNbdFit | None,
+    returns: ReturnModel | None,
     today: dt.date,
 ) -> pd.DataFrame:
     """The levels, and the facts behind them that the reasons quote."""
@@ -142,29 +154,33 @@ def _assess(
     silence = today_day - last_activity
     usual_gap = np.where(is_buyer, purchase_gap, contact_gap)
 
-    p_now = _p_alive(known_purchases, bgnbd, today, index)
-    model_at_risk = repeat & (p_now < AT_RISK_P_ALIVE)
-    model_churned = repeat & (p_now < CHURNED_P_ALIVE)
-    overdue_purchase = is_buyer & (since_purchase > OVERDUE_GAPS * purchase_gap)
-    overdue_contact = is_contact_only & (since_contact > OVERDUE_GAPS * contact_gap)
+    chance = _p_return(known_purchases, returns, today, index)
     lapsed = (silence > LAPSED_GAPS * usual_gap) & (silence > LAPSED_AFTER_DAYS)
+    overdue_contact = is_contact_only & (since_contact > OVERDUE_GAPS * contact_gap)
+    if returns is None:
+        overdue_purchase = is_buyer & (since_purchase > OVERDUE_GAPS * purchase_gap)
+        churned, at_risk = lapsed, overdue_purchase | overdue_contact
+    else:
+        # A buyer is not flagged before their usual gap has passed, however low their chance: most
+        # first-time buyers never return, but yesterday's has not yet had the time to.
+        due = is_buyer & (since_purchase > purchase_gap)
+        churned = (due & (chance < CHURNED_CHANCE)) | (is_contact_only & lapsed)
+        at_risk = (due & (chance < AT_RISK_CHANCE)) | overdue_contact
     risk_codes = np.select(
-        [model_churned | lapsed, model_at_risk | overdue_purchase | overdue_contact],
-        [RISK_LEVELS.index(CHURNED), RISK_LEVELS.index(AT_RISK)],
-        RISK_LEVELS.index(OK),
+        [churned, at_risk], [RISK_LEVELS.index(CHURNED), RISK_LEVELS.index(AT_RISK)], RISK_LEVELS.index(OK)
     ).astype(np.int64)
     return pd.DataFrame(
         {
             "churn_risk": pd.Categorical.from_codes(risk_codes, dtype=RISK_DTYPE),
-            "p_alive": np.where(is_buyer, p_now, np.nan),
+            "p_return_90d": np.where(is_buyer, chance, np.nan),
             "last_activity_on": day_timestamps(pd.Series(last_activity, index=index)),
+            "is_buyer": is_buyer,
+            "is_contact": is_contact_only,
             "repeat": repeat,
             "usual_gap": usual_gap,
             "since": np.where(is_buyer, since_purchase, since_contact),
+            "since_contact": since_contact,
             "own_contact_rhythm": (contacted["contact_days"] >= MIN_CONTACT_DAYS_FOR_RHYTHM).to_numpy(),
-            "overdue_purchase": overdue_purchase,
-            "overdue_contact": overdue_contact,
-            "model_at_risk": model_at_risk,
         },
         index=index,
     )
@@ -184,31 +200,9 @@ def _usual_contact_gap(contacts: ContactDays) -> pd.Series:
     return own.where(counted >= MIN_CONTACT_DAYS_FOR_RHYTHM, TEAM_GAP_DAYS)
 
 
-def _p_alive(
-    purchases: PurchaseDays, bgnbd: BgNbdFit | None, today: dt.date, index: pd.Index
+def _p_return(
+    purchases: PurchaseDays, returns: ReturnModel | None, today: dt.date, index: pd.Index
 ) -> NDArray[np.float64]:
-    if bgnbd is None:
+    if returns is None:
         return np.full(len(index), np.nan, dtype=np.float64)
-    summary = bgnbd_summary(purchases, today, unit=bgnbd.unit)
-    alive = p_alive(bgnbd.params, summary["x"], summary["t_x"], summary["T"])
-    return np.asarray(pd.Series(alive, index=summary.index).reindex(index), dtype=np.float64)
-
-
-def _texts(
-    cases: list[tuple[pd.Series, str]], **values: pd.Series | NDArray[np.float64]
-) -> NDArray[np.object_]:
-    """Each row's text from the first case that applies, empty where none does.
-
-    Formatting is per row whatever the tool, so only flagged rows are formatted, and with positional
-    fields ("{gap:.0f}" becomes "{0:.0f}"): for a million rows that is several times faster than
-    passing names, and faster than numpy's or pandas' string operations.
-    """
-    texts = np.full(len(cases[0][0]), "", dtype=object)
-    names = list(values)
-    for applies, template in cases:
-        for position, name in enumerate(names):
-            template = template.replace("{" + name, "{" + str(position))
-        rows = np.flatnonzero(applies.to_numpy() & (texts == ""))
-        columns = (np.asarray(values[name])[rows].tolist() for name in names)
-        texts[rows] = list(starmap(template.format, zip(*columns, strict=True)))
-    return texts
+    return np.asarray(p_return(returns, purchases, today).reindex(index), dtype=np.float64)

@@ -9,19 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from crm_core.analytics.bgnbd import BgNbdFit, bgnbd_summary, fit_bgnbd
-from crm_core.analytics.churn import TREND_DAYS, churn_levels, churn_risk, reactivated
+from crm_core.analytics.bgnbd import BgNbdFit, bgnbd_summary, fit_bgnbd, p_alive
+from crm_core.analytics.churn import REASON_COLUMNS, TREND_DAYS, churn_levels, churn_risk, reactivated
 from crm_core.analytics.frames import validate_customers
 from crm_core.analytics.gamma_gamma import GammaGammaParams, fit_gamma_gamma, spend_summary
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 from crm_core.analytics.ltv import lifetime_value
 from crm_core.analytics.next_step import next_steps
+from crm_core.analytics.returning import ReturnModel, fit_return_model
 from crm_core.analytics.rfm import rfm_scores
 from crm_core.analytics.vip import pareto_vips
 
 SCORE_COLUMNS = (
+    "p_return_90d",
     "p_alive",
     "expected_purchases_90d",
     "recency_days",
@@ -32,7 +35,7 @@ SCORE_COLUMNS = (
     "revenue_12m",
     "vip",
     "churn_risk",
-    "reason",
+    *REASON_COLUMNS,
     "reactivated",
     "last_activity_on",
     "days_since_first_purchase",
@@ -46,10 +49,15 @@ SCORE_COLUMNS = (
 
 @dataclass(frozen=True)
 class ScoringFits:
-    """The fitted models behind the scores; either is None when the data were too thin for it."""
+    """The fitted models behind the scores; each is None when the data were too thin for it.
+
+    ``returns`` judges churn (the chance of buying again); ``bgnbd`` gives P(alive) and, with
+    ``spend``, the expected purchases and value.
+    """
 
     bgnbd: BgNbdFit | None
     spend: GammaGammaParams | None
+    returns: ReturnModel | None
 
 
 def score_customers(
@@ -67,11 +75,12 @@ def score_customers(
 
 
 def fit_models(purchases: PurchaseDays, today: dt.date) -> ScoringFits:
-    """BG/NBD and Gamma-Gamma fitted on the purchases known at the end of ``today``."""
+    """BG/NBD, Gamma-Gamma and the return model fitted on the purchases known at the end of ``today``."""
     days = purchases.until(today)
     return ScoringFits(
         bgnbd=fit_bgnbd(bgnbd_summary(days, today), unit="days"),
         spend=fit_gamma_gamma(spend_summary(days, today)),
+        returns=fit_return_model(purchases, today),
     )
 
 
@@ -89,13 +98,13 @@ def score_histories(
     month_ago = pd.Timestamp(today) - pd.Timedelta(days=TREND_DAYS)
     # A month ago first, while no score is held yet: judging a cut history takes the most memory.
     churn_before = churn_levels(
-        customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=month_ago
+        customers=customers, purchases=days, contacts=contacts, returns=fits.returns, today=month_ago
     )
     rfm = rfm_scores(days, today)
     vips = pareto_vips(days, today)
     value = lifetime_value(days, today, fits.bgnbd, fits.spend)
     churn_now = churn_risk(
-        customers=customers, purchases=days, contacts=contacts, bgnbd=fits.bgnbd, today=today
+        customers=customers, purchases=days, contacts=contacts, returns=fits.returns, today=today
     )
     first_purchase = days.per_customer["first_day"]
 
@@ -107,7 +116,16 @@ def score_histories(
     )
     scores = pd.concat([part.reindex(index) for part in parts], axis=1)
     scores["vip"] = scores["vip"].fillna(False).astype(bool)
+    scores["p_alive"] = _p_alive(days, fits.bgnbd, today).reindex(index)
     scores["reactivated"] = reactivated(before=churn_before, now=churn_now, since=month_ago)
     scores["days_since_first_purchase"] = day_number(today) - first_purchase.reindex(index)
     scores = scores.join(next_steps(scores))
     return scores[list(SCORE_COLUMNS)]
+
+
+def _p_alive(days: PurchaseDays, bgnbd: BgNbdFit | None, today: dt.date) -> pd.Series:
+    """BG/NBD's P(alive) per buyer (1 for one-time buyers, as the model has it: not a churn score)."""
+    if bgnbd is None:
+        return pd.Series(np.nan, index=days.until(today).per_customer.index)
+    summary = bgnbd_summary(days, today, unit=bgnbd.unit)
+    return pd.Series(p_alive(bgnbd.params, summary["x"], summary["t_x"], summary["T"]), index=summary.index)

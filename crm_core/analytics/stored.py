@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from crm_core.analytics.reasons import Reasons, reasons_from_stored, stored_facts
 from crm_core.models import CustomerScore, KpiSnapshot
 
 TEAM_SCOPE = ""
@@ -28,7 +29,7 @@ class StoredScore:
     segment: str | None
     vip: bool
     churn_risk: str
-    reason: str
+    reasons: Reasons
     next_step_key: str
 
 
@@ -56,7 +57,7 @@ def store_scores(session: Session, *, scores: pd.DataFrame, scored_on: dt.date) 
         "rfm_score": [_text(v) for v in frame["rfm_score"].tolist()],
         "vip": frame["vip"].astype(bool).tolist(),
         "churn_risk": frame["churn_risk"].astype(str).tolist(),
-        "reason": frame["reason"].fillna("").astype(str).tolist(),
+        "reason": stored_facts(frame),
         "next_step_key": frame["next_step_key"].fillna("").astype(str).tolist(),
         "p_alive": [None if math.isnan(v) else v for v in frame["p_alive"].astype(float).tolist()],
     }
@@ -77,7 +78,14 @@ def latest_score(session: Session, *, customer_id: int) -> StoredScore | None:
     row = session.get(CustomerScore, customer_id)
     if row is None:
         return None
-    return StoredScore(row.scored_on, row.segment, row.vip, row.churn_risk, row.reason, row.next_step_key)
+    return StoredScore(
+        row.scored_on,
+        row.segment,
+        row.vip,
+        row.churn_risk,
+        reasons_from_stored(row.reason),
+        row.next_step_key,
+    )
 
 
 def record_kpis(session: Session, *, owner_id: str, point: KpiPoint) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, can
 from crm_core.actor import Actor
+from crm_core.analytics.reasons import Reason
 from crm_core.analytics.stored import latest_score
 from crm_core.customers.service import get_customer
 from crm_core.customers.views import CustomerView
@@ -31,10 +32,11 @@ class PurchaseSummary:
 
 @dataclass(frozen=True)
 class ChurnRisk:
-    """A level of ``crm_core.analytics.churn.RISK_LEVELS`` and the reason a person can check."""
+    """A level of ``crm_core.analytics.churn.RISK_LEVELS`` and the reason a person can check, as
+    message keys with parameters, without purchase facts for a viewer who may not see purchases."""
 
     level: str
-    reason: str
+    reason: Reason
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,17 @@ def load_profile(session: Session, *, actor: Actor, external_id: str) -> Profile
         ),
         open_follow_ups=tuple(open_follow_ups(session, customer_id=customer.id)),
         purchases=purchase_summary(session, customer_id=customer.id) if revenue else None,
-        **_analytics(session, customer.id),
+        **_analytics(session, customer.id, sees_purchases=revenue),
     )
 
 
-def _analytics(session: Session, customer_id: int) -> dict[str, Any]:
+def _analytics(session: Session, customer_id: int, *, sees_purchases: bool) -> dict[str, Any]:
     """Segment and churn risk from the day's stored scores (none before the first scoring)."""
     score = latest_score(session, customer_id=customer_id)
     if score is None:
         return {}
-    return {"segment": score.segment, "churn_risk": ChurnRisk(score.churn_risk, score.reason)}
+    reason = score.reasons.for_viewer(sees_purchases=sees_purchases)
+    return {"segment": score.segment, "churn_risk": ChurnRisk(score.churn_risk, reason)}
 
 
 def purchase_summary(session: Session, *, customer_id: int) -> PurchaseSummary:

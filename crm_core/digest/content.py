@@ -20,6 +20,7 @@ from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import period_kpis
 from crm_core.analytics.load import StoreFrames, load_frames
+from crm_core.analytics.reasons import Reason, churn_reasons
 from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
 from crm_core.team.service import MemberView
 
@@ -46,7 +47,7 @@ class RiskItem:
     owner_id: str | None
     vip: bool
     churn_risk: str
-    reason: str
+    reason: Reason  # message keys with parameters, without purchase facts for roles that may not see them
     next_step_key: str
     next_step: str
 
@@ -138,11 +139,14 @@ class TeamSnapshot:
         due = due.sort_values(["owner_id", "due_date", "follow_up_id"], kind="stable")
         customers = self.customers
         new_risks = customers[customers["churn_risk"].isin(FLAGGED) & ~customers["was_at_risk"]]
+        # VIPs first, then by the revenue at stake: a year's revenue times the chance it is lost.
+        at_stake = new_risks["revenue_12m"] * (1.0 - new_risks["p_return_90d"].fillna(0.0))
+        new_risks = new_risks.assign(at_stake=at_stake)
         return TeamSections(
             overdue=due[due["due_date"] < self.local_date],
             due_today=due[due["due_date"] == self.local_date],
             new_risks=new_risks.sort_values(
-                ["vip", "revenue_12m"], ascending=[False, False], na_position="last", kind="stable"
+                ["vip", "at_stake"], ascending=[False, False], na_position="last", kind="stable"
             ),
             reactivated=customers[customers["reactivated"].fillna(False).astype(bool)],
         )
@@ -180,7 +184,7 @@ def _levels_a_week_before(
         "customers": frames.customers,
         "purchases": purchases,
         "contacts": contacts,
-        "bgnbd": fits.bgnbd,
+        "returns": fits.returns,
     }
     then = churn_levels(**common, today=week_ago)
     before = churn_levels(**common, today=month_before)
@@ -233,6 +237,7 @@ def digest_for(snapshot: TeamSnapshot, member: MemberView) -> Digest:
     Only the first items of each section become items (``ITEMS_PER_SECTION``), the rest are counted.
     """
     team_view = may(member.role, Permission.TEAM_DIGEST)
+    sees_purchases = may(member.role, Permission.READ_REVENUE)
     sections = snapshot.sections
 
     def section(rows: pd.DataFrame) -> pd.DataFrame:
@@ -247,8 +252,8 @@ def digest_for(snapshot: TeamSnapshot, member: MemberView) -> Digest:
         scope="team" if team_view else "own",
         overdue=_follow_up_items(overdue.head(shown.overdue)),
         due_today=_follow_up_items(due_today.head(shown.due_today)),
-        new_risks=_risk_items(new_risks.head(shown.new_risks)),
-        reactivated=_risk_items(back.head(shown.reactivated)),
+        new_risks=_risk_items(new_risks.head(shown.new_risks), sees_purchases),
+        reactivated=_risk_items(back.head(shown.reactivated), sees_purchases),
         kpis=snapshot.kpis if team_view else snapshot.kpis_by_owner.get(member.slack_user_id),
         totals=SectionCounts(len(overdue), len(due_today), len(new_risks), len(back)),
     )
@@ -273,7 +278,7 @@ def _follow_up_items(rows: pd.DataFrame) -> tuple[FollowUpItem, ...]:
     )
 
 
-def _risk_items(rows: pd.DataFrame) -> tuple[RiskItem, ...]:
+def _risk_items(rows: pd.DataFrame, sees_purchases: bool) -> tuple[RiskItem, ...]:
     return tuple(
         RiskItem(
             customer_external_id=str(r["external_id"]),
@@ -281,7 +286,7 @@ def _risk_items(rows: pd.DataFrame) -> tuple[RiskItem, ...]:
             owner_id=_optional_str(r["owner_id"]),
             vip=bool(r["vip"]),
             churn_risk=str(r["churn_risk"]),
-            reason=_optional_str(r["reason"]) or "",
+            reason=churn_reasons(r).for_viewer(sees_purchases=sees_purchases),
             next_step_key=_optional_str(r["next_step_key"]) or "",
             next_step=_optional_str(r["next_step"]) or "",
         )

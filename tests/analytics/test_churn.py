@@ -5,14 +5,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_core.analytics.bgnbd import BgNbdFit, BgNbdParams, p_alive
-from crm_core.analytics.churn import CHURN_COLUMNS, churn_levels, churn_risk, reactivated
-from tests.analytics.analytics_frames import contact_days, customers, purchase_days
+from crm_core.analytics.churn import (
+    AT_RISK_CHANCE,
+    CHURN_COLUMNS,
+    CHURNED_CHANCE,
+    churn_levels,
+    churn_risk,
+    reactivated,
+)
+from crm_core.analytics.reasons import churn_reasons
+from crm_core.analytics.returning import fit_return_model
+from tests.analytics.analytics_frames import (
+    CDNOW_CALIBRATION_END,
+    cdnow_purchases,
+    contact_days,
+    customers,
+    purchase_days,
+)
 
 TODAY = dt.date(2024, 6, 30)
 MONTH_AGO = dt.date(2024, 5, 31)
-# CDNOW's parameters with α in days.
-BGNBD = BgNbdFit(BgNbdParams(r=0.243, alpha=4.414 * 7, a=0.793, b=2.426), "days", 2357, 0.0, True)
 
 PURCHASES = purchase_days(
     # 1: every ~21 days (gaps 21, 21, 15), silent since 27 April.
@@ -47,36 +59,36 @@ CUSTOMERS = customers(*range(1, 10))
 
 @cache
 def _rhythm_only() -> pd.DataFrame:
-    return churn_risk(customers=CUSTOMERS, purchases=PURCHASES, contacts=CONTACTS, bgnbd=None, today=TODAY)
+    return churn_risk(customers=CUSTOMERS, purchases=PURCHASES, contacts=CONTACTS, returns=None, today=TODAY)
 
 
 @pytest.mark.parametrize(
     ("customer", "risk", "reason"),
     [
-        (1, "at_risk", "usually buys every ~21 days; 64 days since the last order"),
-        (2, "ok", ""),
-        (3, "at_risk", "bought once; customers usually reorder within ~31 days; 121 days since the order"),
-        (4, "at_risk", "usually in touch every ~14 days; 62 days since the last contact"),
-        (5, "at_risk", "the team's usual contact rhythm is ~30 days; 71 days since the last contact"),
-        (6, "ok", ""),
-        (7, "churned", "usually buys every ~31 days; 880 days since the last order"),
-        (8, "ok", ""),
-        (9, "at_risk", "usually buys every ~31 days; 880 days since the last order"),
+        (1, "at_risk", [("churn.reason.own_purchase_rhythm", {"gap": 21, "since": 64})]),
+        (2, "ok", []),
+        (3, "at_risk", [("churn.reason.typical_purchase_rhythm", {"gap": 31, "since": 121})]),
+        (4, "at_risk", [("churn.reason.own_contact_rhythm", {"gap": 14, "since": 62})]),
+        (5, "at_risk", [("churn.reason.team_contact_rhythm", {"gap": 30, "since": 71})]),
+        (6, "ok", []),
+        (7, "churned", [("churn.reason.own_purchase_rhythm", {"gap": 31, "since": 880})]),
+        (8, "ok", []),
+        (9, "at_risk", [("churn.reason.own_purchase_rhythm", {"gap": 31, "since": 880})]),
     ],
 )
-def test_risk_and_reason_follow_each_customers_rhythm(customer: int, risk: str, reason: str) -> None:
-    assert _rhythm_only().loc[customer, ["churn_risk", "reason"]].tolist() == [risk, reason]
+def test_risk_and_reason_follow_each_customers_rhythm(
+    customer: int, risk: str, reason: list[tuple[str, dict[str, int]]]
+) -> None:
+    row = _rhythm_only().loc[customer]
+    parts = churn_reasons(row.to_dict()).with_purchases
+
+    assert row["churn_risk"] == risk
+    assert [(part.key, part.values) for part in parts] == reason
 
 
-def test_without_a_model_or_purchases_there_is_no_p_alive() -> None:
-    with_model = churn_risk(
-        customers=CUSTOMERS, purchases=PURCHASES, contacts=CONTACTS, bgnbd=BGNBD, today=TODAY
-    )
-
-    assert _rhythm_only()["p_alive"].isna().all()
-    assert with_model.loc[[4, 5, 6], "p_alive"].isna().all()
-    assert with_model.loc[[2, 3], "p_alive"].tolist() == [1.0, 1.0]
-    assert tuple(with_model.columns) == CHURN_COLUMNS
+def test_without_a_model_or_purchases_there_is_no_chance_of_return() -> None:
+    assert _rhythm_only()["p_return_90d"].isna().all()
+    assert tuple(_rhythm_only().columns) == CHURN_COLUMNS
 
 
 def test_last_activity_is_the_later_of_last_order_and_last_contact() -> None:
@@ -88,46 +100,69 @@ def test_last_activity_is_the_later_of_last_order_and_last_contact() -> None:
     assert pd.isna(last.loc[6])
 
 
-def test_a_low_p_alive_churns_a_repeat_buyer_and_shows_its_trend() -> None:
-    weekly = purchase_days(
-        *((1, f"2024-01-{day:02d}", 10.0) for day in (1, 8, 15, 22, 29)), (1, "2024-02-05", 10.0)
+def _cdnow_risk(today: dt.date = CDNOW_CALIBRATION_END) -> pd.DataFrame:
+    days = cdnow_purchases()
+    model = fit_return_model(days, today)
+    everyone = customers(*range(1, 2358))
+    return churn_risk(customers=everyone, purchases=days, contacts=contact_days(), returns=model, today=today)
+
+
+def test_with_a_model_levels_are_thresholds_on_the_chance_of_return_once_overdue() -> None:
+    risk = _cdnow_risk()
+    chance, level = risk["p_return_90d"], risk["churn_risk"]
+
+    assert chance.between(0, 1).all()
+    assert (level[chance >= AT_RISK_CHANCE] == "ok").all()
+    assert (level[chance < CHURNED_CHANCE] != "at_risk").all()
+    assert set(level[(chance >= CHURNED_CHANCE) & (chance < AT_RISK_CHANCE)]) <= {"ok", "at_risk"}
+    # The at-risk list is a list one can work through, not most of the customers.
+    assert (level == "at_risk").mean() < 0.25
+
+
+def test_a_buyer_is_not_flagged_before_their_usual_gap_has_passed() -> None:
+    days = cdnow_purchases()
+    model = fit_return_model(days, CDNOW_CALIBRATION_END)
+    assert model is not None
+    newcomer = purchase_days((1, "1997-09-29", 10.0))
+    risk = churn_risk(
+        customers=customers(1),
+        purchases=newcomer,
+        contacts=contact_days(),
+        returns=model,
+        today=CDNOW_CALIBRATION_END,
     )
 
-    result = churn_risk(
-        customers=customers(1), purchases=weekly, contacts=contact_days(), bgnbd=BGNBD, today=TODAY
-    )
-
-    now, before = p_alive(BGNBD.params, [5, 5], [35, 35], [181, 151])
-    assert now < 0.1
-    assert result.loc[1, "churn_risk"] == "churned"
-    assert result.loc[1, "p_alive"] == pytest.approx(now)
-    assert result.loc[1, "reason"] == (
-        "usually buys every ~7 days; 146 days since the last order; "
-        f"P(alive) {now:.2f}, was {before:.2f} a month ago"
-    )
+    assert risk.loc[1, "p_return_90d"] < AT_RISK_CHANCE
+    assert risk.loc[1, "churn_risk"] == "ok"
 
 
-def test_p_alive_has_no_trend_for_a_customer_who_had_not_bought_a_month_ago() -> None:
-    daily = purchase_days(*((1, f"2024-06-{day:02d}", 10.0) for day in range(1, 11)))
+def test_the_reason_quotes_the_rhythm_and_the_chance_now_and_a_month_ago() -> None:
+    risk = _cdnow_risk()
+    flagged = risk[(risk["churn_risk"] == "at_risk") & (risk["reason_key"] == "own_purchase_rhythm")]
+    row = flagged.iloc[0]
 
-    result = churn_risk(
-        customers=customers(1), purchases=daily, contacts=contact_days(), bgnbd=BGNBD, today=TODAY
-    )
+    parts = churn_reasons(row.to_dict()).with_purchases
 
-    now = p_alive(BGNBD.params, [9], [9], [29])[0]
-    assert (
-        result.loc[1, "reason"]
-        == f"usually buys every ~1 days; 20 days since the last order; P(alive) {now:.2f}"
-    )
+    assert [part.key for part in parts] == [
+        "churn.reason.own_purchase_rhythm",
+        "churn.reason.return_chance_trend",
+    ]
+    assert parts[0].values == {"gap": round(row["usual_gap_days"]), "since": round(row["days_silent"])}
+    assert parts[1].values == {
+        "chance": round(100 * row["p_return_90d"]),
+        "before": round(100 * row["p_return_month_ago"]),
+    }
 
 
 def test_levels_are_the_risk_without_reasons() -> None:
-    levels = churn_levels(
-        customers=CUSTOMERS, purchases=PURCHASES, contacts=CONTACTS, bgnbd=BGNBD, today=TODAY
-    )
-    full = churn_risk(customers=CUSTOMERS, purchases=PURCHASES, contacts=CONTACTS, bgnbd=BGNBD, today=TODAY)
+    days = cdnow_purchases()
+    model = fit_return_model(days, CDNOW_CALIBRATION_END)
+    everyone = customers(*range(1, 2358))
+    common = {"customers": everyone, "purchases": days, "contacts": contact_days(), "returns": model}
+    levels = churn_levels(**common, today=CDNOW_CALIBRATION_END)
+    full = churn_risk(**common, today=CDNOW_CALIBRATION_END)
 
-    pd.testing.assert_frame_equal(levels, full.drop(columns="reason"))
+    pd.testing.assert_frame_equal(levels, full[list(levels.columns)])
 
 
 def test_reactivated_customers_were_flagged_came_back_and_are_ok_now() -> None:
@@ -145,7 +180,7 @@ def test_reactivated_customers_were_flagged_came_back_and_are_ok_now() -> None:
     everyone = customers(1, 2, 3, 4)
 
     def risk_on(day: dt.date) -> pd.DataFrame:
-        return churn_risk(customers=everyone, purchases=purchases, contacts=contacts, bgnbd=None, today=day)
+        return churn_risk(customers=everyone, purchases=purchases, contacts=contacts, returns=None, today=day)
 
     before, now = risk_on(MONTH_AGO), risk_on(TODAY)
 
@@ -158,5 +193,5 @@ def test_reactivated_customers_were_flagged_came_back_and_are_ok_now() -> None:
 def test_a_customer_with_no_activity_is_not_judged() -> None:
     result = _rhythm_only().loc[6]
 
-    assert (result["churn_risk"], result["reason"]) == ("ok", "")
-    assert np.isnan(result["p_alive"])
+    assert (result["churn_risk"], result["reason_key"]) == ("ok", "")
+    assert np.isnan(result["p_return_90d"])

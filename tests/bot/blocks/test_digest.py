@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.blocks.digest import digest_fallback, render_digest
+from crm_core.analytics.reasons import ReasonPart
 from crm_core.digest.content import ITEMS_PER_SECTION, Digest, FollowUpItem, RiskItem
 
 DAY = dt.date(2026, 11, 25)
@@ -22,11 +23,13 @@ def _follow_ups(count: int) -> tuple[FollowUpItem, ...]:
     )
 
 
+def _reason(i: int) -> tuple[ReasonPart, ...]:
+    return (ReasonPart("churn.reason.own_purchase_rhythm", (("gap", 10), ("since", 20 + i))),)
+
+
 def _risks(count: int) -> tuple[RiskItem, ...]:
     return tuple(
-        RiskItem(
-            f"R{i}", f"Risky {i}", "U0REPB", i % 4 == 0, "at_risk", f"reason {i}", "check_in", "Check in"
-        )
+        RiskItem(f"R{i}", f"Risky {i}", "U0REPB", i % 4 == 0, "at_risk", _reason(i), "check_in", "Check in")
         for i in range(count)
     )
 

@@ -32,6 +32,7 @@ from bot.messages import t
 from bot.parsing.grammar import UsageError, parse_command
 from crm_core.access.masking import mask_email, mask_phone
 from crm_core.analytics.churn import RISK_LEVELS
+from crm_core.analytics.reasons import ReasonPart
 from crm_core.audit.query import AuditEntry
 from crm_core.customers.profile import ChurnRisk, ProfileView, PurchaseSummary
 from crm_core.customers.views import CustomerView
@@ -57,6 +58,29 @@ URL = st.one_of(
 )
 WHEN = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1))
 DAY = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1))
+# Reasons are message keys with whole-number parameters: the longest numbers make the longest lines.
+_DAYS = st.integers(min_value=0, max_value=10**6)
+REASONS = st.lists(
+    st.one_of(
+        st.builds(
+            lambda gap, since: ReasonPart(
+                "churn.reason.own_purchase_rhythm", (("gap", gap), ("since", since))
+            ),
+            _DAYS,
+            _DAYS,
+        ),
+        st.builds(
+            lambda now, before: ReasonPart(
+                "churn.reason.return_chance_trend", (("chance", now), ("before", before))
+            ),
+            st.integers(0, 100),
+            st.integers(0, 100),
+        ),
+        st.builds(lambda since: ReasonPart("churn.reason.last_contact", (("since", since),)), _DAYS),
+        st.just(ReasonPart("churn.reason.purchases_not_shown")),
+    ),
+    max_size=3,
+).map(tuple)
 
 customers = st.builds(
     CustomerView,
@@ -112,7 +136,7 @@ profiles = st.builds(
     ).map(tuple),
     purchases=st.one_of(st.none(), purchases),
     segment=st.one_of(st.none(), SHORT),
-    churn_risk=st.one_of(st.none(), st.builds(ChurnRisk, level=st.sampled_from(RISK_LEVELS), reason=TEXT)),
+    churn_risk=st.one_of(st.none(), st.builds(ChurnRisk, level=st.sampled_from(RISK_LEVELS), reason=REASONS)),
 )
 
 
@@ -181,7 +205,7 @@ risk_items = st.builds(
     owner_id=USER,
     vip=st.booleans(),
     churn_risk=st.sampled_from(RISK_LEVELS),
-    reason=TEXT,
+    reason=REASONS,
     next_step_key=st.sampled_from(["personal_call", "not_a_key", ""]),
     next_step=SHORT,
 )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 from bot.blocks.profile import MAX_CARD_FOLLOW_UPS, render_profile_card
+from crm_core.analytics.reasons import ReasonPart
 from crm_core.customers.profile import ChurnRisk, ProfileView, PurchaseSummary
 from crm_core.customers.views import CustomerView
 from crm_core.follow_ups.service import FollowUpView
@@ -20,15 +22,29 @@ def card_text(profile: ProfileView, language: str = "en") -> str:
     return "\n".join(texts(render_profile_card(profile, language=language, today=TODAY)))
 
 
+RHYTHM = ReasonPart("churn.reason.own_purchase_rhythm", (("gap", 21), ("since", 64)))
+CHANCE = ReasonPart("churn.reason.return_chance_trend", (("chance", 12), ("before", 35)))
+
+
 def test_the_churn_badge_shows_risk_and_its_reason_but_not_when_all_is_well() -> None:
-    at_risk = dataclasses.replace(
-        PROFILE, churn_risk=ChurnRisk("at_risk", "usually buys every ~21 days; 64 days since")
+    at_risk = dataclasses.replace(PROFILE, churn_risk=ChurnRisk("at_risk", (RHYTHM, CHANCE)))
+    assert (
+        "*At risk of churning*: usually buys every ~21 days; 64 days since the last order; "
+        "12% chance of another order within 90 days (a month ago 35%)"
+    ) in card_text(at_risk)
+    assert "churn" not in card_text(dataclasses.replace(PROFILE, churn_risk=ChurnRisk("ok", ()))).lower()
+
+
+def test_the_churn_reason_is_in_the_readers_language() -> None:
+    churned = dataclasses.replace(PROFILE, churn_risk=ChurnRisk("churned", (RHYTHM, CHANCE)))
+
+    text = card_text(churned, "ja")
+
+    assert (
+        "*離反*: 通常は約21日ごとに購入、最後の注文から64日；90日以内の再購入の見込み12%（1か月前は35%）"
+        in text
     )
-    assert "*At risk of churning*: usually buys every ~21 days; 64 days since" in card_text(at_risk)
-    assert "*離反*: gone" in card_text(
-        dataclasses.replace(PROFILE, churn_risk=ChurnRisk("churned", "gone")), "ja"
-    )
-    assert "churn" not in card_text(dataclasses.replace(PROFILE, churn_risk=ChurnRisk("ok", ""))).lower()
+    assert not re.search(r"[A-Za-z]{3,}", text.split("*離反*:")[1].split("\n")[0])
 
 
 def test_a_long_list_of_follow_ups_is_cut_and_says_how_many_more() -> None:

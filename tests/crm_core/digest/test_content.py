@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from sqlalchemy.orm import Session
@@ -75,11 +76,12 @@ def test_new_churn_risks_vips_first_with_reason_and_next_step(session: Session) 
         _buy(session, c.id, *range(2, 300, 20))
         regulars.append(c)
     big = customer(session, "Big Spender", external_id="BIG", owner_id="U0REPA")
-    _buy(session, big.id, *range(25, 400, 10), amount=500_000)
+    # Every 10 days for a year, silent for 80: the chance of a return fell below 30% this week.
+    _buy(session, big.id, *range(80, 400, 10), amount=500_000)
     small = customer(session, "Small Fry", external_id="SMALL", owner_id="U0REPB")
-    _buy(session, small.id, *range(25, 400, 10), amount=100)
+    _buy(session, small.id, *range(80, 400, 10), amount=100)
     stale = customer(session, "Long Gone", external_id="STALE", owner_id="U0REPB")
-    _buy(session, stale.id, *range(60, 400, 10), amount=100)
+    _buy(session, stale.id, *range(150, 400, 10), amount=100)
     snapshot = take_snapshot(session, local_date=TODAY)
 
     boss = digest_for(snapshot, _member(session, "U0BOSS"))
@@ -87,7 +89,12 @@ def test_new_churn_risks_vips_first_with_reason_and_next_step(session: Session) 
     assert risk_ids[:2] == ["BIG", "SMALL"]
     top = boss.new_risks[0]
     assert top.vip is True
-    assert "usually buys every ~10 days" in top.reason
+    assert [part.key for part in top.reason] == [
+        "churn.reason.own_purchase_rhythm",
+        "churn.reason.return_chance_trend",
+    ]
+    assert top.reason[0].values == {"gap": 10, "since": 80}
+    assert top.reason[1].values["chance"] < 30 <= top.reason[1].values["before"]
     assert top.next_step != ""
     assert not {r.customer_external_id for r in boss.new_risks} & {c.external_id for c in regulars}
     assert "STALE" not in risk_ids  # at risk a week ago already: not new
@@ -95,6 +102,11 @@ def test_new_churn_risks_vips_first_with_reason_and_next_step(session: Session) 
     rep_b = digest_for(snapshot, _member(session, "U0REPB"))
     assert [r.customer_external_id for r in rep_b.new_risks] == ["SMALL"]
     assert boss.kpis is not None and boss.kpis.active[0] >= 12
+
+    # Support may not see purchases: the reason says so instead of quoting their timing.
+    support = digest_for(snapshot, dataclasses.replace(_member(session, "U0REPB"), role="support"))
+    [small] = support.new_risks
+    assert [(part.key, part.values) for part in small.reason] == [("churn.reason.purchases_not_shown", {})]
 
 
 def test_an_empty_store_gives_an_empty_digest(session: Session) -> None:

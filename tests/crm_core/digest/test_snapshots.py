@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from crm_core.actor import Actor
 from crm_core.analytics.stored import kpi_history, latest_score
 from crm_core.customers.profile import load_profile
 from crm_core.digest.content import take_snapshot
@@ -35,7 +36,12 @@ def test_scores_reach_the_profile_and_kpis_the_history(session: Session) -> None
     assert score is not None and score.churn_risk == "at_risk"
     profile = load_profile(session, actor=TEST_ACTOR, external_id="SLIP")
     assert profile.churn_risk is not None
-    assert profile.churn_risk.reason == "usually buys every ~10 days; 30 days since the last order"
+    [rhythm] = profile.churn_risk.reason
+    assert (rhythm.key, rhythm.values) == ("churn.reason.own_purchase_rhythm", {"gap": 10, "since": 30})
+    supporter = Actor(user_id="U0SUPPORT", surface="slack", role="support")
+    seen_by_support = load_profile(session, actor=supporter, external_id="SLIP").churn_risk
+    assert seen_by_support is not None and seen_by_support.level == "at_risk"
+    assert [part.key for part in seen_by_support.reason] == ["churn.reason.purchases_not_shown"]
     [team_point] = kpi_history(session, since=TODAY - dt.timedelta(days=7))
     assert (team_point.snapshot_date, team_point.at_risk) == (TODAY, 1)
     assert [p.at_risk for p in kpi_history(session, owner_id="U0REP", since=TODAY)] == [1]

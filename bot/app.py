@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from bot.listeners import actions, commands, events, home, options, reassign, shortcuts, views
 from bot.request import errors
+from bot.request.deps import Deps, utc_now
 from bot.request.people import People
-from bot.request.user_request import Deps, utc_now
 from bot.transport.web_api import make_web_client
 from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings

@@ -13,8 +13,8 @@ from bot.cli.app import CliContext, pass_context
 from bot.jobs.digests import DigestSender, worker_name
 from bot.jobs.scheduler import start_scheduler
 from bot.parsing.when import warm_up
+from bot.request.deps import utc_now
 from bot.request.people import People
-from bot.request.user_request import utc_now
 from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
 from bot.transport.log_lines import configure_logging
 from bot.transport.socket_mode import SocketModeConnection

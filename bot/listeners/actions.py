@@ -23,39 +23,40 @@ from bot.ids import ActionId
 from bot.listeners.home import home_view
 from bot.listeners.wiring import answered_later
 from bot.parsing.grammar import UsageError
-from bot.request.user_request import NOT_IN_CHANNEL, Deps, Handler, UserRequest
+from bot.request.deps import Deps
+from bot.request.handlers import Declared, reads, writes
+from bot.request.user_request import NOT_IN_CHANNEL, UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
-from crm_core.store import reading, transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    handlers: dict[ActionId, Handler] = {
-        ActionId.OPEN_PROFILE: open_profile,
-        ActionId.LOG_INTERACTION: open_log_modal,
-        ActionId.ADD_FOLLOW_UP: open_follow_up_modal,
-        ActionId.CREATE_CUSTOMER: open_new_customer_modal,
-        ActionId.MARK_DONE: mark_done,
-        ActionId.SNOOZE_DAY: snooze_a_day,
-        ActionId.SNOOZE_WEEK: snooze_a_week,
-        ActionId.SHARE_PROFILE: share_profile,
+    handlers: dict[ActionId, Declared] = {
+        ActionId.OPEN_PROFILE: reads(open_profile),
+        ActionId.LOG_INTERACTION: reads(open_log_modal),
+        ActionId.ADD_FOLLOW_UP: reads(open_follow_up_modal),
+        ActionId.CREATE_CUSTOMER: reads(open_new_customer_modal),
+        ActionId.MARK_DONE: writes(mark_done),
+        ActionId.SNOOZE_DAY: writes(snooze_a_day),
+        ActionId.SNOOZE_WEEK: writes(snooze_a_week),
+        ActionId.SHARE_PROFILE: reads(share_profile),
     }
     for action_id, handler in handlers.items():
         app.action(action_id)(**answered_later(deps, handler))
 
 
 def open_profile(request: UserRequest) -> None:
-    with reading(request.engine) as session:
-        profile = load_profile(session, actor=request.actor, external_id=request.action_value)
+    session = request.session
+    profile = load_profile(session, actor=request.actor, external_id=request.action_value)
     blocks = render_profile_card(profile, language=request.language, today=request.today())
     request.reply(request.t("profile.fallback", name=escape(profile.customer.name)), blocks, replace=True)
 
 
 def share_profile(request: UserRequest) -> None:
     """Post the card visibly in the channel it was asked in, masked for everyone who may read there."""
-    with reading(request.engine) as session:
-        profile = load_profile(session, actor=request.actor, external_id=request.action_value)
+    session = request.session
+    profile = load_profile(session, actor=request.actor, external_id=request.action_value)
     blocks = render_shared_profile_card(
         profile, language=request.language, today=request.today(), shared_by=request.user_id
     )
@@ -77,8 +78,8 @@ def open_follow_up_modal(request: UserRequest) -> None:
 
 
 def _open_modal_for_customer(request: UserRequest, render: Callable[..., Block]) -> None:
-    with transaction(request.engine) as session:
-        customer = get_customer(session, actor=request.actor, external_id=request.action_value)
+    session = request.session
+    customer = get_customer(session, actor=request.actor, external_id=request.action_value)
     request.open_modal(
         render(
             language=request.language,
@@ -100,14 +101,14 @@ def open_new_customer_modal(request: UserRequest) -> None:
 def mark_done(request: UserRequest) -> None:
     clicked = FollowUpButton.decode(request.action_value)
     today = request.today()  # may ask Slack for the person's time zone: not inside the transaction
-    with transaction(request.engine) as session:
-        complete_follow_up(
-            session,
-            actor=request.actor,
-            follow_up_id=clicked.follow_up_id,
-            now=request.now().replace(tzinfo=None),
-        )
-        redraw = _redraw(session, request, clicked, today)
+    session = request.session
+    complete_follow_up(
+        session,
+        actor=request.actor,
+        follow_up_id=clicked.follow_up_id,
+        now=request.now().replace(tzinfo=None),
+    )
+    redraw = _redraw(session, request, clicked, today)
     redraw(request.t("follow_up.marked_done"))
 
 
@@ -123,9 +124,9 @@ def _snooze(request: UserRequest, delay: dt.timedelta) -> None:
     clicked = FollowUpButton.decode(request.action_value)
     today = request.today()  # may ask Slack for the person's time zone: not inside the transaction
     until = today + delay
-    with transaction(request.engine) as session:
-        snooze_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id, until=until)
-        redraw = _redraw(session, request, clicked, today)
+    session = request.session
+    snooze_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id, until=until)
+    redraw = _redraw(session, request, clicked, today)
     redraw(request.t("follow_up.snoozed", due=day(until)))
 
 

@@ -20,15 +20,16 @@ from bot.blocks.as_text import slack_to_plain
 from bot.blocks.limits import escape
 from bot.listeners.wiring import answered_later
 from bot.parsing.grammar import UsageError, parse_mention
+from bot.request.deps import Deps
+from bot.request.handlers import writes
 from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
-from bot.request.user_request import Deps, UserRequest
+from bot.request.user_request import UserRequest
 from crm_core.identity.search import resolve_customer
 from crm_core.interactions.service import Outcome, log_interaction
-from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event("app_mention")(**answered_later(deps, log_mentioned_thread))
+    app.event("app_mention")(**answered_later(deps, writes(log_mentioned_thread)))
 
 
 def log_mentioned_thread(request: UserRequest) -> None:
@@ -40,23 +41,23 @@ def log_mentioned_thread(request: UserRequest) -> None:
     thread = fetch_thread(
         request.client, channel=channel, thread_ts=thread_ts, bot_user_id=request.bot_user_id
     )
-    with transaction(request.engine) as session:
-        customer = resolve_customer(session, query=command.customer)
-        logged, outcome = log_interaction(
-            session,
-            actor=request.actor,
-            customer_external_id=customer.external_id,
-            kind=THREAD_KIND,
-            summary=thread.text,
-            occurred_at=thread.started_at,
-            thread=thread.where,
-        )
+    session = request.session
+    customer = resolve_customer(session, query=command.customer)
+    logged, outcome = log_interaction(
+        session,
+        actor=request.actor,
+        customer_external_id=customer.external_id,
+        kind=THREAD_KIND,
+        summary=thread.text,
+        occurred_at=thread.started_at,
+        thread=thread.where,
+    )
     if outcome is Outcome.UNCHANGED and request.is_retry:
         return
     said = request.t(
         confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
     )
-    request.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said)
+    request.post_message(channel=channel, thread_ts=thread_ts, text=said)
 
 
 def _without_mention(text: str, bot_user_id: str) -> str:

@@ -11,16 +11,17 @@ from sqlalchemy.orm import Session
 from bot.blocks.home import render_home
 from bot.blocks.limits import Block
 from bot.listeners.wiring import acknowledge, answered_later
-from bot.request.user_request import Deps, UserRequest
+from bot.request.deps import Deps
+from bot.request.handlers import reads
+from bot.request.user_request import UserRequest
 from crm_core.follow_ups.service import open_follow_ups
 from crm_core.interactions.service import customers_touched_by
-from crm_core.store import transaction
 
 RECENT_CUSTOMERS = 10
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event("app_home_opened", matchers=[opened_home_tab])(**answered_later(deps, publish_home))
+    app.event("app_home_opened", matchers=[opened_home_tab])(**answered_later(deps, reads(publish_home)))
     # Opening the Messages tab sends the same event: acknowledged, and nothing more (not even a
     # refusal to a guest, who did not ask for anything).
     app.event("app_home_opened")(acknowledge)
@@ -31,9 +32,9 @@ def opened_home_tab(event: dict[str, Any]) -> bool:
 
 
 def publish_home(request: UserRequest) -> None:
-    language, today = request.language, request.today()  # may ask Slack: not inside the transaction
-    with transaction(request.engine) as session:
-        view = home_view(session, user_id=request.user_id, language=language, today=today)
+    language, today = request.language, request.today()  # may ask Slack: before the unit opens
+    session = request.session
+    view = home_view(session, user_id=request.user_id, language=language, today=today)
     request.publish_home(view)
 
 

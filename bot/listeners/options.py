@@ -11,19 +11,20 @@ from slack_bolt import Ack, App
 from bot.blocks.modals import customer_option
 from bot.ids import Field
 from bot.listeners.wiring import before_ack
-from bot.request.user_request import Deps, UserRequest
+from bot.request.deps import Deps
+from bot.request.handlers import reads_before_ack
+from bot.request.user_request import UserRequest
 from crm_core.identity.search import SUGGESTION_SCORE, search_customers
-from crm_core.store import transaction
 
 MAX_OPTIONS = 20
 
 
 def register(app: App, deps: Deps) -> None:
-    app.options(Field.CUSTOMER)(before_ack(deps, suggest_customers))
+    app.options(Field.CUSTOMER)(before_ack(deps, reads_before_ack(suggest_customers)))
 
 
 def suggest_customers(request: UserRequest, ack: Ack) -> None:
     query = str(request.body.get("value", ""))
-    with transaction(request.engine) as session:
-        matches = search_customers(session, query=query, limit=MAX_OPTIONS, cutoff=SUGGESTION_SCORE)
+    session = request.session
+    matches = search_customers(session, query=query, limit=MAX_OPTIONS, cutoff=SUGGESTION_SCORE)
     ack(options=[customer_option(match.customer) for match in matches])

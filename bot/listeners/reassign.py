@@ -14,24 +14,25 @@ from bot.blocks.text import mention
 from bot.ids import ActionId, CallbackId, Field
 from bot.listeners.views import Form, show_error
 from bot.listeners.wiring import answered_later, before_ack
-from bot.request.user_request import Deps, UserRequest
+from bot.request.deps import Deps
+from bot.request.handlers import reads, writes_before_ack
+from bot.request.user_request import UserRequest
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import (
     get_follow_up,
     reassign_follow_up,
 )
-from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.action(ActionId.REASSIGN)(**answered_later(deps, open_reassign_modal))
-    app.view(CallbackId.REASSIGN_FOLLOW_UP)(before_ack(deps, submit_reassign))
+    app.action(ActionId.REASSIGN)(**answered_later(deps, reads(open_reassign_modal)))
+    app.view(CallbackId.REASSIGN_FOLLOW_UP)(before_ack(deps, writes_before_ack(submit_reassign)))
 
 
 def open_reassign_modal(request: UserRequest) -> None:
     clicked = FollowUpButton.decode(request.action_value)
-    with transaction(request.engine) as session:
-        follow_up = get_follow_up(session, follow_up_id=clicked.follow_up_id)
+    session = request.session
+    follow_up = get_follow_up(session, follow_up_id=clicked.follow_up_id)
     request.open_modal(
         render_reassign_modal(
             language=request.language,
@@ -47,10 +48,10 @@ def submit_reassign(request: UserRequest, ack: Ack) -> None:
     form = Form(request.body)
     owner = form.user(Field.OWNER)
     try:
-        with transaction(request.engine) as session:
-            follow_up = reassign_follow_up(
-                session, actor=request.actor, follow_up_id=int(request.metadata["follow_up"]), owner_id=owner
-            )
+        session = request.session
+        follow_up = reassign_follow_up(
+            session, actor=request.actor, follow_up_id=int(request.metadata["follow_up"]), owner_id=owner
+        )
     except CrmError as error:
         show_error(form, request, ack, error, default=Field.OWNER)
         return

@@ -16,14 +16,15 @@ from slack_bolt import App
 from bot.blocks.modals import render_log_interaction_modal
 from bot.ids import CallbackId
 from bot.listeners.wiring import answered_later
+from bot.request.deps import Deps
+from bot.request.handlers import reads
 from bot.request.slack_threads import THREAD_KIND, fetch_thread
-from bot.request.user_request import Deps, UserRequest
+from bot.request.user_request import UserRequest
 from crm_core.identity.mentions import customer_named_in
-from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.shortcut(CallbackId.LOG_MESSAGE)(**answered_later(deps, open_thread_log_modal))
+    app.shortcut(CallbackId.LOG_MESSAGE)(**answered_later(deps, reads(open_thread_log_modal)))
 
 
 def open_thread_log_modal(request: UserRequest) -> None:
@@ -34,8 +35,8 @@ def open_thread_log_modal(request: UserRequest) -> None:
         thread_ts=message.get("thread_ts") or message.get("ts") or "",
         bot_user_id=request.bot_user_id,
     )
-    with transaction(request.engine) as session:
-        customer = customer_named_in(session, text=thread.text)
+    session = request.session
+    customer = customer_named_in(session, text=thread.text)
     modal = render_log_interaction_modal(
         language=request.language,
         today=request.today(),

@@ -21,21 +21,22 @@ from bot.blocks.profile import render_profile_card
 from bot.blocks.text import customer_line, day
 from bot.ids import CallbackId, Field
 from bot.listeners.wiring import before_ack
+from bot.request.deps import Deps
 from bot.request.errors import describe
+from bot.request.handlers import writes_before_ack
 from bot.request.slack_threads import confirmation_key
-from bot.request.user_request import Deps, UserRequest
+from bot.request.user_request import UserRequest
 from crm_core.customers.profile import load_profile
 from crm_core.customers.service import create_customer, get_customer
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import SlackThread, log_interaction
-from crm_core.store import transaction
 
 
 def register(app: App, deps: Deps) -> None:
-    app.view(CallbackId.LOG_INTERACTION)(before_ack(deps, submit_log_interaction))
-    app.view(CallbackId.NEW_CUSTOMER)(before_ack(deps, submit_new_customer))
-    app.view(CallbackId.ADD_FOLLOW_UP)(before_ack(deps, submit_follow_up))
+    app.view(CallbackId.LOG_INTERACTION)(before_ack(deps, writes_before_ack(submit_log_interaction)))
+    app.view(CallbackId.NEW_CUSTOMER)(before_ack(deps, writes_before_ack(submit_new_customer)))
+    app.view(CallbackId.ADD_FOLLOW_UP)(before_ack(deps, writes_before_ack(submit_follow_up)))
 
 
 class Form:
@@ -79,26 +80,26 @@ def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
         return
     customer, thread = form.choice(Field.CUSTOMER), logged_thread(request.metadata)
     try:
-        with transaction(request.engine) as session:
-            logged, outcome = log_interaction(
+        session = request.session
+        logged, outcome = log_interaction(
+            session,
+            actor=request.actor,
+            customer_external_id=customer,
+            kind=form.choice(Field.KIND),
+            summary=form.text(Field.SUMMARY),
+            occurred_at=_occurred_at(request, occurred_on),
+            thread=thread,
+            idempotency_key=None if thread else f"slack-view:{form.view_id}",
+        )
+        if follow_up_on is not None:
+            add_follow_up(
                 session,
                 actor=request.actor,
                 customer_external_id=customer,
-                kind=form.choice(Field.KIND),
-                summary=form.text(Field.SUMMARY),
-                occurred_at=_occurred_at(request, occurred_on),
-                thread=thread,
-                idempotency_key=None if thread else f"slack-view:{form.view_id}",
+                due_on=follow_up_on,
+                idempotency_key=f"slack-view:{form.view_id}:follow-up",
             )
-            if follow_up_on is not None:
-                add_follow_up(
-                    session,
-                    actor=request.actor,
-                    customer_external_id=customer,
-                    due_on=follow_up_on,
-                    idempotency_key=f"slack-view:{form.view_id}:follow-up",
-                )
-            name = get_customer(session, actor=request.actor, external_id=customer).name
+        name = get_customer(session, actor=request.actor, external_id=customer).name
     except CrmError as error:
         show_error(form, request, ack, error, default=Field.SUMMARY)
         return
@@ -110,17 +111,17 @@ def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
 def submit_new_customer(request: UserRequest, ack: Ack) -> None:
     form = Form(request.body)
     try:
-        with transaction(request.engine) as session:
-            created = create_customer(
-                session,
-                actor=request.actor,
-                name=form.text(Field.NAME),
-                email=form.text(Field.EMAIL) or None,
-                phone=form.text(Field.PHONE) or None,
-                company=form.text(Field.COMPANY) or None,
-                owner_id=request.user_id,
-            )
-            profile = load_profile(session, actor=request.actor, external_id=created.customer.external_id)
+        session = request.session
+        created = create_customer(
+            session,
+            actor=request.actor,
+            name=form.text(Field.NAME),
+            email=form.text(Field.EMAIL) or None,
+            phone=form.text(Field.PHONE) or None,
+            company=form.text(Field.COMPANY) or None,
+            owner_id=request.user_id,
+        )
+        profile = load_profile(session, actor=request.actor, external_id=created.customer.external_id)
     except CrmError as error:
         show_error(form, request, ack, error, default=Field.NAME)
         return
@@ -142,15 +143,15 @@ def submit_follow_up(request: UserRequest, ack: Ack) -> None:
         ack(response_action="errors", errors={str(Field.DUE_ON): request.t("modal.error.past")})
         return
     try:
-        with transaction(request.engine) as session:
-            follow_up = add_follow_up(
-                session,
-                actor=request.actor,
-                customer_external_id=str(request.metadata.get("customer", "")),
-                due_on=due_on,
-                note=form.text(Field.NOTE),
-                idempotency_key=f"slack-view:{form.view_id}",
-            )
+        session = request.session
+        follow_up = add_follow_up(
+            session,
+            actor=request.actor,
+            customer_external_id=str(request.metadata.get("customer", "")),
+            due_on=due_on,
+            note=form.text(Field.NOTE),
+            idempotency_key=f"slack-view:{form.view_id}",
+        )
     except CrmError as error:
         show_error(form, request, ack, error, default=Field.NOTE)
         return

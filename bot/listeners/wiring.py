@@ -6,7 +6,12 @@
   through ``bot.request.errors``, which Bolt would otherwise only log. The request's headers come along,
   for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
-  ``external_select`` options); its errors reach ``@app.error`` as Bolt intends.
+  ``external_select`` options); its errors reach ``@app.error`` as Bolt intends. Its ack is held
+  until the unit of work has committed; an ack with ``errors`` rolls the unit back (a form shown
+  again with its mistakes has saved nothing).
+
+Every handler comes declared a reader or a writer (``bot.request.handlers``), and both adapters
+open that unit of work around it: a handler never picks ``transaction`` or ``reading`` itself.
 
 Both first make sure the person may use crm-bot at all (``UserRequest.actor``), so a guest or an
 outsider is refused politely (and the refusal audited) whatever they type or click, even where the
@@ -22,12 +27,11 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, BoltRequest
 from slack_sdk import WebClient
 
+from bot.request.deps import Deps, Dispatcher, envelope
 from bot.request.errors import report, run_handler
-from bot.request.user_request import Deps, Handler, UserRequest
-from bot.transport.worker_processes import WorkerProcesses, envelope
+from bot.request.handlers import Declaration, DeclaredAck
+from bot.request.user_request import UserRequest
 from crm_core.errors import Forbidden
-
-AckHandler = Callable[[UserRequest, Ack], None]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def answered_later(deps: Deps, handler: Handler) -> dict[str, Any]:
+def answered_later(deps: Deps, handler: Declaration) -> dict[str, Any]:
     """Bolt's listener arguments (``ack=``, ``lazy=``) to acknowledge now and run ``handler`` after.
 
     With worker processes the ack listener acks, then hands the request over on its own thread. As
@@ -49,14 +53,14 @@ def answered_later(deps: Deps, handler: Handler) -> dict[str, Any]:
     return {"ack": _handed_over(deps, deps.workers, handler), "lazy": []}
 
 
-def _lazily(deps: Deps, handler: Handler) -> Callable[..., None]:
+def _lazily(deps: Deps, handler: Declaration) -> Callable[..., None]:
     def run(body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest) -> None:
         run_handler(handler, UserRequest(deps, client, body, context, request.headers))
 
-    return _named_after(handler, run)
+    return _named(handler.name, run)
 
 
-def _handed_over(deps: Deps, workers: WorkerProcesses, handler: Handler) -> Callable[..., None]:
+def _handed_over(deps: Deps, workers: Dispatcher, handler: Declaration) -> Callable[..., None]:
     def run(
         ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest
     ) -> None:
@@ -72,10 +76,10 @@ def _handed_over(deps: Deps, workers: WorkerProcesses, handler: Handler) -> Call
             )
             run_handler(handler, UserRequest(deps, client, body, context, request.headers))
 
-    return _named_after(handler, run)
+    return _named(handler.name, run)
 
 
-def before_ack(deps: Deps, handler: AckHandler) -> Callable[..., None]:
+def before_ack(deps: Deps, declared: DeclaredAck) -> Callable[..., None]:
     def run(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         user_request = UserRequest(deps, client, body, context)
         try:
@@ -85,13 +89,23 @@ def before_ack(deps: Deps, handler: AckHandler) -> Callable[..., None]:
             ack()
             deps.executor.submit(report, refused, user_request)
             return
-        handler(user_request, ack)
+        with user_request.unit_of_work(declared.unit):
+            declared.handler(user_request, _held_until_commit(user_request, ack))
 
-    return _named_after(handler, run)
+    return _named(declared.name, run)
 
 
-def _named_after(handler: Callable[..., None], listener: Callable[..., None]) -> Callable[..., None]:
+def _held_until_commit(request: UserRequest, ack: Ack) -> Ack:
+    class HeldAck(Ack):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("response_action") == "errors":
+                request.rollback_only = True
+            request.send(lambda: ack(*args, **kwargs))
+
+    return HeldAck()
+
+
+def _named(name: str, listener: Callable[..., None]) -> Callable[..., None]:
     """Bolt logs (and, on FaaS, dispatches) lazy listeners by name: give it the handler's."""
-    listener.__name__ = handler.__name__
-    listener.__qualname__ = handler.__qualname__
+    listener.__name__ = listener.__qualname__ = name
     return listener

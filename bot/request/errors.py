@@ -21,7 +21,9 @@ from bot.blocks.home import render_refusal_home
 from bot.blocks.limits import escape
 from bot.messages import has_message
 from bot.parsing.grammar import UsageError
-from bot.request.user_request import Deps, Handler, UserRequest
+from bot.request.deps import Deps
+from bot.request.handlers import Declaration
+from bot.request.user_request import UserRequest
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,13 @@ def register(app: App, deps: Deps) -> None:
         deps.executor.submit(report, error, UserRequest(deps, client, body, context))
 
 
-def run_handler(handler: Handler, request: UserRequest) -> None:
-    """Admit the asker, then run the handler; every error becomes a message to them."""
+def run_handler(declaration: Declaration, request: UserRequest) -> None:
+    """Admit the asker, then run the handler in its unit of work; every error becomes a message to them."""
     try:
         request.admit()
-        handler(request)
+        declared = declaration.for_request(request)
+        with request.unit_of_work(declared.unit):
+            declared.handler(request)
     except Exception as error:
         report(error, request)
 

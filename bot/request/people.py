@@ -94,6 +94,25 @@ class People:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, Person]] = {}
         self._lock = threading.Lock()
+        self._installation: Workspace | None = None
+
+    def installation(self, client: WebClient) -> Workspace:
+        """Where the bot token is installed (``auth.test``), asked once per process.
+
+        Bolt knows it already where it serves requests; a worker process, which gets requests
+        without Bolt's context, asks here. When Slack cannot answer, no organisation is known, so
+        nobody from another workspace counts as a colleague this time.
+        """
+        if self._installation is None:
+            try:
+                answer = client.auth_test()
+            except SLACK_FAILURES as error:
+                log.warning(
+                    "auth.test failed (%s); no grid colleague is recognised now", slack_failure(error)
+                )
+                return Workspace(team_id=None)
+            self._installation = Workspace(answer.get("team_id"), answer.get("enterprise_id"))
+        return self._installation
         self._remembering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-remember-profile")
 
     def wait_until_remembered(self, timeout: float = 30.0) -> None:

@@ -10,56 +10,44 @@ another organisation (a team id other than the workspace's, in the payload or in
 or someone refused by ``CRM_DEFAULT_ROLE=none`` gets Forbidden, raised inside a transaction so the
 refusal is audited. ``bot.listeners.wiring`` asks for it before any handler runs, so no surface can
 forget to.
+
+The unit of work is the wiring's, not the handler's: each listener is registered as a reader or a
+writer (``bot.request.units.Unit``), and ``session`` opens that unit the first time a handler
+asks for it, so Slack calls a handler makes before it (reading a thread, looking a person up) never
+hold SQLite's write lock. What the handler sends to Slack meanwhile (replies, modals, the Home
+tab, an ack with options) waits until the unit has committed: nobody is told "Logged" about a
+write that then failed, and the lock is never held across a Web API call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bot.blocks.limits import Block
 from bot.messages import t
-from bot.request.people import People, Person, zone_or_none
+from bot.request.deps import Deps
+from bot.request.people import Person, zone_or_none
+from bot.request.units import Unit, open_unit
 from bot.transport.web_api import post_to_response_url
 from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
-from crm_core.config import Settings
 from crm_core.store import reading
 
-if TYPE_CHECKING:
-    from bot.transport.worker_processes import WorkerProcesses
+_Parsed = TypeVar("_Parsed")
 
 # Errors meaning "the bot may not post ephemerally there": the reply goes to the user's DM instead.
 NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"})
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-Handler = Callable[["UserRequest"], None]
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What listeners need beyond the request: built once by ``create_app``."""
-
-    engine: Engine
-    settings: Settings  # for CRM_ADMINS and CRM_DEFAULT_ROLE
-    people: People
-    executor: Executor
-    clock: Callable[[], dt.datetime] = utc_now
-    workers: WorkerProcesses | None = None  # where the work after an ack runs, when not on ``executor``
 
 
 class UserRequest:
@@ -80,6 +68,7 @@ class UserRequest:
         authorized = context.get("authorize_result")
         # The workspace the app is installed in, as auth.test told Bolt; the payload's as a fallback.
         self.workspace_id: str | None = getattr(authorized, "team_id", None) or context.get("team_id")
+        self._authorized = authorized
         self.bot_user_id: str = context.get("bot_user_id") or ""
         self.channel_id: str | None = context.get("channel_id") or self.metadata.get("channel")
         self.response_url: str | None = context.get("response_url")
@@ -90,6 +79,12 @@ class UserRequest:
         # Slack redelivers an event it saw no timely answer to with X-Slack-Retry-Num 1, 2, 3; in Socket
         # Mode Bolt turns every envelope's retry_attempt into that header, so a first delivery has "0".
         self.is_retry = any(n.isdigit() and int(n) > 0 for n in (headers or {}).get("x-slack-retry-num", ()))
+        self._unit: Unit | None = None
+        self._open_unit: ExitStack | None = None
+        self._session: Session | None = None
+        self._sends: list[Callable[[], None]] | None = None  # held back until the unit has ended
+        self.rollback_only = False  # an ack with errors: the form is shown again, nothing is saved
+        self.parsed_command: object = None  # what the person typed, once a router has parsed it
 
     @property
     def on_home(self) -> bool:
@@ -114,14 +109,28 @@ class UserRequest:
 
     @property
     def is_guest(self) -> bool:
-        """A guest of the workspace, or a person of another organisation (a shared channel)."""
-        event = self.body.get("event") or {}
+        """A guest of the workspace, or a person of another organisation (a shared channel).
+
+        In an Enterprise Grid a colleague's home may be another workspace of the organisation: the
+        payload and ``users.info`` then name that workspace (or the organisation) instead of ours,
+        and ``users.info`` vouches that their organisation is the one the app is installed in.
+        """
+        person, event = self.person, self.body.get("event") or {}
         claimed = {
             (self.body.get("user") or {}).get("team_id"),
             event.get("user_team"),
-            self.person.team_id,
-        }
-        return self.person.is_guest or any(team not in (None, self.workspace_id) for team in claimed)
+            person.team_id,
+        } - {None, self.workspace_id}
+        if person.is_guest or not claimed:
+            return person.is_guest
+        grid = self._installed_enterprise()
+        return grid is None or person.enterprise_id != grid or not claimed <= {person.team_id, grid}
+
+    def _installed_enterprise(self) -> str | None:
+        """The Enterprise Grid organisation the app is installed in, if any (auth.test, through Bolt)."""
+        if self._authorized is not None:
+            return getattr(self._authorized, "enterprise_id", None)
+        return self.deps.people.installation(self.client).enterprise_id
 
     @property
     def actor(self) -> Actor:
@@ -146,9 +155,60 @@ class UserRequest:
             )
             return access.actor(surface="slack")
 
+    def parsed(self, kind: type[_Parsed]) -> _Parsed:
+        """The parsed command, as the type its router chose this handler for."""
+        if not isinstance(self.parsed_command, kind):
+            raise TypeError(f"expected a parsed {kind.__name__}, got {type(self.parsed_command).__name__}")
+        return self.parsed_command
+
     @property
     def engine(self) -> Engine:
         return self.deps.engine
+
+    @property
+    def session(self) -> Session:
+        """The unit of work the wiring declared for this handler, opened on first use."""
+        if self._unit is None:
+            raise RuntimeError("this handler was registered without a unit of work (see bot.request.units)")
+        if self._session is None:
+            stack = ExitStack()
+            self._session = stack.enter_context(open_unit(self._unit, self.engine))
+            self._open_unit = stack
+        return self._session
+
+    @contextmanager
+    def unit_of_work(self, unit: Unit) -> Iterator[None]:
+        """Run a handler in ``unit``: commit (or roll back) when it ends, then send what it said."""
+        self._unit, self._sends = unit, []
+        try:
+            yield
+        except BaseException as error:
+            self._end_unit(error)
+            raise
+        finally:
+            sends, self._sends = self._sends, None
+        self._end_unit(None)
+        for send in sends:
+            send()
+
+    def _end_unit(self, error: BaseException | None) -> None:
+        stack, self._open_unit, self._session, self._unit = self._open_unit, None, None, None
+        if stack is None:
+            return
+        if error is not None:
+            stack.__exit__(type(error), error, error.__traceback__)
+        elif self.rollback_only:
+            with suppress(_Discarded):
+                stack.__exit__(_Discarded, _Discarded(), None)
+        else:
+            stack.close()
+
+    def send(self, action: Callable[[], None]) -> None:
+        """Call Slack now, or, inside a unit of work, once it has committed."""
+        if self._sends is None:
+            action()
+        else:
+            self._sends.append(action)
 
     def t(self, key: str, **params: object) -> str:
         return t(self.language, key, **params)
@@ -172,6 +232,9 @@ class UserRequest:
     def reply(self, text: str, blocks: list[Block] | None = None, *, replace: bool = False) -> None:
         """Answer the asker only: by response URL if there is one, else ephemerally (in an event's thread)
         or by DM."""
+        self.send(lambda: self._reply_now(text, blocks, replace))
+
+    def _reply_now(self, text: str, blocks: list[Block] | None, replace: bool) -> None:
         if self.response_url:
             message = {
                 "text": text,
@@ -197,10 +260,20 @@ class UserRequest:
         self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
 
     def open_modal(self, view: Block) -> None:
-        self.client.views_open(trigger_id=self.trigger_id or "", view=view)
+        self.send(lambda: self.client.views_open(trigger_id=self.trigger_id or "", view=view))
 
     def publish_home(self, view: Block) -> None:
-        self.client.views_publish(user_id=self.user_id, view=view)
+        self.send(lambda: self.client.views_publish(user_id=self.user_id, view=view))
+
+    def post_message(
+        self, *, channel: str, text: str, blocks: list[Block] | None = None, **kwargs: Any
+    ) -> None:
+        """A message others can read (a thread confirmation, a shared card)."""
+        self.send(lambda: self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, **kwargs))
+
+
+class _Discarded(Exception):
+    """Thrown into a unit of work to roll it back when the handler ended without an error."""
 
 
 def view_metadata(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ of them.
 
 What crosses the process boundary is plain data (``Envelope``); a worker builds its own store
 engine and Web API client from the same settings. Correctness never depended on the process a
-handler runs in: retries and duplicates are caught in the store, as they are across replicas.
+declaration runs in: retries and duplicates are caught in the store, as they are across replicas.
 """
 
 from __future__ import annotations
@@ -21,18 +21,17 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Any
 
 from slack_sdk import WebClient
 
 from bot.parsing.when import warm_up
+from bot.request.deps import Deps, Envelope, utc_now
 from bot.request.errors import run_handler
+from bot.request.handlers import Declaration
 from bot.request.people import People
-from bot.request.user_request import Deps, Handler, UserRequest, utc_now
+from bot.request.user_request import UserRequest
 from bot.transport.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.store import make_engine
@@ -42,38 +41,11 @@ log = logging.getLogger(__name__)
 # Above the serving process (niceness 0): Linux gives a nice-10 process about a tenth of the CPU
 # share of a nice-0 one when both want it, and wakes the server first.
 WORKER_NICENESS = 10
-# Handlers run on threads of the worker: most of a handler's time is spent waiting for Slack or the
-# store, and one handler at a time per process would let a slow Web API call hold up the rest.
+# Handlers run on threads of the worker: most of a declaration's time is spent waiting for Slack or the
+# store, and one declaration at a time per process would let a slow Web API call hold up the rest.
 WORKER_THREADS = 16
 BOOT_TIMEOUT_SECONDS = 120.0
 PARENT_CHECK_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """What a handler reads from Bolt's request, as data that can be sent to another process."""
-
-    body: dict[str, Any]
-    context: dict[str, Any]
-    headers: dict[str, list[str]]
-
-
-def envelope(
-    body: Mapping[str, Any], context: Mapping[str, Any], headers: Mapping[str, Sequence[str]]
-) -> Envelope:
-    authorized = context.get("authorize_result")
-    return Envelope(
-        body=dict(body),
-        context={
-            "user_id": context.get("user_id"),
-            # The workspace the app is installed in (auth.test, through Bolt): what guests are told apart by.
-            "team_id": getattr(authorized, "team_id", None) or context.get("team_id"),
-            "bot_user_id": context.get("bot_user_id"),
-            "channel_id": context.get("channel_id"),
-            "response_url": context.get("response_url"),
-        },
-        headers={name: list(values) for name, values in headers.items()},
-    )
 
 
 class WorkerProcesses:
@@ -119,20 +91,20 @@ class WorkerProcesses:
         if not_done or any(future.exception() for future in done):
             raise RuntimeError("the worker processes did not start: see the log above")
 
-    def submit(self, handler: Handler, request: Envelope, *, again: bool = False) -> Future[None]:
+    def submit(self, declaration: Declaration, request: Envelope, *, again: bool = False) -> Future[None]:
         with self._lock:
             try:
-                future = self._pool.submit(_handle, handler, request)
+                future = self._pool.submit(_handle, declaration, request)
             except BrokenProcessPool:
                 log.error("a worker process died: starting new ones")
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._new_pool()
                 self._boot()
-                future = self._pool.submit(_handle, handler, request)
-        future.add_done_callback(lambda done: self._after(done, handler, request, again))
+                future = self._pool.submit(_handle, declaration, request)
+        future.add_done_callback(lambda done: self._after(done, declaration, request, again))
         return future
 
-    def _after(self, done: Future[None], handler: Handler, request: Envelope, again: bool) -> None:
+    def _after(self, done: Future[None], declaration: Declaration, request: Envelope, again: bool) -> None:
         """Hand a request caught in a breaking pool to the next one, once.
 
         ``_handle`` only passes a request to a worker's threads, so a request whose hand-over failed
@@ -143,7 +115,7 @@ class WorkerProcesses:
         if error is None:
             return
         if isinstance(error, BrokenProcessPool) and not again:
-            threading.Thread(target=self.submit, args=(handler, request), kwargs={"again": True}).start()
+            threading.Thread(target=self.submit, args=(declaration, request), kwargs={"again": True}).start()
             return
         # Handlers report their own errors to the user; what arrives here never reached a worker.
         log.error("a request was lost on its way to a worker process: %s", type(error).__name__)
@@ -197,7 +169,7 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def _handle(handler: Handler, request: Envelope) -> None:
+def _handle(declaration: Declaration, request: Envelope) -> None:
     assert _deps is not None and _client is not None, "runs only in a worker started by WorkerProcesses"
     user_request = UserRequest(_deps, _client, request.body, request.context, request.headers)
-    _deps.executor.submit(run_handler, handler, user_request)
+    _deps.executor.submit(run_handler, declaration, user_request)

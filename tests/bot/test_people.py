@@ -43,8 +43,10 @@ def test_the_slack_profile_decides_and_is_remembered_for_team_members(
 ) -> None:
     with transaction(engine) as session:
         add_member(session, actor=ADMIN, user_id="U0SLACKJA", role="sales")
-    person = People(engine=engine, default_timezone="UTC").lookup(client, "U0SLACKJA")
+    people = People(engine=engine, default_timezone="UTC")
+    person = people.lookup(client, "U0SLACKJA")
     assert (person.language, person.timezone) == ("ja", ZoneInfo("Asia/Tokyo"))
+    people.wait_until_remembered()
     with transaction(engine) as session:
         member = get_member(session, "U0SLACKJA")
     assert member is not None and (member.slack_locale, member.slack_timezone) == ("ja-JP", "Asia/Tokyo")
@@ -56,10 +58,14 @@ def test_a_later_change_in_the_slack_profile_is_followed(
 ) -> None:
     with transaction(engine) as session:
         add_member(session, actor=ADMIN, user_id="U0SLACKJA", role="sales")
-    People(engine=engine, default_timezone="UTC").lookup(client, "U0SLACKJA")
+    first = People(engine=engine, default_timezone="UTC")
+    first.lookup(client, "U0SLACKJA")
+    first.wait_until_remembered()
     slack.add_user("U0SLACKJA", locale="en-US", tz="Europe/Paris")
-    person = People(engine=engine, default_timezone="UTC").lookup(client, "U0SLACKJA")
+    people = People(engine=engine, default_timezone="UTC")
+    person = people.lookup(client, "U0SLACKJA")
     assert (person.language, person.timezone) == ("en", ZoneInfo("Europe/Paris"))
+    people.wait_until_remembered()
     with transaction(engine) as session:
         member = get_member(session, "U0SLACKJA")
     assert member is not None and member.effective_timezone == "Europe/Paris"

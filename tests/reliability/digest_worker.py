@@ -18,7 +18,7 @@ import sys
 
 from sqlalchemy.orm import Session
 
-from bot import digest_sender
+from bot.jobs import digests
 from bot.jobs.digests import DigestSender
 from bot.request.people import People
 from bot.transport.web_api import make_web_client
@@ -44,7 +44,7 @@ def main() -> None:
         database_url=args.database_url, slack_bot_token=BOT_TOKEN, slack_api_url=args.slack_api_url
     )
     if args.stop_after_post:
-        digest_sender.mark_sent = stop_before_recording
+        digests.mark_sent = stop_before_recording
     engine = make_engine(args.database_url)
     sender = DigestSender(
         engine=engine,

@@ -15,12 +15,12 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select
 
-from bot import slack_clients
 from bot.console.fake_web_api import RESPONSE_URL, FakeSlack
 from bot.console.signed_requests import SlackSender
 from bot.ids import CallbackId
 from bot.jobs.digests import METADATA_EVENT, DigestSender
 from bot.request.people import People
+from bot.transport import web_api
 from bot.transport.listener_pool import ListenerPool
 from bot.transport.web_api import retry_handlers
 from crm_core.actor import Actor
@@ -82,7 +82,7 @@ def test_a_reply_that_times_out_but_reached_slack_is_not_followed_by_an_apology(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The response URL client is built per reply with this module constant as its timeout.
-    monkeypatch.setattr(slack_clients, "TIMEOUT_SECONDS", SHORT_TIMEOUT)
+    monkeypatch.setattr(web_api, "TIMEOUT_SECONDS", SHORT_TIMEOUT)
     slack.delay_next(RESPONSE_URL, SLOWER_THAN_TIMEOUT)
     sent = sender.command("log Acme call Agreed on the renewal")
     assert listeners.settle(SETTLED)

@@ -51,11 +51,26 @@ class NotFound(CrmError):
 
 
 class NoMatch(NotFound):
-    """No customer matches a query; ``suggestions`` are the nearest names, to offer instead."""
+    """No customer matches a query; ``suggestions`` are the nearest names, to offer instead.
 
-    def __init__(self, message: str, *, query: str, suggestions: tuple[CustomerView, ...]) -> None:
+    ``contact`` is "email" or "phone" when the query was one (keys ``customer.no_email_match`` and
+    ``customer.no_phone_match``): it matched nobody exactly, so the caller offers to create the
+    customer with it rather than names.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        query: str,
+        suggestions: tuple[CustomerView, ...],
+        contact: str | None = None,
+    ) -> None:
         super().__init__(message, key="customer.no_match", params={"query": query})
+        if contact is not None:
+            self.key = {"email": "customer.no_email_match", "phone": "customer.no_phone_match"}[contact]
         self.suggestions = suggestions
+        self.contact = contact
 
 
 class Ambiguous(CrmError):

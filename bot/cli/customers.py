@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
+from bot.blocks.as_text import mrkdwn_to_text
 from bot.cli.app import CliContext, pass_context
+from bot.messages import DEFAULT_LANGUAGE, t
 from crm_core.customers.service import create_customer, merge_customers
-from crm_core.identity.search import search_customers
+from crm_core.identity.search import contact_query, search_customers
 from crm_core.store import transaction
+from crm_core.text import searchable
 
 
 @click.command()
@@ -20,12 +25,22 @@ def find(context: CliContext, query: tuple[str, ...], limit: int) -> None:
     with transaction(context.engine()) as session:
         matches = search_customers(session, query=text, limit=limit)
     if not matches:
-        click.echo(f"no customer matches {text!r}")
+        click.echo(_no_match(text))
         return
     for match in matches:
         click.echo(
             f"{match.customer.external_id}\t{match.customer.name}\t{match.score:.0f}\t{match.matched_on}"
         )
+
+
+def _no_match(text: str) -> str:
+    """Nobody matches: an e-mail or phone number matched nobody exactly, so say how to add them."""
+    contact = contact_query(searchable(text))
+    if contact is None:
+        return f"no customer matches {text!r}"
+    return mrkdwn_to_text(
+        t(DEFAULT_LANGUAGE, f"find.no_{contact.kind}_match", query=text, quoted=shlex.quote(text))
+    )
 
 
 @click.group()

@@ -37,6 +37,10 @@ MESSAGES: dict[str, str] = {
     # customers
     "customer.ambiguous": "Several customers match “{query}”. Pick one:",
     "customer.no_match": "No customer matches “{query}”.",
+    "customer.no_email_match": "No customer has the e-mail address “{query}” (addresses match exactly, never by name). Press *Create customer* to add them.",
+    "customer.no_phone_match": "No customer has the phone number “{query}” (numbers match exactly, never by name). Press *Create customer* to add them.",
+    "find.no_email_match": "no customer has the e-mail address “{query}” (addresses match exactly, never by name); add them with `crm-bot customers add NAME --email {quoted}`",
+    "find.no_phone_match": "no customer has the phone number “{query}” (numbers match exactly, never by name); add them with `crm-bot customers add NAME --phone {quoted}`",
     "customer.suggestions": "Did you mean:",
     "customer.duplicate": "{name} already has this e-mail or phone. Log to that customer instead.",
     "customer.gone": "That customer no longer exists (it may have been merged). Search again with `/crm find`.",

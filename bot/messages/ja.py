@@ -37,6 +37,10 @@ MESSAGES: dict[str, str] = {
     # customers
     "customer.ambiguous": "「{query}」に該当する顧客が複数います。選んでください:",
     "customer.no_match": "「{query}」に該当する顧客はいません。",
+    "customer.no_email_match": "メールアドレス「{query}」の顧客はいません（メールアドレスは完全一致で探し、名前では探しません）。*顧客を作成* で追加できます。",
+    "customer.no_phone_match": "電話番号「{query}」の顧客はいません（電話番号は完全一致で探し、名前では探しません）。*顧客を作成* で追加できます。",
+    "find.no_email_match": "メールアドレス「{query}」の顧客はいません（完全一致で探し、名前では探しません）。追加するには `crm-bot customers add 名前 --email {quoted}`",
+    "find.no_phone_match": "電話番号「{query}」の顧客はいません（完全一致で探し、名前では探しません）。追加するには `crm-bot customers add 名前 --phone {quoted}`",
     "customer.suggestions": "もしかして:",
     "customer.duplicate": "{name} がすでにこのメールアドレスか電話番号を使っています。その顧客に記録してください。",
     "customer.gone": "その顧客はもう存在しません（統合された可能性があります）。`/crm find` で探し直してください。",

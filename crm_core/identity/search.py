@@ -1,4 +1,7 @@
-"""Finding customers from what people type: exact contact details first, then forgiving names.
+"""Finding customers from what people type: contact details exactly, names forgivingly.
+
+An e-mail address or a phone number matches exactly or not at all: an address nobody has is a
+customer to create, not a reason to list names that look a bit like it (``contact_query``).
 
 Fuzzy matching runs over the name keys of every customer, so the keys are kept in a per-engine
 cache. Each search first reads the one-row ``customer_names_stamp``, which database triggers change
@@ -53,6 +56,23 @@ _WRATIO_PARTIAL_SCALE = 0.9
 _WRATIO_LONG_SCALE = 0.6
 _WRATIO_TOKEN_SCALE = 0.95
 _CJK_CHARACTER = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+@dataclass(frozen=True)
+class ContactQuery:
+    """A query that is an e-mail address or a phone number, with the key the store matches it on."""
+
+    kind: str  # "email" or "phone"
+    key: str
+
+
+def contact_query(text: str) -> ContactQuery | None:
+    """What ``text`` is as a contact detail, or None when it is to be read as a name or an id."""
+    if "@" in text:
+        return ContactQuery("email", normalize_email(text))
+    if looks_like_phone(text):
+        return ContactQuery("phone", phone_digits(text))
+    return None
 
 
 @dataclass(frozen=True)
@@ -214,14 +234,14 @@ def search_customers(
         return []
     found: dict[int, tuple[float, str]] = {}
     exact_conditions = [Customer.external_id == text]
-    if "@" in text:
-        exact_conditions.append(Customer.email == normalize_email(text))
-    if looks_like_phone(text):
-        exact_conditions.append(Customer.phone_key == phone_digits(text))
+    contact = contact_query(text)
+    if contact is not None:
+        column = Customer.email if contact.kind == "email" else Customer.phone_key
+        exact_conditions.append(column == contact.key)
     for customer in session.scalars(select(Customer).where(or_(*exact_conditions))):
-        on = "external_id" if customer.external_id == text else ("email" if "@" in text else "phone")
+        on = contact.kind if contact is not None and customer.external_id != text else "external_id"
         found[customer.id] = (EXACT, on)
-    key = normalize_name(text)
+    key = normalize_name(text) if contact is None else ""
     tie_ranks: dict[int, int] = {}
     if key:
         for customer_id, score in _name_scores(session, key, limit * 3, cutoff).items():
@@ -273,6 +293,15 @@ def resolve_customer(session: Session, *, query: str) -> CustomerView:
         if best.score >= CLEAR_WINNER_SCORE and best.score - runner_up >= CLEAR_WINNER_GAP:
             return best.customer
         raise _ambiguous(query, matches)
+    contact = contact_query(searchable(query))
+    if contact is not None:
+        what = "e-mail" if contact.kind == "email" else "phone number"
+        raise NoMatch(
+            f"No customer has the {what} {query.strip()!r}: add them as a new customer.",
+            query=query.strip(),
+            suggestions=(),
+            contact=contact.kind,
+        )
     suggestions = search_customers(session, query=query, limit=3, cutoff=SUGGESTION_SCORE)
     hint = f" Did you mean {', '.join(repr(m.customer.name) for m in suggestions)}?" if suggestions else ""
     raise NoMatch(

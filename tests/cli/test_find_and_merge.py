@@ -108,3 +108,21 @@ def test_malformed_database_url_names_the_variable(crm: Crm, monkeypatch: pytest
     result = crm("find", "x")
     assert result.exit_code == 2
     assert "DATABASE_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("newguy@acme.com", "no customer has the e-mail address “newguy@acme.com”"),
+        ("090-9999-8888", "no customer has the phone number “090-9999-8888”"),
+    ],
+)
+def test_find_of_an_email_or_phone_nobody_has_says_how_to_add_them(crm: Crm, typed: str, said: str) -> None:
+    """Issue 11.4: no fuzzy names for a contact detail; the way to add the customer instead."""
+    crm("customers", "add", "Acme Inc.", "--email", "info@acme.com")
+    crm("customers", "add", "Acme Trading")
+    result = crm("find", typed)
+    assert result.exit_code == 0
+    assert result.stdout.startswith(said)
+    assert f"crm-bot customers add NAME --{'email' if '@' in typed else 'phone'} {typed}" in result.stdout
+    assert "Acme" not in result.stdout

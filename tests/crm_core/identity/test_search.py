@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
-from crm_core.errors import Ambiguous, NotFound
+from crm_core.errors import Ambiguous, NoMatch, NotFound
 from crm_core.identity.prefilter import PairIndex
 from crm_core.identity.search import CANDIDATE_SCORE, SUGGESTION_SCORE, resolve_customer, search_customers
 from crm_core.models import Customer, CustomerNamesStamp
@@ -302,3 +302,30 @@ def test_spacing_in_cjk_names_carries_no_meaning(session: Session, stored: str, 
 def test_latin_spacing_still_tells_names_apart(session: Session) -> None:
     customer(session, "Acme Trading")
     assert search_customers(session, query="Acmetrading")[0].score < 100
+
+
+@pytest.mark.parametrize(("typed", "kind"), [("newguy@acme.com", "email"), ("0312345679", "phone")])
+def test_an_email_or_phone_nobody_has_matches_nothing_rather_than_names(
+    session: Session, typed: str, kind: str
+) -> None:
+    """Issue 11.4: an address nobody has listed three Acmes; it is a customer to create."""
+    for name in ("Acme Inc.", "Acme Trading", "Acme LLC", "Store 0312345678", "newguy"):
+        customer(session, name)
+    assert search_customers(session, query=typed, cutoff=SUGGESTION_SCORE) == []
+    with pytest.raises(NoMatch) as caught:
+        resolve_customer(session, query=typed)
+    assert (caught.value.contact, caught.value.key, caught.value.suggestions) == (
+        kind,
+        f"customer.no_{kind}_match",
+        (),
+    )
+
+
+def test_an_email_or_phone_someone_has_is_still_found(session: Session) -> None:
+    taro = customer(session, "Taro", email="taro@example.jp", phone="03-1234-5678")
+    assert [(m.customer.id, m.matched_on) for m in search_customers(session, query="Taro@Example.jp")] == [
+        (taro.id, "email")
+    ]
+    assert [(m.customer.id, m.matched_on) for m in search_customers(session, query="03 1234 5678")] == [
+        (taro.id, "phone")
+    ]

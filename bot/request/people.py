@@ -94,6 +94,7 @@ class People:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, Person]] = {}
         self._lock = threading.Lock()
+        self._remembering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-remember-profile")
         self._installation: Workspace | None = None
 
     def installation(self, client: WebClient) -> Workspace:
@@ -107,13 +108,10 @@ class People:
             try:
                 answer = client.auth_test()
             except SLACK_FAILURES as error:
-                log.warning(
-                    "auth.test failed (%s); no grid colleague is recognised now", slack_failure(error)
-                )
+                log.warning("auth.test failed (%s); no grid colleague recognised now", slack_failure(error))
                 return Workspace(team_id=None)
             self._installation = Workspace(answer.get("team_id"), answer.get("enterprise_id"))
         return self._installation
-        self._remembering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-remember-profile")
 
     def wait_until_remembered(self, timeout: float = 30.0) -> None:
         """Until the profiles looked up so far are written (for the console and tests)."""

@@ -6,13 +6,13 @@ query over a cached name index, well within Slack's three seconds.
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.blocks.modals import customer_option
 from bot.ids import Field
 from bot.listeners.wiring import before_ack
 from bot.request.deps import Deps
-from bot.request.handlers import reads_before_ack
+from bot.request.handlers import Acknowledge, reads_before_ack
 from bot.request.user_request import UserRequest
 from crm_core.identity.search import SUGGESTION_SCORE, search_customers
 
@@ -23,7 +23,7 @@ def register(app: App, deps: Deps) -> None:
     app.options(Field.CUSTOMER)(before_ack(deps, reads_before_ack(suggest_customers)))
 
 
-def suggest_customers(request: UserRequest, ack: Ack) -> None:
+def suggest_customers(request: UserRequest, ack: Acknowledge) -> None:
     query = str(request.body.get("value", ""))
     session = request.session
     matches = search_customers(session, query=query, limit=MAX_OPTIONS, cutoff=SUGGESTION_SCORE)

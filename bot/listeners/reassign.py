@@ -5,7 +5,7 @@ The digest's Done, Snooze and Open buttons are the shared ones (``bot.listeners.
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.blocks.follow_ups import FollowUpButton
 from bot.blocks.limits import escape
@@ -15,7 +15,7 @@ from bot.ids import ActionId, CallbackId, Field
 from bot.listeners.views import Form, show_error
 from bot.listeners.wiring import answered_later, before_ack
 from bot.request.deps import Deps
-from bot.request.handlers import reads, writes_before_ack
+from bot.request.handlers import Acknowledge, reads, writes_before_ack
 from bot.request.user_request import UserRequest
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import (
@@ -44,7 +44,7 @@ def open_reassign_modal(request: UserRequest) -> None:
     )
 
 
-def submit_reassign(request: UserRequest, ack: Ack) -> None:
+def submit_reassign(request: UserRequest, ack: Acknowledge) -> None:
     form = Form(request.body)
     owner = form.user(Field.OWNER)
     try:

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from bot.blocks.limits import cap_blocks, context, escape, section
 from bot.blocks.profile import render_profile_card
@@ -23,7 +23,7 @@ from bot.ids import CallbackId, Field
 from bot.listeners.wiring import before_ack
 from bot.request.deps import Deps
 from bot.request.errors import describe
-from bot.request.handlers import writes_before_ack
+from bot.request.handlers import Acknowledge, writes_before_ack
 from bot.request.slack_threads import confirmation_key
 from bot.request.user_request import UserRequest
 from crm_core.customers.profile import load_profile
@@ -67,7 +67,7 @@ class Form:
         return dt.date.fromisoformat(value) if value else None
 
 
-def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
+def submit_log_interaction(request: UserRequest, ack: Acknowledge) -> None:
     form, today = Form(request.body), request.today()
     occurred_on, follow_up_on = form.date(Field.OCCURRED_ON) or today, form.date(Field.FOLLOW_UP_ON)
     errors: dict[str, str] = {}
@@ -108,7 +108,7 @@ def submit_log_interaction(request: UserRequest, ack: Ack) -> None:
     request.reply(request.t(said, kind=request.t(f"kind.{logged.kind}"), customer=escape(name)))
 
 
-def submit_new_customer(request: UserRequest, ack: Ack) -> None:
+def submit_new_customer(request: UserRequest, ack: Acknowledge) -> None:
     form = Form(request.body)
     try:
         session = request.session
@@ -136,7 +136,7 @@ def submit_new_customer(request: UserRequest, ack: Ack) -> None:
     request.reply(done, cap_blocks(blocks, request.t("blocks.truncated")))
 
 
-def submit_follow_up(request: UserRequest, ack: Ack) -> None:
+def submit_follow_up(request: UserRequest, ack: Acknowledge) -> None:
     form = Form(request.body)
     due_on = form.date(Field.DUE_ON)
     if due_on is None or due_on < request.today():
@@ -160,7 +160,9 @@ def submit_follow_up(request: UserRequest, ack: Ack) -> None:
     request.reply(request.t("follow_up.done", customer=name, due=day(follow_up.due_on)))
 
 
-def show_error(form: Form, request: UserRequest, ack: Ack, error: CrmError, *, default: Field) -> None:
+def show_error(
+    form: Form, request: UserRequest, ack: Acknowledge, error: CrmError, *, default: Field
+) -> None:
     """Put a domain error under the input it is about, or under ``default`` when the form lacks it."""
     target = next((field for field in Field if field == error.field and form.has(field)), default)
     ack(response_action="errors", errors={str(target): describe(error, request)})

@@ -29,7 +29,7 @@ from slack_sdk import WebClient
 
 from bot.request.deps import Deps, Dispatcher, envelope
 from bot.request.errors import report, run_handler
-from bot.request.handlers import Declaration, DeclaredAck
+from bot.request.handlers import Acknowledge, Declaration, DeclaredAck
 from bot.request.user_request import UserRequest
 from crm_core.errors import Forbidden
 
@@ -95,14 +95,13 @@ def before_ack(deps: Deps, declared: DeclaredAck) -> Callable[..., None]:
     return _named(declared.name, run)
 
 
-def _held_until_commit(request: UserRequest, ack: Ack) -> Ack:
-    class HeldAck(Ack):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("response_action") == "errors":
-                request.rollback_only = True
-            request.send(lambda: ack(*args, **kwargs))
+def _held_until_commit(request: UserRequest, ack: Ack) -> Acknowledge:
+    def held(*args: Any, **kwargs: Any) -> None:
+        if kwargs.get("response_action") == "errors":
+            request.rollback_only = True
+        request.send(lambda: ack(*args, **kwargs))
 
-    return HeldAck()
+    return held
 
 
 def _named(name: str, listener: Callable[..., None]) -> Callable[..., None]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slack_bolt import Ack
-
 from bot.request.units import Unit
 from bot.request.user_request import UserRequest
 
 Handler = Callable[[UserRequest], None]
-AckHandler = Callable[[UserRequest, Ack], None]
+# Bolt's ``ack``, or the wiring's stand-in that holds it until the unit of work has committed.
+Acknowledge = Callable[..., object]
+AckHandler = Callable[[UserRequest, Acknowledge], None]
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class UserRequest:
         self._unit: Unit | None = None
         self._open_unit: ExitStack | None = None
         self._session: Session | None = None
-        self._sends: list[Callable[[], None]] | None = None  # held back until the unit has ended
+        self._sends: list[Callable[[], object]] | None = None  # held back until the unit has ended
         self.rollback_only = False  # an ack with errors: the form is shown again, nothing is saved
         self.parsed_command: object = None  # what the person typed, once a router has parsed it
 
@@ -203,7 +203,7 @@ class UserRequest:
         else:
             stack.close()
 
-    def send(self, action: Callable[[], None]) -> None:
+    def send(self, action: Callable[[], object]) -> None:
         """Call Slack now, or, inside a unit of work, once it has committed."""
         if self._sends is None:
             action()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 from dotenv import load_dotenv
@@ -85,8 +86,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: loads ``.env`` (entry points only), runs, maps errors to exit codes."""
-    load_dotenv(override=False)
+    """Console-script entry point: loads ``.env`` (entry points only), runs, maps errors to exit codes.
+
+    ``.env`` is the one in the working directory, where the README tells people to put it: without a
+    path, python-dotenv would look upwards from the installed package's folder instead. Variables
+    already in the environment win.
+    """
+    load_dotenv(dotenv_path=Path.cwd() / ".env", override=False)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="crm-bot", standalone_mode=False)

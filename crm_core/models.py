@@ -61,9 +61,11 @@ class Customer(Base):
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200), index=True)
-    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    # One customer per e-mail and per phone key, whoever writes (migration 0003); NULL when unknown
+    # or erased, and NULLs never collide.
+    email: Mapped[str | None] = mapped_column(String(254), index=True, unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
-    phone_key: Mapped[str | None] = mapped_column(String(20), index=True)
+    phone_key: Mapped[str | None] = mapped_column(String(20), index=True, unique=True)
     company: Mapped[str | None] = mapped_column(String(200))
     owner_id: Mapped[str | None] = mapped_column(String(32), index=True)
     lifecycle_stage: Mapped[str] = mapped_column(String(16), default="customer")

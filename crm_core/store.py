@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.resources import files
 from typing import Any
 
@@ -189,10 +189,23 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def ensure_current(engine: Engine, *, auto_upgrade: bool) -> None:
-    """Refuse to work on a schema of another version, unless told to bring it up to date."""
+# Schemas on which `crm-bot customers merge` still runs: migration 0003 refuses to upgrade a store
+# whose customers share an e-mail or phone until they are merged, so merging must work just before it.
+MERGEABLE_REVISIONS = frozenset({"0002"})
+
+
+def ensure_current(engine: Engine, *, auto_upgrade: bool, also_accept: frozenset[str] = frozenset()) -> None:
+    """Refuse to work on a schema of another version, unless told to bring it up to date.
+
+    A schema in ``also_accept`` is worked on when it cannot be upgraded (yet): a migration refused.
+    """
     current, head = current_revision(engine), head_revision()
     if current == head:
+        return
+    if current in also_accept:
+        if auto_upgrade:
+            with suppress(SchemaOutOfDate):
+                upgrade(engine)
         return
     if auto_upgrade:
         upgrade(engine)

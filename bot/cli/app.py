@@ -31,12 +31,15 @@ class CliContext:
     actor: Actor = field(default_factory=cli_actor)
     _engine: Engine | None = None
 
-    def engine(self, *, check_schema: bool = True) -> Engine:
-        """The store, refusing an out-of-date schema (the default SQLite file is upgraded in place)."""
+    def engine(self, *, check_schema: bool = True, also_accept: frozenset[str] = frozenset()) -> Engine:
+        """The store, refusing an out-of-date schema (the default SQLite file is upgraded in place)
+        unless it is one of ``also_accept`` (see ``ensure_current``)."""
         if self._engine is None:
             self._engine = make_engine(self.settings.database_url)
             if check_schema:
-                ensure_current(self._engine, auto_upgrade=self.settings.uses_default_store)
+                ensure_current(
+                    self._engine, auto_upgrade=self.settings.uses_default_store, also_accept=also_accept
+                )
         return self._engine
 
 

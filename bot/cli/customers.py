@@ -11,7 +11,7 @@ from bot.cli.app import CliContext, pass_context
 from bot.messages import DEFAULT_LANGUAGE, t
 from crm_core.customers.service import create_customer, merge_customers
 from crm_core.identity.search import contact_query, search_customers
-from crm_core.store import transaction
+from crm_core.store import MERGEABLE_REVISIONS, transaction
 from crm_core.text import searchable
 
 
@@ -92,7 +92,8 @@ def customers_add(
 @pass_context
 def customers_merge(context: CliContext, keep: str, other: str) -> None:
     """Merge customer OTHER into KEEP (by external id); OTHER's history moves to KEEP."""
-    with transaction(context.engine()) as session:
+    # Also on the schema before unique contact keys, whose upgrade waits for these merges.
+    with transaction(context.engine(also_accept=MERGEABLE_REVISIONS)) as session:
         result = merge_customers(session, actor=context.actor, keep=keep, other=other)
     click.echo(
         f"merged {result.removed_external_id} into {result.kept.external_id}: "

@@ -8,13 +8,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
+from crm_core.customer_view import CustomerView
 from crm_core.customers.locks import gone, hold_for_adding, lock_for_change
-from crm_core.customers.views import CreatedCustomer, CustomerView, MergeResult
+from crm_core.customers.views import CreatedCustomer, MergeResult
 from crm_core.errors import DuplicateCustomer, InvalidInput
 from crm_core.identity.normalize import (
     is_valid_email,
@@ -23,6 +25,7 @@ from crm_core.identity.normalize import (
     phone_digits,
     strip_format_characters,
 )
+from crm_core.identity.phones import phone_key
 from crm_core.identity.search import search_customers
 from crm_core.models import LIFECYCLE_STAGES, Customer, FollowUp, Interaction, Purchase
 from crm_core.text import clean_text, single_line
@@ -67,9 +70,9 @@ def clean_contact(
     clean_phone = (
         single_line(strip_format_characters(phone or ""), field="phone", max_length=MAX_PHONE_LENGTH) or None
     )
-    key = phone_digits(clean_phone) if clean_phone else None
-    if clean_phone is not None and (not key or len(key) < 6):
+    if clean_phone is not None and len(phone_digits(clean_phone)) < 6:
         raise InvalidInput(f"phone {phone!r} needs at least 6 digits", field="phone", key="input.phone_short")
+    key = phone_key(clean_phone) if clean_phone else None
     return name, name_key, clean_email, clean_phone, key
 
 
@@ -106,13 +109,7 @@ def create_customer(
         raise InvalidInput(f"lifecycle stage must be one of {', '.join(LIFECYCLE_STAGES)}")
     existing = find_contact_owner(session, email=clean_email, phone_key=key)
     if existing is not None:
-        raise DuplicateCustomer(
-            f"{existing.name} ({existing.external_id}) already has this e-mail or phone: "
-            "log to that customer instead, or merge the records",
-            existing.external_id,
-            existing_name=existing.name,
-            field="email" if clean_email is not None and existing.email == clean_email else "phone",
-        )
+        raise _duplicate(existing, clean_email)
     external_id = (
         single_line(external_id or "", field="external_id", max_length=MAX_EXTERNAL_ID_LENGTH)
         or new_external_id()
@@ -133,13 +130,38 @@ def create_customer(
         tags=clean_tags(tags),
         custom_fields=clean_custom_fields(custom_fields or {}),
     )
-    session.add(customer)
-    session.flush()
+    _insert_unless_created_meanwhile(session, customer)
     record(session, actor=actor, action="customer.create", customer_id=customer.id)
     return CreatedCustomer(
         customer=CustomerView.of(customer),
         likely_duplicates=tuple(m.customer for m in similar if m.matched_on == "name"),
     )
+
+
+def _duplicate(existing: Customer, email: str | None) -> DuplicateCustomer:
+    return DuplicateCustomer(
+        f"{existing.name} ({existing.external_id}) already has this e-mail or phone: "
+        "log to that customer instead, or merge the records",
+        existing.external_id,
+        existing_name=existing.name,
+        field="email" if email is not None and existing.email == email else "phone",
+    )
+
+
+def _insert_unless_created_meanwhile(session: Session, customer: Customer) -> None:
+    """Insert ``customer``; one with its e-mail or phone that a concurrent transaction committed first
+    makes the same refusal as one found before (the unique keys of migration 0003 catch that race).
+
+    The savepoint keeps this transaction usable to read who got there first.
+    """
+    try:
+        with session.begin_nested():
+            session.add(customer)
+    except IntegrityError:
+        existing = find_contact_owner(session, email=customer.email, phone_key=customer.phone_key)
+        if existing is None:
+            raise
+        raise _duplicate(existing, customer.email) from None
 
 
 def clean_tags(tags: Iterable[str]) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_core.errors import ConfigError
+from crm_core.identity.phones import DEFAULT_PHONE_REGION, is_phone_region
 
 DEFAULT_DATABASE_URL = "sqlite:///crm.sqlite3"
 ROLES = ("admin", "manager", "sales", "support")
@@ -27,6 +28,7 @@ class Settings:
     timezone: str = "UTC"
     admins: tuple[str, ...] = ()
     default_role: str = "sales"
+    phone_region: str = DEFAULT_PHONE_REGION  # where numbers written without a country code are
 
     @property
     def uses_default_store(self) -> bool:
@@ -55,6 +57,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if default_role not in (*ROLES, NO_ROLE):
         raise ConfigError(f"CRM_DEFAULT_ROLE must be one of {', '.join((*ROLES, NO_ROLE))}")
     admins = tuple(a.strip() for a in env.get("CRM_ADMINS", "").split(",") if a.strip())
+    phone_region = env.get("CRM_PHONE_REGION", "").strip().upper() or DEFAULT_PHONE_REGION
+    if not is_phone_region(phone_region):
+        raise ConfigError(
+            f"CRM_PHONE_REGION={phone_region!r} is not a known region: use a two-letter country code "
+            "such as JP or US"
+        )
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
@@ -64,4 +72,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         admins=admins,
         default_role=default_role,
+        phone_region=phone_region,
     )

@@ -190,8 +190,9 @@ def upgrade(engine: Engine) -> None:
 
 
 # Schemas on which `crm-bot customers merge` still runs: migration 0003 refuses to upgrade a store
-# whose customers share an e-mail or phone until they are merged, so merging must work just before it.
-MERGEABLE_REVISIONS = frozenset({"0002"})
+# whose customers share an e-mail or phone until they are merged, so merging must work just before it;
+# 0004 the same for one phone written two ways ("090-…" and "+81 90-…"), one key in E.164.
+MERGEABLE_REVISIONS = frozenset({"0002", "0003"})
 
 
 def ensure_current(engine: Engine, *, auto_upgrade: bool, also_accept: frozenset[str] = frozenset()) -> None:

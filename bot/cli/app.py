@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from crm_core.actor import Actor, cli_actor
 from crm_core.config import Settings, load_settings
 from crm_core.errors import CrmError
+from crm_core.identity.phones import use_phone_region
 from crm_core.store import ensure_current, make_engine
 
 EXIT_USER_ERROR = 2
@@ -85,7 +86,9 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """crm-bot: a CRM assistant that lives in Slack."""
-    ctx.obj = CliContext(settings=load_settings(), debug=debug)
+    settings = load_settings()
+    use_phone_region(settings.phone_region)  # before any phone is keyed, a migration's included
+    ctx.obj = CliContext(settings=settings, debug=debug)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,6 +34,7 @@ from bot.request.people import People
 from bot.request.user_request import UserRequest
 from bot.transport.web_api import make_web_client
 from crm_core.config import Settings
+from crm_core.identity.phones import use_phone_region
 from crm_core.store import make_engine
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def _start_worker(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _finish_and_exit)
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="crm-parent-watch", daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    use_phone_region(settings.phone_region)  # a spawned process starts with the default
     engine = make_engine(settings.database_url)
     _client = make_web_client(settings)
     _deps = Deps(

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.customer_view import CustomerView
+from crm_core.customers.views import CustomerView
 from crm_core.identity.normalize import normalize_email, normalize_name, phone_digits
+from crm_core.identity.phones import phone_key
 from crm_core.identity.search import indexed_names
 from crm_core.models import Customer
 
@@ -50,7 +51,7 @@ def customer_named_in(session: Session, *, text: str) -> CustomerView | None:
 
 def _named_by_contact(session: Session, text: str) -> set[int]:
     emails = {normalize_email(found) for found in _EMAIL.findall(text)}
-    phones = {digits for found in _PHONE.findall(text) if len(digits := phone_digits(found)) >= 6}
+    phones = {phone_key(found) for found in _PHONE.findall(text) if len(phone_digits(found)) >= 6}
     conditions = [Customer.email.in_(emails)] if emails else []
     conditions += [Customer.phone_key.in_(phones)] if phones else []
     if not conditions:

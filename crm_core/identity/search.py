@@ -29,16 +29,16 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.customer_view import CustomerView
+from crm_core.customers.views import CustomerView
 from crm_core.errors import Ambiguous, NoMatch
 from crm_core.identity.normalize import (
     looks_like_phone,
     name_designators,
     normalize_email,
     normalize_name,
-    phone_digits,
     same_name_key,
 )
+from crm_core.identity.phones import phone_key
 from crm_core.identity.prefilter import PairIndex
 from crm_core.models import Customer, CustomerNamesStamp
 from crm_core.text import searchable
@@ -71,7 +71,7 @@ def contact_query(text: str) -> ContactQuery | None:
     if "@" in text:
         return ContactQuery("email", normalize_email(text))
     if looks_like_phone(text):
-        return ContactQuery("phone", phone_digits(text))
+        return ContactQuery("phone", phone_key(text))
     return None
 
 

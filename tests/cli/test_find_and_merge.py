@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from crm_core.identity import phones
 from crm_core.store import head_revision, make_engine
 from tests.conftest import CliResult
 
@@ -126,3 +127,11 @@ def test_find_of_an_email_or_phone_nobody_has_says_how_to_add_them(crm: Crm, typ
     assert result.stdout.startswith(said)
     assert f"crm-bot customers add NAME --{'email' if '@' in typed else 'phone'} {typed}" in result.stdout
     assert "Acme" not in result.stdout
+
+
+def test_find_reads_local_numbers_in_crm_phone_region(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11.5: the region comes from the settings; the CLI applies it before keying any phone."""
+    monkeypatch.setattr(phones, "_region", phones.DEFAULT_PHONE_REGION)  # restored after the test
+    monkeypatch.setenv("CRM_PHONE_REGION", "US")
+    crm("customers", "add", "New Yorker", "--phone", "(212) 555-0100", "--external-id", "NY")
+    assert crm("find", "+1 212 555 0100").stdout.startswith("NY\tNew Yorker\t100\tphone")

@@ -31,6 +31,7 @@ def named(session: Session) -> dict[str, int]:
         ("@U1: ｶﾌﾞｼｷｶﾞｲｼｬ? いいえ、(株)山田商事です", "株式会社山田商事"),
         ("@U1: mail from Buyer@Acme.example about the invoice", "Acme Inc."),
         ("@U1: call back on ０３−１２３４−５６７８", "株式会社山田商事"),
+        ("@U1: call back on +81 3 1234 5678", "株式会社山田商事"),  # issue 11.5: the country code too
     ],
 )
 def test_a_thread_naming_one_customer_preselects_it(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from crm_core.actor import Actor
 
 if TYPE_CHECKING:
-    from crm_core.customers.views import CustomerView
+    from crm_core.customer_view import CustomerView
 
 
 class CrmError(Exception):

@@ -119,6 +119,32 @@ def crm(
     return run
 
 
+TIERS = {
+    "unit": "pure code: no store, no server (select with -m unit)",
+    "integration": "a real store, SQLite or PostgreSQL, through the services or the CLI",
+    "end_to_end": "the served app over signed HTTP or Socket Mode, or real crm-bot processes",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, meaning in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {meaning}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's tier, from what it uses: ``pytest -m unit`` runs in seconds without a database."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("end_to_end"):  # a module that starts crm-bot processes says so
+            continue
+        if "server" in used or "reliability" in item.path.parts:
+            item.add_marker("end_to_end")
+        elif used & {"engine", "session", "crm", "_migrated_engine"}:
+            item.add_marker("integration")
+        else:
+            item.add_marker("unit")
+
+
 def pytest_report_header() -> str:
     url = os.environ.get(POSTGRES_ENV)
     store = f"PostgreSQL ({url})" if url else "SQLite (a temporary file)"

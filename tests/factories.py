@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
+from crm_core.customer_view import CustomerView
 from crm_core.customers.service import create_customer
-from crm_core.customers.views import CustomerView
 
 TEST_ACTOR = Actor(user_id="U_TEST", surface="cli")
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.blocks.limits import MAX_TEXT, Block, cap_blocks, context, escape, header, section
 from bot.blocks.text import mention
 from bot.messages import t
-from crm_core.audit.query import AuditEntry
+from crm_core.read_models.audit_trail import AuditEntry
 
 
 def render_audit(

@@ -8,8 +8,8 @@ from bot.blocks.limits import Block, button, cap_blocks, escape, section
 from bot.blocks.text import customer_line
 from bot.ids import ActionId
 from bot.messages import t
+from crm_core.customer_view import CustomerView
 from crm_core.customers.service import MAX_NAME_LENGTH
-from crm_core.customers.views import CustomerView
 
 
 def render_candidates(query: str, candidates: Sequence[CustomerView], *, language: str) -> list[Block]:

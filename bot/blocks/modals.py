@@ -15,8 +15,8 @@ from bot.blocks.limits import MAX_OPTION_TEXT, Block, clip, context, escape, pla
 from bot.ids import CallbackId, Field
 from bot.messages import t
 from bot.parsing.grammar import LOGGABLE_KINDS
+from crm_core.customer_view import CustomerView
 from crm_core.customers.service import MAX_NAME_LENGTH
-from crm_core.customers.views import CustomerView
 
 MAX_TITLE = 24
 MAX_INPUT = 3000

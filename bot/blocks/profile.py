@@ -27,7 +27,7 @@ from bot.blocks.text import day, link, mention, money
 from bot.ids import ActionId
 from bot.messages import t
 from crm_core.access.masking import mask_email, mask_phone
-from crm_core.customers.profile import ProfileView, PurchaseSummary
+from crm_core.read_models.profile import ProfileView, PurchaseSummary
 from crm_core.interactions.service import InteractionView
 
 MAX_CARD_FOLLOW_UPS = 10

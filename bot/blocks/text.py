@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 from bot.blocks.limits import escape
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 _SAFE_URL = re.compile(r"https://[^\s<>|]+")

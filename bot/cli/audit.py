@@ -7,7 +7,7 @@ import datetime as dt
 import click
 
 from bot.cli.app import CliContext, pass_context
-from crm_core.audit.query import AuditEntry, audit_events
+from crm_core.read_models.audit_trail import AuditEntry, audit_events
 from crm_core.store import transaction
 
 

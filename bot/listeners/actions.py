@@ -26,9 +26,9 @@ from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import Declared, reads, writes
 from bot.request.user_request import NOT_IN_CHANNEL, UserRequest
-from crm_core.customers.profile import load_profile
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
+from crm_core.read_models.profile import load_profile
 
 
 def register(app: App, deps: Deps) -> None:

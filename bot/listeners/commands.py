@@ -25,11 +25,11 @@ from bot.request.deps import Deps
 from bot.request.handlers import Declared, Routed, reads, writes
 from bot.request.user_request import UserRequest
 from crm_core.access.policy import Permission, authorize
-from crm_core.audit.query import audit_events
-from crm_core.customers.profile import load_profile
 from crm_core.follow_ups.service import add_follow_up, open_follow_ups
 from crm_core.identity.search import resolve_customer
 from crm_core.interactions.service import log_interaction
+from crm_core.read_models.audit_trail import audit_events
+from crm_core.read_models.profile import load_profile
 from crm_core.team.service import add_member
 
 COMMAND = "/crm"

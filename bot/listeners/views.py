@@ -26,11 +26,11 @@ from bot.request.errors import describe
 from bot.request.handlers import Acknowledge, writes_before_ack
 from bot.request.slack_threads import confirmation_key
 from bot.request.user_request import UserRequest
-from crm_core.customers.profile import load_profile
 from crm_core.customers.service import create_customer, get_customer
 from crm_core.errors import CrmError
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import SlackThread, log_interaction
+from crm_core.read_models.profile import load_profile
 
 
 def register(app: App, deps: Deps) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.identity.normalize import normalize_email, normalize_name, phone_digits
 from crm_core.identity.phones import phone_key
 from crm_core.identity.search import indexed_names

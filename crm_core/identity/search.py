@@ -29,7 +29,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.errors import Ambiguous, NoMatch
 from crm_core.identity.normalize import (
     looks_like_phone,

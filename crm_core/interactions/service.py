@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
+from crm_core.customer_view import CustomerView
 from crm_core.customers.service import writable_customer
-from crm_core.customers.views import CustomerView
 from crm_core.errors import InvalidInput
 from crm_core.interactions.kinds import recorded_kind
 from crm_core.models import INTERACTION_KINDS, Customer, Interaction

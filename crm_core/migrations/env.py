@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
 from crm_core.models import Base
 
@@ -24,8 +24,8 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection: object) -> None:
-    is_sqlite = getattr(getattr(connection, "dialect", None), "name", "") == "sqlite"
+def _run(connection: Connection) -> None:
+    is_sqlite = connection.dialect.name == "sqlite"
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=is_sqlite)
     with context.begin_transaction():
         context.run_migrations()

@@ -16,7 +16,7 @@ from bot.ids import ActionId, CallbackId, Field
 from bot.transport.listener_pool import ListenerPool
 from crm_core.actor import Actor
 from crm_core.config import Settings
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.interactions.service import log_interaction
 from crm_core.models import AuditEvent, Interaction, Purchase
 from crm_core.store import transaction

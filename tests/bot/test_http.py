@@ -16,7 +16,7 @@ from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId, Field
 from bot.transport.http_server import MAX_BODY_BYTES, HttpServer
 from bot.transport.listener_pool import ListenerPool
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.models import AuditEvent, Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET

@@ -42,6 +42,8 @@ from tests.bot.conftest import BOT_TOKEN, SALES, Clock
 from tests.factories import customer
 from tests.fakes.socket_mode_server import APP_ID, FakeSocketMode
 
+pytestmark = pytest.mark.end_to_end  # starts crm-bot processes or a Socket Mode server
+
 TEAM = FakeSlack.TEAM_ID
 BOT = FakeSlack.BOT_USER_ID
 CHANNEL = "C0SUPPORT"

@@ -17,6 +17,8 @@ from crm_core.store import make_engine, transaction, upgrade
 from tests.conftest import CliResult
 from tests.factories import customer
 
+pytestmark = pytest.mark.end_to_end  # starts crm-bot processes or a Socket Mode server
+
 Crm = Callable[..., CliResult]
 TIMEOUT = 120
 

@@ -26,6 +26,8 @@ from tests.bot.harness import SlackSender, elements, opened_view
 from tests.conftest import CliResult
 from tests.factories import customer
 
+pytestmark = pytest.mark.end_to_end  # starts crm-bot processes or a Socket Mode server
+
 Crm = Callable[..., CliResult]
 TOKEN = "xoxb-cli-test"
 SECRET = "cli-test-signing-secret"

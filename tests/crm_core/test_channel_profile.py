@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
-from crm_core.customers.channel_profile import DueFollowUp, TouchPoint, load_channel_profile
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import log_interaction
 from crm_core.models import AuditEvent, CustomerScore
+from crm_core.read_models.channel_profile import DueFollowUp, TouchPoint, load_channel_profile
 from tests.factories import customer
 
 REP = Actor(user_id="U0REP", surface="slack", role="sales")

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from crm_core.customers.profile import load_profile
 from crm_core.customers.service import merge_customers
 from crm_core.errors import InvalidInput, NoMatch, NotFound
 from crm_core.follow_ups.service import add_follow_up
@@ -24,6 +23,7 @@ from crm_core.io.source import frame_table
 from crm_core.models import AuditEvent, Customer, FollowUp, Purchase
 from crm_core.privacy.scrub import scrub_store
 from crm_core.privacy.service import ERASED_SUMMARY, erase_customer, export_customer_data
+from crm_core.read_models.profile import load_profile
 from crm_core.store import transaction
 from tests.factories import TEST_ACTOR, customer
 

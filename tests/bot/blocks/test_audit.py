@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks.audit import render_audit
 from bot.blocks.limits import block_problems
-from crm_core.audit.query import AuditEntry
+from crm_core.read_models.audit_trail import AuditEntry
 from tests.bot.harness import texts
 
 AT = dt.datetime(2026, 3, 4, 9, 0)

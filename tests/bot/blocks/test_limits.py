@@ -33,9 +33,9 @@ from bot.parsing.grammar import UsageError, parse_command
 from crm_core.access.masking import mask_email, mask_phone
 from crm_core.analytics.churn import RISK_LEVELS
 from crm_core.analytics.reasons import ReasonPart
-from crm_core.audit.query import AuditEntry
-from crm_core.customers.profile import ChurnRisk, ProfileView, PurchaseSummary
-from crm_core.customers.views import CustomerView
+from crm_core.read_models.audit_trail import AuditEntry
+from crm_core.read_models.profile import ChurnRisk, ProfileView, PurchaseSummary
+from crm_core.customer_view import CustomerView
 from crm_core.digest.content import Digest, FollowUpItem, RiskItem
 from crm_core.follow_ups.service import FollowUpView
 from crm_core.interactions.service import InteractionView, TouchedCustomer

@@ -8,9 +8,9 @@ import re
 
 from bot.blocks.profile import MAX_CARD_FOLLOW_UPS, render_profile_card
 from crm_core.analytics.reasons import ReasonPart
-from crm_core.customers.profile import ChurnRisk, ProfileView, PurchaseSummary
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.follow_ups.service import FollowUpView
+from crm_core.read_models.profile import ChurnRisk, ProfileView, PurchaseSummary
 from tests.bot.harness import texts
 
 TODAY = dt.date(2026, 3, 4)

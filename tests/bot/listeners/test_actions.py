@@ -13,7 +13,7 @@ from bot.console.fake_web_api import Call, FakeSlack
 from bot.ids import ActionId, CallbackId, Field
 from crm_core.actor import Actor
 from crm_core.customers.service import customer_by_external_id
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.models import FollowUp, Purchase
 from crm_core.store import transaction

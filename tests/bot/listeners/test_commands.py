@@ -14,7 +14,7 @@ from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId
 from crm_core.actor import Actor
 from crm_core.config import Settings
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import SlackThread, log_interaction
 from crm_core.models import AuditEvent, FollowUp, Interaction, Purchase

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from bot.console.fake_web_api import Call, FakeSlack
 from bot.transport.listener_pool import ListenerPool
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.models import Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import JA, SALES

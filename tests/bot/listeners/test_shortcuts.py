@@ -13,7 +13,7 @@ from bot.blocks.modals import MAX_INPUT
 from bot.console.fake_web_api import FakeSlack
 from bot.ids import CallbackId, Field
 from bot.transport.listener_pool import ListenerPool
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.models import Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import JA, SALES

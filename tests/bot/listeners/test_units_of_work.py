@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId
 from bot.transport.listener_pool import ListenerPool
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.store import transaction
 from tests.bot.conftest import SALES
 from tests.bot.harness import SlackSender, button, opened_view

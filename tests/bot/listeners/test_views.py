@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 
 from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId, Field
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.models import Customer, FollowUp, Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import JA, NOW, SALES

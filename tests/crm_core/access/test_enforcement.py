@@ -12,8 +12,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
-from crm_core.audit.query import audit_events
-from crm_core.customers.profile import load_profile
 from crm_core.customers.service import merge_customers
 from crm_core.errors import Forbidden
 from crm_core.follow_ups.service import add_follow_up, complete_follow_up
@@ -23,6 +21,8 @@ from crm_core.io.importer import import_table
 from crm_core.io.source import frame_table
 from crm_core.models import AuditEvent, Customer, Purchase
 from crm_core.privacy.service import erase_customer, export_customer_data
+from crm_core.read_models.audit_trail import audit_events
+from crm_core.read_models.profile import load_profile
 from crm_core.store import transaction
 from crm_core.team.service import add_member, remove_member
 from tests.factories import customer

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
 from crm_core.analytics.stored import kpi_history, latest_score
-from crm_core.customers.profile import load_profile
 from crm_core.digest.content import take_snapshot
 from crm_core.digest.snapshots import keep_snapshot
 from crm_core.models import Purchase
+from crm_core.read_models.profile import load_profile
 from tests.factories import TEST_ACTOR, customer
 
 TODAY = dt.date(2026, 11, 25)

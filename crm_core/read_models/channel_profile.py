@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from crm_core.access.masking import mask_email, mask_phone
 from crm_core.actor import Actor
-from crm_core.customers.profile import ProfileView, load_profile
-from crm_core.customers.views import CustomerView
+from crm_core.customer_view import CustomerView
 from crm_core.models import Interaction
+from crm_core.read_models.profile import ProfileView, load_profile
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from crm_core.access.policy import Permission, can
 from crm_core.actor import Actor
 from crm_core.analytics.reasons import Reason
 from crm_core.analytics.stored import latest_score
+from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
-from crm_core.customers.views import CustomerView
 from crm_core.follow_ups.service import FollowUpView, open_follow_ups
 from crm_core.interactions.service import InteractionView, recent_interactions
 from crm_core.models import Purchase

@@ -1,0 +1,1 @@
+"""Read models that span nouns: the profile card, its channel-safe form, a customer's audit trail."""

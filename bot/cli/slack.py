@@ -18,13 +18,25 @@ from bot.request.people import People
 from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
 from bot.transport.log_lines import configure_logging
 from bot.transport.socket_mode import SocketModeConnection
+from bot.transport.token_check import SlackUnusable, check_tokens
 from bot.transport.worker_processes import WorkerProcesses
 
 
 def _app(context: CliContext, workers: int) -> App:
-    """The app, with the digest scheduler ticking in the background (in every replica: bot.jobs.scheduler)."""
+    """The app, with the digest scheduler ticking in the background (in every replica: bot.jobs.scheduler).
+
+    Slack is asked first whether it takes the tokens, so a wrong one or no network ends here with
+    what to do, before any worker or scheduler starts.
+    """
     configure_logging()
-    settings, engine = context.settings, context.engine()
+    settings = context.settings
+    if not settings.slack_app_token:
+        settings.require("SLACK_SIGNING_SECRET")  # named before Slack is asked anything
+    try:
+        check_tokens(settings)
+    except SlackUnusable as problem:
+        raise click.ClickException(str(problem)) from None
+    engine = context.engine()
     processes = WorkerProcesses(settings, workers) if workers else None
     if processes:
         processes.start()

@@ -43,14 +43,16 @@ def retry_handlers() -> list[RetryHandler]:
     ]
 
 
-def make_web_client(settings: Settings) -> WebClient:
-    """The bot's Web API client, talking to ``SLACK_API_URL`` (a local fake in tests and the console)."""
+def make_web_client(settings: Settings, *, logger: logging.Logger | None = None) -> WebClient:
+    """The bot's Web API client, talking to ``SLACK_API_URL`` (a local fake in tests and the console);
+    ``logger`` replaces slack_sdk's own, for a caller that reports failures itself."""
     base_url = settings.slack_api_url or WebClient.BASE_URL
     return WebClient(
         token=settings.require("SLACK_BOT_TOKEN"),
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         timeout=TIMEOUT_SECONDS,
         retry_handlers=retry_handlers(),
+        logger=logger,
     )
 
 

@@ -10,16 +10,17 @@ import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from dotenv import load_dotenv
-from sqlalchemy import Engine
 
 from crm_core.actor import Actor, cli_actor
 from crm_core.config import Settings, load_settings
 from crm_core.errors import CrmError
-from crm_core.identity.phones import use_phone_region
-from crm_core.store import ensure_current, make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 70
@@ -36,6 +37,10 @@ class CliContext:
         """The store, refusing an out-of-date schema (the default SQLite file is upgraded in place)
         unless it is one of ``also_accept`` (see ``ensure_current``)."""
         if self._engine is None:
+            from crm_core.identity.phones import use_phone_region
+            from crm_core.store import ensure_current, make_engine  # SQLAlchemy and Alembic: when used
+
+            use_phone_region(self.settings.phone_region)  # before any phone is keyed, a migration's included
             self._engine = make_engine(self.settings.database_url)
             if check_schema:
                 ensure_current(
@@ -46,24 +51,25 @@ class CliContext:
 
 pass_context = click.make_pass_decorator(CliContext)
 
-# Each sub-command is imported only when it runs: pandas, scipy, matplotlib and the Slack app take
-# seconds to import, and ``crm-bot find`` needs none of them (click's "lazily loading subcommands").
-SUBCOMMANDS = {
-    "analytics": "bot.cli.analytics:analytics",
-    "audit": "bot.cli.audit:audit_command",
-    "console": "bot.cli.console:console",
-    "customers": "bot.cli.customers:customers",
-    "db": "bot.cli.db:db",
-    "demo-data": "bot.cli.demo:demo_data",
-    "digest": "bot.cli.digest:digest",
-    "export": "bot.cli.io:export_command",
-    "find": "bot.cli.customers:find",
-    "import": "bot.cli.io:import_command",
-    "privacy": "bot.cli.privacy:privacy",
-    "rules": "bot.cli.rules:rules",
-    "run": "bot.cli.slack:run",
-    "serve": "bot.cli.slack:serve",
-    "team": "bot.cli.team:team",
+# Each sub-command is imported only when it runs: pandas, scipy, matplotlib, Alembic and the Slack app
+# take seconds to import, and ``crm-bot find`` needs none of them (click's "lazily loading
+# subcommands"). The one-line help shown by ``crm-bot --help`` is kept here for the same reason.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "analytics": ("bot.cli.analytics:analytics", "Churn model, per-customer scores and backtests."),
+    "audit": ("bot.cli.audit:audit_command", "Who read or changed a customer's data, and when."),
+    "console": ("bot.cli.console:console", "Try crm-bot in this terminal, without a Slack workspace."),
+    "customers": ("bot.cli.customers:customers", "Create and merge customer records."),
+    "db": ("bot.cli.db:db", "Manage the database schema."),
+    "demo-data": ("bot.cli.demo:demo_data", "Fill an empty store with realistic sample data."),
+    "digest": ("bot.cli.digest:digest", "Print or send the daily digests."),
+    "export": ("bot.cli.io:export_command", "Export customers, purchases or interactions as CSV or XLSX."),
+    "find": ("bot.cli.customers:find", "Look a customer up by name, e-mail or phone."),
+    "import": ("bot.cli.io:import_command", "Import customers, purchases or interactions (CSV or XLSX)."),
+    "privacy": ("bot.cli.privacy:privacy", "Export or erase one customer's personal data, on their request."),
+    "rules": ("bot.cli.rules:rules", "List, add and remove follow-up rules."),
+    "run": ("bot.cli.slack:run", "Connect to Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)."),
+    "serve": ("bot.cli.slack:serve", "Serve Slack's HTTP requests on a port."),
+    "team": ("bot.cli.team:team", "Add, list and remove team members, and set their roles."),
 }
 
 
@@ -72,23 +78,29 @@ class LazyGroup(click.Group):
         return sorted(SUBCOMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = SUBCOMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in SUBCOMMANDS:
             return None
-        module, attribute = target.split(":")
+        module, attribute = SUBCOMMANDS[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
         return command
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)])
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """crm-bot: a CRM assistant that lives in Slack."""
-    settings = load_settings()
-    use_phone_region(settings.phone_region)  # before any phone is keyed, a migration's included
-    ctx.obj = CliContext(settings=settings, debug=debug)
+    if ctx.invoked_subcommand is None:  # a bare `crm-bot` asks what it can do: not a mistake
+        click.echo(ctx.get_help())
+        return
+    ctx.obj = CliContext(settings=load_settings(), debug=debug)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,11 +9,9 @@ happened, never a traceback in Slack and never a token or request body in the lo
 from __future__ import annotations
 
 import logging
-import os
-import traceback
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot.blocks.customers import render_candidates, render_no_match
@@ -24,6 +22,8 @@ from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import Declaration
 from bot.request.user_request import UserRequest
+from bot.transport.bolt_requests import SIGNATURE_VERIFIED
+from bot.transport.log_lines import printable, where
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,22 @@ log = logging.getLogger(__name__)
 def register(app: App, deps: Deps) -> None:
     @app.error
     def handle_error(
-        error: Exception, body: dict[str, Any], client: WebClient, context: dict[str, Any]
-    ) -> None:
+        error: Exception,
+        body: dict[str, Any],
+        client: WebClient,
+        context: dict[str, Any],
+        request: BoltRequest,
+    ) -> BoltResponse:
+        if request.mode != "socket_mode" and not context.get(SIGNATURE_VERIFIED):
+            # bot.transport.http_server lets nothing unverified through; were something to come
+            # another way, the response URL, user and channel it names are nobody's word: no reply.
+            log.warning("%s on a request that was never verified: not answered", type(error).__name__)
+            return BoltResponse(status=401, body="")
         # This runs before the request is acknowledged; answering the user calls Slack, so later.
         deps.executor.submit(report, error, UserRequest(deps, client, body, context))
+        # Slack has what it needs: the person is told on their own channel. A 5xx would make
+        # Slack show its own error beside ours and resend an event three times.
+        return BoltResponse(status=200, body="")
 
 
 def run_handler(declaration: Declaration, request: UserRequest) -> None:
@@ -51,11 +63,17 @@ def run_handler(declaration: Declaration, request: UserRequest) -> None:
 
 def report(error: Exception, request: UserRequest) -> None:
     """Tell the user what went wrong, as far as they can act on it."""
+    if not request.user_id:  # a payload that names nobody (Slack sends none such): nobody to tell
+        log.warning("%s while answering a request from no user (%s)", type(error).__name__, _kind(request))
+        return
     try:
         _tell(error, request)
     except Exception as failure:
         log.error(
-            "could not tell %s about %s: %s", request.user_id, type(error).__name__, type(failure).__name__
+            "could not tell %s about %s: %s",
+            printable(request.user_id),
+            type(error).__name__,
+            type(failure).__name__,
         )
 
 
@@ -81,23 +99,15 @@ def _tell(error: Exception, request: UserRequest) -> None:
             "unexpected %s at %s while answering %s (%s)",
             type(error).__name__,
             where(error),
-            request.user_id,
-            request.body.get("type") or "command",
+            printable(request.user_id),
+            _kind(request),
         )
         request.reply(request.t("error.unexpected"))
 
 
-def where(error: BaseException) -> str:
-    """The innermost frame of our own code, and the innermost of all: where to look, without values.
-
-    The message of an unexpected error is left out on purpose: it may quote a request or a URL.
-    """
-    frames = traceback.extract_tb(error.__traceback__)
-    ours = [
-        f for f in frames if f"{os.sep}bot{os.sep}" in f.filename or f"{os.sep}crm_core{os.sep}" in f.filename
-    ]
-    shown = [*ours[-1:], *frames[-1:]] if ours and ours[-1] is not frames[-1] else frames[-1:]
-    return " → ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in shown)
+def _kind(request: UserRequest) -> str:
+    """The payload's type for a log line: what the request was, without anything typed in it."""
+    return printable(request.body.get("type") or "command")
 
 
 def describe(error: UsageError | CrmError, request: UserRequest) -> str:

@@ -16,7 +16,8 @@ What happens to a request, in order, and why:
    names (a response URL, a user, a channel) is ever used.
 4. Only then is the body parsed (``bot.transport.bolt_requests``); a signed body that cannot be read
    gets 400 and one log line, without a traceback.
-5. Bolt dispatches it. Bolt's own signature check stays on as a second one: it costs one HMAC,
+5. Bolt dispatches it; should Bolt itself fail on a signed body's shape, that too is a 400 and
+   one line. Bolt's own signature check stays on as a second one: it costs one HMAC,
    and it still guards any future path into ``App.dispatch`` that skips this server. It can only
    fail here in the millisecond a request crosses the five-minute line between the two checks, and
    then its log line (which would quote the body) is cut to a sentence by ``_BoltVerificationLog``.
@@ -36,7 +37,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 
 from bot.transport.bolt_requests import Unreadable, bolt_request
-from bot.transport.log_lines import printable
+from bot.transport.log_lines import printable, where
 from bot.transport.signature import SignatureVerifier
 
 if TYPE_CHECKING:
@@ -87,7 +88,15 @@ def _slack_request(app: App, verifier: SignatureVerifier, environ: WSGIEnvironme
     except Unreadable as unreadable:
         _log_refusal("a signed request that cannot be read", str(unreadable), environ, body)
         return WsgiHttpResponse(400, _TEXT, "bad request")
-    response = app.dispatch(request)
+    try:
+        response = app.dispatch(request)
+    except Exception as error:
+        # Bolt hands our listeners' errors to the app's error handler; what escapes dispatch is Bolt
+        # itself failing on a body of a shape Slack never sends (``"event": null``).
+        _log_refusal(
+            "a signed request Bolt failed on", f"{type(error).__name__} at {where(error)}", environ, body
+        )
+        return WsgiHttpResponse(400, _TEXT, "bad request")
     return WsgiHttpResponse(response.status, response.headers, response.body)
 
 

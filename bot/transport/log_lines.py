@@ -10,6 +10,8 @@ writes, for messages built by libraries (Bolt, slack_sdk, waitress) that quote a
 from __future__ import annotations
 
 import logging
+import os
+import traceback
 
 MAX_LOGGED_CHARS = 200  # a user id, a payload type or an address; never a whole body
 
@@ -40,3 +42,16 @@ def configure_logging(level: int = logging.INFO) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, OneLineFilter) for f in handler.filters):
             handler.addFilter(OneLineFilter())
+
+
+def where(error: BaseException) -> str:
+    """The innermost frame of our own code, and the innermost of all: where to look, without values.
+
+    The message of an unexpected error is left out on purpose: it may quote a request or a URL.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [
+        f for f in frames if f"{os.sep}bot{os.sep}" in f.filename or f"{os.sep}crm_core{os.sep}" in f.filename
+    ]
+    shown = [*ours[-1:], *frames[-1:]] if ours and ours[-1] is not frames[-1] else frames[-1:]
+    return " → ".join(f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in shown)

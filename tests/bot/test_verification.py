@@ -202,3 +202,16 @@ def test_printable_escapes_what_would_forge_or_garble_a_log_line() -> None:
 def test_every_record_a_handler_writes_is_one_line() -> None:
     record = logging.LogRecord("slack_bolt.App", logging.WARNING, "x.py", 1, "Unhandled %s", ("a\nb",), None)
     assert OneLineFilter().filter(record) and record.getMessage() == "Unhandled a\\nb"
+
+
+def test_the_error_handler_never_answers_a_request_that_was_not_verified(
+    settings: Settings, engine: Engine, slack: FakeSlack, listeners: ListenerPool
+) -> None:
+    """Straight into Bolt, past the server's check: Bolt's own check raises on "abc", and the error
+    handler it calls must not answer the response URL, user or channel the body names."""
+    app = create_app(settings, engine, listener_executor=listeners)
+    headers = {"x-slack-request-timestamp": "abc", "x-slack-signature": "v0=" + "0" * 64}
+    response = app.dispatch(BoltRequest(body=command(slack).decode(), headers=dict(headers)))
+    assert listeners.settle(30)
+    assert [c.method for c in slack.calls] == ["auth.test"]
+    assert response.status == 401

@@ -49,3 +49,8 @@ def test_only_the_scopes_the_app_uses_are_requested() -> None:
         "users:read",
     ]
     assert "user" not in MANIFEST["oauth_config"]["scopes"]
+
+
+def test_mentions_in_command_text_arrive_as_ids() -> None:
+    """``/crm admin role @sam manager`` needs Slack to send ``<@U…|sam>``, not the "@sam" typed."""
+    assert [c["should_escape"] for c in MANIFEST["features"]["slash_commands"]] == [True]

@@ -7,10 +7,11 @@ from slack_bolt import App
 from bot.blocks.audit import render_audit
 from bot.blocks.follow_ups import render_my_follow_ups
 from bot.blocks.help import render_help
-from bot.blocks.limits import escape, unescape
+from bot.blocks.limits import escape
 from bot.blocks.profile import render_profile_card
 from bot.blocks.text import day, mention
 from bot.listeners.wiring import answered_later
+from bot.parsing.command_text import typed_text
 from bot.parsing.grammar import (
     Find,
     Help,
@@ -42,7 +43,7 @@ def register(app: App, deps: Deps) -> None:
 
 def answer_crm_command(request: UserRequest) -> Declared:
     """The handler for what was typed, declared a reader or a writer (parsed before any unit opens)."""
-    command = parse_command(unescape(request.body.get("text", "")), today=request.today())
+    command = parse_command(typed_text(request.body.get("text", "")), today=request.today())
     request.parsed_command = command
     return SUB_COMMANDS[type(command)]
 

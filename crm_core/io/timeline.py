@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.customers.locks import hold_for_adding
 from crm_core.io.bulk import Progress, insert_new
-from crm_core.io.entity import WriteCounts
+from crm_core.io.entity import Batch, WriteCounts
 from crm_core.io.fields import content_keys, iso_texts, parse_times
 from crm_core.io.problems import RowProblems
 from crm_core.io.references import CustomerRefs, resolve_customers
@@ -27,11 +27,17 @@ class Timeline:
     occurred_at: pd.Series
 
     @classmethod
-    def parse(cls, session: Session, rows: pd.DataFrame, problems: RowProblems) -> Timeline:
-        return cls(
-            customers=resolve_customers(session, rows["customer"], problems),
-            occurred_at=parse_times(rows["occurred_at"], problems, column="occurred_at"),
+    def parse(cls, session: Session, batch: Batch) -> Timeline:
+        """Whose and when each row is; a row dated after today is refused, since what the file
+        records (an order, a call) has already happened."""
+        rows, problems = batch.rows, batch.problems
+        occurred_at = parse_times(rows["occurred_at"], problems, column="occurred_at")
+        problems.add_where(
+            occurred_at.ge(batch.end_of_today),
+            lambda value: f"occurred_at {value!r} is after today ({batch.today.isoformat()})",
+            rows["occurred_at"],
         )
+        return cls(customers=resolve_customers(session, rows["customer"], problems), occurred_at=occurred_at)
 
     def keys(self, prefix: str, lines: pd.Series, *parts: Sequence[str]) -> pd.Series:
         """Content keys for the ``lines`` mask ('' elsewhere): the customer's external id, the time,

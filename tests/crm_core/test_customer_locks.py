@@ -69,7 +69,11 @@ def import_order(external_id: str) -> Callable[[Session], Any]:
         }
     )
     return lambda session: import_table(
-        session, entity="purchases", table=frame_table("orders", rows), actor=TEST_ACTOR
+        session,
+        entity="purchases",
+        table=frame_table("orders", rows),
+        actor=TEST_ACTOR,
+        now=WHEN.replace(tzinfo=dt.UTC),
     )
 
 

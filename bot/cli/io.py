@@ -97,6 +97,9 @@ def _summary(report: ImportReport, *, dry_run: bool) -> str:
     counts = (
         f"{report.new} {report.entity}{updated}, {report.unchanged} unchanged, {report.rejected} rejected"
     )
+    if report.follow_ups:
+        plural = "s" if report.follow_ups > 1 else ""
+        counts += f"; {report.follow_ups} follow-up{plural} scheduled by the rules"
     return f"dry run: would import {counts}; nothing was written" if dry_run else f"imported {counts}"
 
 

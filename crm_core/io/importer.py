@@ -30,8 +30,10 @@ from crm_core.io.interactions import INTERACTIONS
 from crm_core.io.problems import Rejection, RowProblems
 from crm_core.io.purchases import PURCHASES
 from crm_core.io.source import SourceTable
+from crm_core.rules.service import apply_follow_up_rules
 
 ENTITIES: dict[str, EntityImport] = {entity.name: entity for entity in (CUSTOMERS, PURCHASES, INTERACTIONS)}
+RULE_EVENTS = frozenset({PURCHASES.name, INTERACTIONS.name})  # what follow-up rules watch
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class ImportReport:
     unchanged: int
     rejections: tuple[Rejection, ...]
     warnings: tuple[Rejection, ...] = ()
+    follow_ups: int = 0  # scheduled by follow-up rules for the imported purchases or interactions
 
     @property
     def rejected(self) -> int:
@@ -80,6 +83,8 @@ def import_table(
             problems.add_where(too_long, f"{column} is longer than {limit} characters", rows[column])
     with roomy_sqlite_cache(session.connection()):
         counts = spec.load(session, Batch(rows, problems, progress or _no_progress, now))
+    # In this transaction, as ``/crm log`` does: the follow-ups are there as soon as the rows are.
+    follow_ups = apply_follow_up_rules(session, actor=actor) if entity in RULE_EVENTS else 0
     report = ImportReport(
         entity=entity,
         rows=len(rows),
@@ -88,6 +93,7 @@ def import_table(
         unchanged=counts.unchanged,
         rejections=problems.rejections,
         warnings=counts.warnings,
+        follow_ups=follow_ups,
     )
     record(
         session,

@@ -32,7 +32,7 @@ def register(app: App, deps: Deps) -> None:
 def open_reassign_modal(request: UserRequest) -> None:
     clicked = FollowUpButton.decode(request.action_value)
     session = request.session
-    follow_up = get_follow_up(session, follow_up_id=clicked.follow_up_id)
+    follow_up = get_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id)
     request.open_modal(
         render_reassign_modal(
             language=request.language,

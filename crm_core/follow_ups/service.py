@@ -156,5 +156,9 @@ def reassign_follow_up(session: Session, *, actor: Actor, follow_up_id: int, own
     return _view(row, customer)
 
 
-def get_follow_up(session: Session, *, follow_up_id: int) -> FollowUpView:
-    return _view(*_row(session, follow_up_id))
+def get_follow_up(session: Session, *, actor: Actor, follow_up_id: int) -> FollowUpView:
+    """One follow-up with its customer's name, if ``actor`` may see it; audited as a read of the customer."""
+    row, customer = _row(session, follow_up_id)
+    authorize(actor, Permission.READ, customer_id=customer.id)
+    record(session, actor=actor, action="customer.read", customer_id=customer.id)
+    return _view(row, customer)

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
-from crm_core.follow_ups.service import add_follow_up, complete_follow_up, open_follow_ups, snooze_follow_up
+from crm_core.errors import Forbidden
+from crm_core.follow_ups.service import (
+    add_follow_up,
+    complete_follow_up,
+    get_follow_up,
+    open_follow_ups,
+    snooze_follow_up,
+)
+from crm_core.models import AuditEvent
 from tests.factories import TEST_ACTOR, customer
 
 REP = Actor(user_id="U_REP", surface="slack", role="sales")
@@ -41,3 +51,14 @@ def test_snooze_moves_the_due_date(session: Session) -> None:
     f = add_follow_up(session, actor=REP, customer_external_id="A", due_on=dt.date(2026, 11, 20))
     snoozed = snooze_follow_up(session, actor=REP, follow_up_id=f.id, until=dt.date(2026, 11, 27))
     assert (snoozed.status, snoozed.due_on) == ("snoozed", dt.date(2026, 11, 27))
+
+
+def test_reading_one_follow_up_takes_the_actor_checks_access_and_is_audited(session: Session) -> None:
+    acme = customer(session, "Acme", external_id="A")
+    f = add_follow_up(session, actor=REP, customer_external_id="A", due_on=dt.date(2026, 11, 20))
+    assert get_follow_up(session, actor=REP, follow_up_id=f.id).customer_name == "Acme"
+    reads = session.scalars(select(AuditEvent).where(AuditEvent.action == "customer.read")).all()
+    assert [(r.actor, r.customer_id) for r in reads] == [("U_REP", acme.id)]
+    nobody = Actor(user_id="U_GONE", surface="slack", role=None)  # a Slack actor without a role
+    with pytest.raises(Forbidden):
+        get_follow_up(session, actor=nobody, follow_up_id=f.id)

@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select
 
+from bot.blocks.follow_ups import FollowUpButton
 from bot.console.fake_web_api import Call, FakeSlack
 from bot.ids import ActionId, CallbackId, Field
 from crm_core.actor import Actor
-from crm_core.customers.service import customer_by_external_id
 from crm_core.customer_view import CustomerView
+from crm_core.customers.service import customer_by_external_id
 from crm_core.follow_ups.service import add_follow_up
-from crm_core.models import FollowUp, Purchase
+from crm_core.models import AuditEvent, FollowUp, Purchase
 from crm_core.store import transaction
 from tests.bot.conftest import JA, NOW, SALES
 from tests.bot.harness import CHANNEL, SlackSender, button, elements, opened_view
@@ -183,6 +184,23 @@ def test_sharing_a_card_posts_it_in_the_channel_masked_and_without_revenue(
     assert "taro" not in post.text and "1111" not in post.text and "990" not in post.text
     assert "Shared by <@U0SALES>" in post.text
     assert not [e for e in elements(post.blocks) if e.get("type") == "button"]  # nothing to redraw it
+
+
+def test_opening_the_reassign_modal_is_a_read_the_service_checks_and_audits(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    [follow_up] = follow_up_rows(engine)
+    reassign = {
+        "type": "button",
+        "action_id": ActionId.REASSIGN,
+        "text": {"type": "plain_text", "text": "Reassign"},
+        "value": FollowUpButton(follow_up.id, in_digest=True).encode(),
+    }
+    assert sender.click(reassign, channel=f"D{SALES}").answer.status == 200
+    assert opened_view(slack)["callback_id"] == CallbackId.REASSIGN_FOLLOW_UP
+    with transaction(engine) as session:
+        reads = session.scalars(select(AuditEvent).where(AuditEvent.action == "customer.read")).all()
+        assert [(r.actor, r.customer_id, r.allowed) for r in reads] == [(SALES, acme.id, True)]
 
 
 def test_sharing_where_the_bot_is_not_invited_says_how_to_fix_it(

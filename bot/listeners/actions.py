@@ -28,6 +28,7 @@ from bot.request.handlers import Declared, reads, writes
 from bot.request.user_request import NOT_IN_CHANNEL, UserRequest
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
+from crm_core.read_models.channel_profile import load_channel_profile
 from crm_core.read_models.profile import load_profile
 
 
@@ -54,9 +55,8 @@ def open_profile(request: UserRequest) -> None:
 
 
 def share_profile(request: UserRequest) -> None:
-    """Post the card visibly in the channel it was asked in, masked for everyone who may read there."""
-    session = request.session
-    profile = load_profile(session, actor=request.actor, external_id=request.action_value)
+    """Post the card visibly in the channel it was asked in, cut for everyone who may read there."""
+    profile = load_channel_profile(request.session, actor=request.actor, external_id=request.action_value)
     blocks = render_shared_profile_card(
         profile, language=request.language, today=request.today(), shared_by=request.user_id
     )

@@ -97,7 +97,10 @@ MESSAGES: dict[str, str] = {
     "button.snooze_week": "Snooze 1 week",
     "button.create_customer": "Create customer",
     "button.share": "Share to channel",
-    "profile.shared_by": "Shared by {user}; e-mail and phone are masked in channels: `/crm find` shows you the full card.",
+    "profile.shared_by": "Shared by {user}. In channels e-mail and phone are masked, and what was said in interactions and follow-up notes is left out: `/crm find` shows you the full card.",
+    "profile.logged_count": "{count} interactions logged in all.",
+    "churn.at_risk.level": ":large_orange_circle: *At risk of churning*",
+    "churn.churned.level": ":red_circle: *Churned*",
     # interactions and follow-ups
     "log.done": ":white_check_mark: Logged: {kind} with *{customer}*.",
     "follow_up.done": ":alarm_clock: Follow-up with *{customer}* set for {due}.",

@@ -97,7 +97,10 @@ MESSAGES: dict[str, str] = {
     "button.snooze_week": "1週間後に延期",
     "button.create_customer": "顧客を作成",
     "button.share": "チャンネルに共有",
-    "profile.shared_by": "{user} が共有しました。チャンネルではメールと電話番号を伏せています。全体は `/crm find` で確認できます。",
+    "profile.shared_by": "{user} が共有しました。チャンネルではメールと電話番号を伏せ、やり取りの内容とフォローアップのメモは表示しません。全体は `/crm find` で確認できます。",
+    "profile.logged_count": "記録されたやり取りは全部で {count} 件です。",
+    "churn.at_risk.level": ":large_orange_circle: *離反の恐れ*",
+    "churn.churned.level": ":red_circle: *離反*",
     # interactions and follow-ups
     "log.done": ":white_check_mark: *{customer}* との{kind}を記録しました。",
     "follow_up.done": ":alarm_clock: *{customer}* へのフォローアップを {due} に設定しました。",

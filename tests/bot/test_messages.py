@@ -59,7 +59,7 @@ def test_every_key_the_slack_layer_asks_for_exists() -> None:
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "t":
                 used.update(a.value for a in node.args if isinstance(a, ast.Constant) and "." in str(a.value))
     used |= {f"kind.{kind}" for kind in INTERACTION_KINDS} | {f"stage.{stage}" for stage in LIFECYCLE_STAGES}
-    used |= {f"churn.{level}" for level in RISK_LEVELS if level != "ok"}
+    used |= {f"churn.{level}{part}" for level in RISK_LEVELS if level != "ok" for part in ("", ".level")}
     assert len(used) > 60
     assert sorted(used - CATALOGUES["en"].keys()) == []
 

@@ -33,13 +33,14 @@ from bot.parsing.grammar import UsageError, parse_command
 from crm_core.access.masking import mask_email, mask_phone
 from crm_core.analytics.churn import RISK_LEVELS
 from crm_core.analytics.reasons import ReasonPart
-from crm_core.read_models.audit_trail import AuditEntry
-from crm_core.read_models.profile import ChurnRisk, ProfileView, PurchaseSummary
 from crm_core.customer_view import CustomerView
 from crm_core.digest.content import Digest, FollowUpItem, RiskItem
 from crm_core.follow_ups.service import FollowUpView
 from crm_core.interactions.service import InteractionView, TouchedCustomer
 from crm_core.models import INTERACTION_KINDS, LIFECYCLE_STAGES
+from crm_core.read_models.audit_trail import AuditEntry
+from crm_core.read_models.channel_profile import channel_profile
+from crm_core.read_models.profile import ChurnRisk, ProfileView, PurchaseSummary
 from tests.bot.harness import texts
 
 TODAY = dt.date(2026, 3, 4)
@@ -153,7 +154,8 @@ def assert_within_limits_and_inert(blocks: list[dict[str, Any]]) -> None:
 @given(profile=profiles, language=st.sampled_from(["en", "ja"]))
 def test_any_profile_card_fits_in_one_message_and_pings_nobody(profile: ProfileView, language: str) -> None:
     assert_within_limits_and_inert(render_profile_card(profile, language=language, today=TODAY))
-    shared = render_shared_profile_card(profile, language=language, today=TODAY, shared_by="U0SALES")
+    in_channel = channel_profile(profile, interactions_logged=len(profile.recent_interactions))
+    shared = render_shared_profile_card(in_channel, language=language, today=TODAY, shared_by="U0SALES")
     assert_within_limits_and_inert(shared)
     shown = {field["text"] for field in shared[1]["fields"]}
     customer = profile.customer

@@ -16,6 +16,7 @@ from crm_core.actor import Actor
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import customer_by_external_id
 from crm_core.follow_ups.service import add_follow_up
+from crm_core.interactions.service import log_interaction
 from crm_core.models import AuditEvent, FollowUp, Purchase
 from crm_core.store import transaction
 from tests.bot.conftest import JA, NOW, SALES
@@ -184,6 +185,36 @@ def test_sharing_a_card_posts_it_in_the_channel_masked_and_without_revenue(
     assert "taro" not in post.text and "1111" not in post.text and "990" not in post.text
     assert "Shared by <@U0SALES>" in post.text
     assert not [e for e in elements(post.blocks) if e.get("type") == "button"]  # nothing to redraw it
+
+
+def test_a_shared_card_shows_no_text_typed_in_interactions_or_follow_up_notes(
+    sender: SlackSender, slack: FakeSlack, engine: Engine
+) -> None:
+    with transaction(engine) as session:
+        acme = customer(session, "Acme Inc.")
+        log_interaction(
+            session,
+            actor=REP,
+            customer_external_id=acme.external_id,
+            kind="call",
+            summary="Hanako (hanako@partner.example, 090-1234-5678) wants a refund",
+            occurred_at=dt.datetime(2026, 3, 2, 10),
+        )
+        add_follow_up(
+            session,
+            actor=REP,
+            customer_external_id=acme.external_id,
+            due_on=dt.date(2026, 3, 9),
+            note="mail jiro@partner.example the quote",
+        )
+    card = reply_to(sender, slack, "find acme")
+    assert "hanako@partner.example" in card.text and "jiro@partner.example" in card.text  # the asker's
+    sender.click(button(card, ActionId.SHARE_PROFILE))
+    [post] = slack.wait_for("chat.postMessage")
+    for typed in ("Hanako", "hanako@", "1234", "5678", "refund", "jiro@", "quote", "slack.com/archives"):
+        assert typed not in post.text
+    assert "*2026-03-02* · Call · <@U0SALES>" in post.text  # kind, date and author remain
+    assert "1 interactions logged in all." in post.text and "*2026-03-09* · <@U0SALES>" in post.text
 
 
 def test_opening_the_reassign_modal_is_a_read_the_service_checks_and_audits(

@@ -13,6 +13,7 @@ from bot.listeners import actions, commands, events, home, options, reassign, sh
 from bot.request import errors
 from bot.request.deps import Deps, utc_now
 from bot.request.people import People
+from bot.transport.inbox import Inbox, InboxSweeper
 from bot.transport.web_api import make_web_client
 from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
@@ -29,6 +30,7 @@ def create_app(
     clock: Callable[[], dt.datetime] = utc_now,
     listener_executor: ThreadPoolExecutor | None = None,
     workers: WorkerProcesses | None = None,
+    sweep_inbox: bool = False,
 ) -> App:
     """The app for HTTP, or Socket Mode when SLACK_APP_TOKEN is set.
 
@@ -37,6 +39,8 @@ def create_app(
     tests pass a ``bot.transport.listener_pool.ListenerPool`` as ``listener_executor``, to know when
     it is idle.
     With ``workers``, the work after each ack runs in those processes instead of on the listener pool.
+    With ``sweep_inbox`` (``crm-bot serve`` and ``run``), this process also finishes the acknowledged
+    requests that a dead process left in the inbox (``bot.transport.inbox.InboxSweeper``).
     """
     client = make_web_client(settings)
     # Socket Mode requests are not signed; over HTTP an empty secret would accept forged requests.
@@ -62,8 +66,12 @@ def create_app(
         executor=executor,
         clock=clock,
         workers=workers,
+        inbox=Inbox(engine),
     )
     errors.register(app, deps)
     for surface in (commands, actions, views, options, reassign, shortcuts, events, home):
         surface.register(app, deps)
+    if sweep_inbox:
+        assert deps.inbox is not None
+        InboxSweeper(deps, client, deps.inbox).start()
     return app

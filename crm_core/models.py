@@ -244,3 +244,26 @@ class DigestDelivery(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class InboxEntry(Base):
+    """A request acknowledged to Slack, kept until a worker has answered it (``crm_core.inbox``).
+
+    ``key`` is Slack's own id of the request (a trigger id, an event id), so a replay or a retry of it
+    is one row: the second insert is refused by the database and the request ignored. A row is owned
+    by ``claimed_by`` until ``claimed_until``; after that any process may take it again, which is how
+    the work of a process that died is finished. ``done_at`` is set in the handler's own transaction.
+    """
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    handler: Mapped[str] = mapped_column(String(100))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    claimed_by: Mapped[str] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+

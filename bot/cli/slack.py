@@ -40,7 +40,7 @@ def _app(context: CliContext, workers: int) -> App:
     processes = WorkerProcesses(settings, workers) if workers else None
     if processes:
         processes.start()
-    app = create_app(settings, engine, workers=processes)
+    app = create_app(settings, engine, workers=processes, sweep_inbox=True)
     warm_up()  # load the date parser now, not during someone's first command
     sender = DigestSender(
         engine=engine,

@@ -15,6 +15,7 @@ import hmac
 import itertools
 import json
 import re
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +61,9 @@ class SlackSender:
         self.secret = secret
         self.slack = slack
         self._ids = itertools.count(1)
+        # Slack's trigger and event ids are unique for good; the app keeps them (bot.transport.inbox)
+        # and ignores one seen before, so each sender's ids differ from every earlier sender's.
+        self._run = secrets.token_hex(4)
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
@@ -110,7 +114,7 @@ class SlackSender:
             "text": escaped,
             "api_app_id": "A0CRM",
             "response_url": self.slack.response_url(response_id),
-            "trigger_id": self._next_id("trigger."),
+            "trigger_id": self._next_id(f"trigger.{self._run}."),
         }
         return Sent(self.post_form(fields, **options), response_id)
 
@@ -122,7 +126,7 @@ class SlackSender:
             "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
             "api_app_id": "A0CRM",
             "token": "legacy-verification-token",
-            "trigger_id": self._next_id("trigger."),
+            "trigger_id": self._next_id(f"trigger.{self._run}."),
         }
 
     def interact(self, payload: Mapping[str, Any], **options: Any) -> HttpAnswer:
@@ -221,7 +225,7 @@ class SlackSender:
     def open_home(self, *, user: str) -> HttpAnswer:
         """The user opens the app's Home tab (``app_home_opened``)."""
         event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"}
-        return self.event(event, event_id=self._next_id("EvHome"))
+        return self.event(event, event_id=self._next_id(f"EvHome{self._run}."))
 
 
 # A person picked from Slack's menu, written in a test or the console as Slack sends it.

@@ -21,7 +21,8 @@ RECENT_CUSTOMERS = 10
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event("app_home_opened", matchers=[opened_home_tab])(**answered_later(deps, reads(publish_home)))
+    opened = answered_later(deps, reads(publish_home), busy_notice=False)
+    app.event("app_home_opened", matchers=[opened_home_tab])(**opened)
     # Opening the Messages tab sends the same event: acknowledged, and nothing more (not even a
     # refusal to a guest, who did not ask for anything).
     app.event("app_home_opened")(acknowledge)

@@ -1,10 +1,11 @@
 """Adapters between Bolt's keyword-argument listeners and our handlers that take a ``UserRequest``.
 
-- ``answered_later`` acknowledges at once with nothing and runs the handler after the ack: as a
-  Bolt lazy listener on the listener thread pool, or, with worker processes
-  (``bot.transport.worker_processes``), handed over to them by the ack listener itself. Errors are reported
-  through ``bot.request.errors``, which Bolt would otherwise only log. The request's headers come along,
-  for Slack's retry count.
+- ``answered_later`` keeps the request in the store's inbox, acknowledges with nothing, and runs the
+  handler after the ack (``bot.transport.inbox``): on the listener thread pool, or on worker
+  processes (``bot.transport.worker_processes``). A repeat of a request already kept is acknowledged
+  and ignored; when the backlog is too long the ack says the CRM is busy and nothing is kept. Errors
+  are reported through ``bot.request.errors``, which Bolt would otherwise only log. The request's
+  headers come along, for Slack's retry count.
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends. Its ack is held
   until the unit of work has committed; an ack with ``errors`` rolls the unit back (a form shown
@@ -27,10 +28,12 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, BoltRequest
 from slack_sdk import WebClient
 
-from bot.request.deps import Deps, Dispatcher, envelope
-from bot.request.errors import report, run_handler
+from bot.messages import DEFAULT_LANGUAGE, t
+from bot.request.deps import Deps, envelope
+from bot.request.errors import Busy, report
 from bot.request.handlers import Acknowledge, Declaration, DeclaredAck
 from bot.request.user_request import UserRequest
+from bot.transport.inbox import Outcome, hand_over
 from crm_core.errors import Forbidden
 
 log = logging.getLogger(__name__)
@@ -40,43 +43,46 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def answered_later(deps: Deps, handler: Declaration) -> dict[str, Any]:
-    """Bolt's listener arguments (``ack=``, ``lazy=``) to acknowledge now and run ``handler`` after.
+def answered_later(deps: Deps, handler: Declaration, *, busy_notice: bool = True) -> dict[str, Any]:
+    """Bolt's listener arguments (``ack=``, ``lazy=``) to keep the request, acknowledge, and run ``handler``.
 
-    With worker processes the ack listener acks, then hands the request over on its own thread. As
-    a lazy listener it would first be deep-copied by Bolt on the thread that holds Slack's HTTP
-    request, before that thread answers; with the work itself elsewhere, that copy was most of what
-    an ack cost beyond the framework's floor (docs/PERFORMANCE.md, "/crm find").
+    The ack listener does it all, after the ack on its own thread, rather than a Bolt lazy listener:
+    Bolt would first deep-copy the request on the thread that holds Slack's HTTP request, before
+    that thread answers (docs/PERFORMANCE.md, "/crm find"). ``busy_notice=False`` for what nobody
+    asked for in words (the Home tab opened): a busy server then says nothing.
     """
-    if deps.workers is None:
-        return {"ack": acknowledge, "lazy": [_lazily(deps, handler)]}
-    return {"ack": _handed_over(deps, deps.workers, handler), "lazy": []}
+    inbox = deps.inbox
+    if inbox is None:
+        raise RuntimeError("answered_later needs the app's inbox (bot.transport.inbox)")
+    inbox.declare(handler)
 
-
-def _lazily(deps: Deps, handler: Declaration) -> Callable[..., None]:
-    def run(body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest) -> None:
-        run_handler(handler, UserRequest(deps, client, body, context, request.headers))
-
-    return _named(handler.name, run)
-
-
-def _handed_over(deps: Deps, workers: Dispatcher, handler: Declaration) -> Callable[..., None]:
     def run(
         ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest
     ) -> None:
-        ack()
-        try:
-            workers.submit(handler, envelope(body, context, request.headers))
-        except Exception as error:
-            # Nothing may leave an ack listener after ack(): Bolt would take the ack back, and Slack
-            # would show the user a timeout. Without workers (shut down, or new ones failing to
-            # start) the request is answered here, as it is when none are configured.
-            log.error(
-                "could not hand a request to a worker process (%s): answering it here", type(error).__name__
-            )
-            run_handler(handler, UserRequest(deps, client, body, context, request.headers))
+        accepted = inbox.accept(handler, envelope(body, context, request.headers))
+        if accepted.outcome is Outcome.BUSY:
+            _answer_busy(deps, ack, UserRequest(deps, client, body, context), notice=busy_notice)
+        elif accepted.outcome is Outcome.DUPLICATE:
+            ack()
+        else:
+            ack()
+            hand_over(deps, client, handler, accepted.request, context=context)
 
-    return _named(handler.name, run)
+    return {"ack": _named(handler.name, run), "lazy": []}
+
+
+def _answer_busy(deps: Deps, ack: Ack, request: UserRequest, *, notice: bool) -> None:
+    """Nothing was kept: a command's ack says so itself; anything else is told after its ack."""
+    if "command" in request.body:
+        try:
+            language = deps.people.known_language(request.user_id) or DEFAULT_LANGUAGE
+        except Exception:  # the store is what failed: the English text is better than none
+            language = DEFAULT_LANGUAGE
+        ack(text=t(language, "error.busy"))
+        return
+    ack()
+    if notice:
+        deps.executor.submit(report, Busy(), request)
 
 
 def before_ack(deps: Deps, declared: DeclaredAck) -> Callable[..., None]:

@@ -221,4 +221,5 @@ MESSAGES: dict[str, str] = {
     "blocks.truncated": "…more than fits in one message.",
     "error.untranslated": "{message}",
     "error.unexpected": ":warning: Sorry, something went wrong on our side and nothing was saved. Please try again.",
+    "error.busy": ":hourglass: The CRM is busy right now and nothing was saved. Please try again in a minute.",
 }

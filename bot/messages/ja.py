@@ -221,4 +221,5 @@ MESSAGES: dict[str, str] = {
     "blocks.truncated": "…1つのメッセージに収まらない分は省略しました。",
     "error.untranslated": "エラー: {message}",
     "error.unexpected": ":warning: 申し訳ありません、こちらで問題が起きたため何も保存されていません。もう一度お試しください。",
+    "error.busy": ":hourglass: CRM が混み合っているため、何も保存されていません。少し待ってからもう一度お試しください。",
 }

@@ -11,12 +11,15 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 
 from bot.request.people import People
 from crm_core.config import Settings
+
+if TYPE_CHECKING:
+    from bot.transport.inbox import Inbox
 
 
 def utc_now() -> dt.datetime:
@@ -30,6 +33,7 @@ class Envelope:
     body: dict[str, Any]
     context: dict[str, Any]
     headers: dict[str, list[str]]
+    inbox_id: int | None = None  # its row in the inbox (``crm_core.inbox``), marked done by its handler
 
 
 def envelope(
@@ -67,3 +71,4 @@ class Deps:
     executor: Executor
     clock: Callable[[], dt.datetime] = utc_now
     workers: Dispatcher | None = None  # where the work after an ack runs, when not on ``executor``
+    inbox: Inbox | None = None  # where a request is kept before its ack (none in worker processes)

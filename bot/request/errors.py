@@ -25,8 +25,13 @@ from bot.request.user_request import UserRequest
 from bot.transport.bolt_requests import SIGNATURE_VERIFIED
 from bot.transport.log_lines import printable, where
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
+from crm_core.inbox.entries import AlreadyDone
 
 log = logging.getLogger(__name__)
+
+
+class Busy(Exception):
+    """The backlog was too long to keep the request (``bot.transport.inbox``): nothing was saved."""
 
 
 def register(app: App, deps: Deps) -> None:
@@ -57,8 +62,28 @@ def run_handler(declaration: Declaration, request: UserRequest) -> None:
         declared = declaration.for_request(request)
         with request.unit_of_work(declared.unit):
             declared.handler(request)
+    except AlreadyDone:
+        log.info("a request another run had answered was run again: nothing changed, nothing sent")
     except Exception as error:
-        report(error, request)
+        if _finished_after(error, request):
+            report(error, request)
+
+
+def _finished_after(error: Exception, request: UserRequest) -> bool:
+    """Mark a failed request's inbox row done before telling the person: their answer is the error.
+
+    False when another run had answered it already (then this one says nothing). If the store
+    cannot be reached the person is still told; the row, left waiting, is run again later.
+    """
+    try:
+        request.finish_inbox_entry()
+    except AlreadyDone:
+        return False
+    except Exception as failure:
+        log.error(
+            "could not mark a failed request done (%s) after %s", type(failure).__name__, type(error).__name__
+        )
+    return True
 
 
 def report(error: Exception, request: UserRequest) -> None:
@@ -94,6 +119,8 @@ def _tell(error: Exception, request: UserRequest) -> None:
         )
     elif isinstance(error, UsageError | CrmError):
         request.reply(describe(error, request))
+    elif isinstance(error, Busy):
+        request.reply(request.t("error.busy"))
     else:
         log.error(
             "unexpected %s at %s while answering %s (%s)",

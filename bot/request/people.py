@@ -124,6 +124,16 @@ class People:
         except Exception as error:  # a later lookup tries again; the digest uses the last one kept
             log.warning("could not remember the Slack profile of %s: %s", user_id, type(error).__name__)
 
+    def known_language(self, user_id: str) -> str | None:
+        """Their language without asking Slack (for an ack): cached here, or remembered in the store."""
+        with self._lock:
+            cached = self._cache.get(user_id)
+        if cached:
+            return cached[1].language
+        with reading(self._engine) as session:
+            member = get_member(session, user_id)
+        return language_of(member.locale) if member and member.locale else None
+
     def lookup(self, client: WebClient, user_id: str) -> Person:
         """The person, asking Slack when the cached answer is missing or old."""
         with self._lock:

@@ -36,13 +36,14 @@ from sqlalchemy.orm import Session
 
 from bot.blocks.limits import Block
 from bot.messages import t
-from bot.request.deps import Deps
+from bot.request.deps import Deps, utc_now
 from bot.request.people import Person, zone_or_none
 from bot.request.units import Unit, open_unit
 from bot.transport.web_api import post_to_response_url
 from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
-from crm_core.store import reading
+from crm_core.inbox.entries import mark_done
+from crm_core.store import reading, transaction
 
 _Parsed = TypeVar("_Parsed")
 
@@ -58,8 +59,11 @@ class UserRequest:
         body: Mapping[str, Any],
         context: Mapping[str, Any],
         headers: Mapping[str, Sequence[str]] | None = None,
+        *,
+        inbox_id: int | None = None,
     ) -> None:
         self.deps = deps
+        self.inbox_id = inbox_id  # the request's inbox row: marked done in the handler's unit of work
         self.client = client
         self.body = body
         self.metadata = view_metadata(body)
@@ -180,16 +184,32 @@ class UserRequest:
     def unit_of_work(self, unit: Unit) -> Iterator[None]:
         """Run a handler in ``unit``: commit (or roll back) when it ends, then send what it said."""
         self._unit, self._sends = unit, []
+        marked = False
         try:
             yield
+            if self.inbox_id is not None and unit is Unit.WRITES and not self.rollback_only:
+                mark_done(self.session, entry_id=self.inbox_id, now=utc_now())
+                marked = True
         except BaseException as error:
             self._end_unit(error)
             raise
         finally:
             sends, self._sends = self._sends, None
         self._end_unit(None)
+        if not marked:
+            self.finish_inbox_entry()  # a reader's reads are done: its row alone, before it answers
         for send in sends:
             send()
+
+    def finish_inbox_entry(self) -> None:
+        """Mark the request's inbox row done in a short transaction of its own.
+
+        For what ran outside a writer's unit: a reader, or a handler that failed (its unit rolled
+        back) and is about to be told so. ``AlreadyDone`` when another run answered it first.
+        """
+        if self.inbox_id is not None:
+            with transaction(self.engine) as session:
+                mark_done(session, entry_id=self.inbox_id, now=utc_now())
 
     def _end_unit(self, error: BaseException | None) -> None:
         stack, self._open_unit, self._session, self._unit = self._open_unit, None, None, None

@@ -173,5 +173,7 @@ def _exit_with(parent: int) -> None:
 
 def _handle(declaration: Declaration, request: Envelope) -> None:
     assert _deps is not None and _client is not None, "runs only in a worker started by WorkerProcesses"
-    user_request = UserRequest(_deps, _client, request.body, request.context, request.headers)
+    user_request = UserRequest(
+        _deps, _client, request.body, request.context, request.headers, inbox_id=request.inbox_id
+    )
     _deps.executor.submit(run_handler, declaration, user_request)

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -86,24 +87,31 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
 def serving(database_url: str, *options: str) -> Iterator[tuple[str, FakeSlack, subprocess.Popen[bytes]]]:
     """``crm-bot serve`` in its own process, talking to a fake Slack."""
     with FakeSlack(token=TOKEN) as slack:
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.api_url,
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        command = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--host", "127.0.0.1"]
-        process = subprocess.Popen([*command, "--port", str(port), *options], env=env, stderr=subprocess.PIPE)
+        url, process = start_serve(database_url, slack, *options, stderr=subprocess.PIPE)
         try:
-            url = f"http://127.0.0.1:{port}"
             wait_until_healthy(url, process)
             yield url, slack, process
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def start_serve(
+    database_url: str, slack: FakeSlack, *options: str, **popen: Any
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start ``crm-bot serve OPTIONS`` on a free port of 127.0.0.1; its URL and its process."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    command = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--host", "127.0.0.1"]
+    process = subprocess.Popen([*command, "--port", str(port), *options], env=env, **popen)
+    return f"http://127.0.0.1:{port}", process
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ and the rest is counted in an "and N more" line pointing to ``/crm mine`` and th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from bot.blocks.churn import churn_reason_text
@@ -40,10 +42,11 @@ def render_digest(digest: Digest, *, language: str) -> list[Block]:
         blocks.append(section(t(language, "digest.all_clear")))
         return blocks
     counts = digest.counts
+    follow_up_blocks = partial(_follow_up_blocks, today=digest.local_date)
     left_out = (
-        _add_section(blocks, "digest.overdue", digest.overdue, counts.overdue, _follow_up_blocks, language)
+        _add_section(blocks, "digest.overdue", digest.overdue, counts.overdue, follow_up_blocks, language)
         + _add_section(
-            blocks, "digest.due_today", digest.due_today, counts.due_today, _follow_up_blocks, language
+            blocks, "digest.due_today", digest.due_today, counts.due_today, follow_up_blocks, language
         )
         + _add_section(blocks, "digest.new_risks", digest.new_risks, counts.new_risks, _risk_blocks, language)
         + _add_section(
@@ -98,7 +101,7 @@ def _vip(vip: bool, language: str) -> str:
     return t(language, "digest.vip") if vip else ""
 
 
-def _follow_up_blocks(item: FollowUpItem, language: str) -> list[Block]:
+def _follow_up_blocks(item: FollowUpItem, language: str, *, today: dt.date) -> list[Block]:
     target = FollowUpButton(item.follow_up_id, in_digest=True)
     line = t(
         language,
@@ -109,7 +112,9 @@ def _follow_up_blocks(item: FollowUpItem, language: str) -> list[Block]:
         due=day(item.due_on),
         note=f" — {escape(item.note)}" if item.note else "",
     )
-    buttons = follow_up_buttons(language, target, customer_external_id=item.customer_external_id)
+    buttons = follow_up_buttons(
+        language, target, customer_external_id=item.customer_external_id, due_on=item.due_on, today=today
+    )
     reassign = button(t(language, "button.reassign"), ActionId.REASSIGN, target.encode())
     return [section(line), {"type": "actions", "elements": [*buttons, reassign]}]
 

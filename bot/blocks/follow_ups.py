@@ -10,7 +10,7 @@ from bot.blocks.limits import Block, button, cap_blocks, context, escape, header
 from bot.blocks.text import day
 from bot.ids import ActionId
 from bot.messages import t
-from crm_core.follow_ups.service import FollowUpView
+from crm_core.follow_ups.service import FollowUpView, snoozed_until
 
 MAX_LISTED = 20
 
@@ -40,15 +40,34 @@ class FollowUpButton:
         return cls(int(data["id"]), data.get("customer"), bool(data.get("digest")))
 
 
-def follow_up_buttons(language: str, target: FollowUpButton, *, customer_external_id: str) -> list[Block]:
-    """Done, Snooze 1 day, Snooze 1 week and Open: the same four wherever a follow-up is listed."""
+SNOOZE_DAYS: dict[ActionId, int] = {ActionId.SNOOZE_DAY: 1, ActionId.SNOOZE_WEEK: 7}
+"""How far each snooze button moves a follow-up (``crm_core.follow_ups.service.snoozed_until``)."""
+
+
+def follow_up_buttons(
+    language: str, target: FollowUpButton, *, customer_external_id: str, due_on: dt.date, today: dt.date
+) -> list[Block]:
+    """Done, two snoozes and Open: the same four wherever a follow-up is listed.
+
+    A snooze button names the day it moves the follow-up to ("Snooze to Fri 2026-12-11"): a day
+    after the due date for one still ahead, after today for one overdue, so nobody has to guess
+    which. The click works the day out again from the follow-up as it is then, and says it.
+    """
     value = target.encode()
+    snoozes = [
+        button(snooze_label(language, snoozed_until(due_on, today=today, days=days)), action_id, value)
+        for action_id, days in SNOOZE_DAYS.items()
+    ]
     return [
         button(t(language, "button.done"), ActionId.MARK_DONE, value, style="primary"),
-        button(t(language, "button.snooze_day"), ActionId.SNOOZE_DAY, value),
-        button(t(language, "button.snooze_week"), ActionId.SNOOZE_WEEK, value),
+        *snoozes,
         button(t(language, "button.open"), ActionId.OPEN_PROFILE, customer_external_id),
     ]
+
+
+def snooze_label(language: str, until: dt.date) -> str:
+    """ "Snooze to Fri 2026-12-11": the weekday is what people plan by, the ISO date is unambiguous."""
+    return t(language, "button.snooze_to", weekday=t(language, f"weekday.{until.weekday()}"), due=day(until))
 
 
 def due_label(due_on: dt.date, today: dt.date, language: str) -> str:
@@ -70,7 +89,11 @@ def render_my_follow_ups(follow_ups: list[FollowUpView], *, language: str, today
         label = due_label(follow_up.due_on, today, language)
         blocks.append(section(f"{label} *{escape(follow_up.customer_name)}*{note}"))
         buttons = follow_up_buttons(
-            language, FollowUpButton(follow_up.id), customer_external_id=follow_up.customer_external_id
+            language,
+            FollowUpButton(follow_up.id),
+            customer_external_id=follow_up.customer_external_id,
+            due_on=follow_up.due_on,
+            today=today,
         )
         blocks.append({"type": "actions", "elements": buttons})
     if len(follow_ups) > MAX_LISTED:

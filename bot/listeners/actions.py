@@ -14,7 +14,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot.blocks.follow_ups import FollowUpButton, render_my_follow_ups
+from bot.blocks.follow_ups import SNOOZE_DAYS, FollowUpButton, render_my_follow_ups
 from bot.blocks.limits import Block, escape
 from bot.blocks.modals import render_follow_up_modal, render_log_interaction_modal, render_new_customer_modal
 from bot.blocks.profile import render_profile_card, render_shared_profile_card
@@ -113,21 +113,22 @@ def mark_done(request: UserRequest) -> None:
 
 
 def snooze_a_day(request: UserRequest) -> None:
-    _snooze(request, dt.timedelta(days=1))
+    _snooze(request, SNOOZE_DAYS[ActionId.SNOOZE_DAY])
 
 
 def snooze_a_week(request: UserRequest) -> None:
-    _snooze(request, dt.timedelta(days=7))
+    _snooze(request, SNOOZE_DAYS[ActionId.SNOOZE_WEEK])
 
 
-def _snooze(request: UserRequest, delay: dt.timedelta) -> None:
+def _snooze(request: UserRequest, days: int) -> None:
     clicked = FollowUpButton.decode(request.action_value)
     today = request.today()  # may ask Slack for the person's time zone: not inside the transaction
-    until = today + delay
     session = request.session
-    snooze_follow_up(session, actor=request.actor, follow_up_id=clicked.follow_up_id, until=until)
+    snoozed = snooze_follow_up(
+        session, actor=request.actor, follow_up_id=clicked.follow_up_id, days=days, today=today
+    )
     redraw = _redraw(session, request, clicked, today)
-    redraw(request.t("follow_up.snoozed", due=day(until)))
+    redraw(request.t("follow_up.snoozed", due=day(snoozed.due_on)))
 
 
 def _redraw(

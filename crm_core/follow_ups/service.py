@@ -133,7 +133,16 @@ def complete_follow_up(
     return _view(row, customer)
 
 
-def snooze_follow_up(session: Session, *, actor: Actor, follow_up_id: int, until: dt.date) -> FollowUpView:
+def snoozed_until(due_on: dt.date, *, today: dt.date, days: int) -> dt.date:
+    """Where a snooze of ``days`` moves a follow-up: from its due date if that is still ahead,
+    from today if it is overdue, so snoozing never brings a follow-up closer."""
+    return max(due_on, today) + dt.timedelta(days=days)
+
+
+def snooze_follow_up(
+    session: Session, *, actor: Actor, follow_up_id: int, days: int, today: dt.date
+) -> FollowUpView:
+    """Move a follow-up ``days`` on (``snoozed_until``), from the due date read under the row's lock."""
     row, customer = _change(session, actor=actor, follow_up_id=follow_up_id, action="follow_up.snooze")
     if row.status == "done":
         raise InvalidInput(
@@ -141,7 +150,7 @@ def snooze_follow_up(session: Session, *, actor: Actor, follow_up_id: int, until
         )
     if row.status == "cancelled":
         raise _closed("snoozed")
-    row.status, row.due_on = "snoozed", until
+    row.status, row.due_on = "snoozed", snoozed_until(row.due_on, today=today, days=days)
     return _view(row, customer)
 
 

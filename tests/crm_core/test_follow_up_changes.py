@@ -33,7 +33,9 @@ def mark_done(follow_up_id: int) -> Callable[[Session], Any]:
 
 
 def snooze(follow_up_id: int) -> Callable[[Session], Any]:
-    return lambda session: snooze_follow_up(session, actor=TEST_ACTOR, follow_up_id=follow_up_id, until=LATER)
+    return lambda session: snooze_follow_up(
+        session, actor=TEST_ACTOR, follow_up_id=follow_up_id, days=7, today=NOW.date()
+    )
 
 
 @needs_postgres

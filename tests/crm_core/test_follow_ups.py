@@ -46,11 +46,21 @@ def test_slack_follow_ups_belong_to_who_set_them_cli_ones_to_the_owner(session: 
     assert (from_slack.owner_id, from_cli.owner_id) == ("U_REP", "U_OWNER")
 
 
-def test_snooze_moves_the_due_date(session: Session) -> None:
+@pytest.mark.parametrize(
+    ("today", "moved_to"),
+    [
+        (dt.date(2026, 11, 18), dt.date(2026, 11, 27)),  # due in two days: a week from the due date
+        (dt.date(2026, 11, 20), dt.date(2026, 11, 27)),  # due today
+        (dt.date(2026, 11, 25), dt.date(2026, 12, 2)),  # overdue: a week from today
+    ],
+)
+def test_a_snooze_moves_a_future_follow_up_from_its_due_date_and_an_overdue_one_from_today(
+    session: Session, today: dt.date, moved_to: dt.date
+) -> None:
     customer(session, "Acme", external_id="A")
     f = add_follow_up(session, actor=REP, customer_external_id="A", due_on=dt.date(2026, 11, 20))
-    snoozed = snooze_follow_up(session, actor=REP, follow_up_id=f.id, until=dt.date(2026, 11, 27))
-    assert (snoozed.status, snoozed.due_on) == ("snoozed", dt.date(2026, 11, 27))
+    snoozed = snooze_follow_up(session, actor=REP, follow_up_id=f.id, days=7, today=today)
+    assert (snoozed.status, snoozed.due_on) == ("snoozed", moved_to)
 
 
 def test_reading_one_follow_up_takes_the_actor_checks_access_and_is_audited(session: Session) -> None:

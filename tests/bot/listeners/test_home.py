@@ -120,7 +120,7 @@ def test_home_is_in_japanese_for_a_japanese_user(
     set_up_book(engine, JA)
     text = "\n".join(texts(opened_home(sender, slack, listeners, JA)["blocks"]))
     assert "未完了のフォローアップ: 3 件" in text and "最近やり取りした顧客" in text
-    assert "1週間後に延期" in text and "最終接点 2026-03-03" in text
+    assert "2026-03-11(水)に延期" in text and "最終接点 2026-03-03" in text
 
 
 def test_an_empty_home_says_what_will_appear_and_the_messages_tab_publishes_nothing(

@@ -20,6 +20,7 @@ from crm_core.analytics.load import StoreFrames, load_frames
 from crm_core.analytics.reasons import STORED_FACTS, churn_reasons
 from crm_core.analytics.returning import HORIZON_DAYS
 from crm_core.analytics.scores import ScoringFits, score_customers
+from crm_core.analytics.scoring import ScoringRun, score_now
 from crm_core.audit.service import record
 from crm_core.store import transaction
 
@@ -83,17 +84,45 @@ def _load(context: CliContext, action: str, detail: dict[str, object]) -> StoreF
 
 
 @analytics.command("fit")
-@click.option("--json", "as_json", is_flag=True, required=True, help="Print the fit as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the fit as JSON (params null when too few bought)."
+)
 @date_option("Fit on the history up to this day (YYYY-MM-DD); default today.")
 @pass_context
 def analytics_fit(context: CliContext, as_json: bool, on_date: dt.datetime | None) -> None:
-    """The BG/NBD model fitted to every customer's purchases (params null when too few bought)."""
+    """The BG/NBD model fitted to every customer's purchases, as text or (--json) for scripts."""
     today, frames, _scores, fits = _score(context, on_date, "analytics.fit")
-    click.echo(json.dumps(fit_document(today, len(frames.customers), fits), indent=2))
+    customers = len(frames.customers)
+    if as_json:
+        click.echo(json.dumps(fit_document(today, customers, fits), indent=2))
+    else:
+        click.echo(fit_text(today, customers, fits))
+
+
+def fit_text(today: dt.date, customers: int, fits: ScoringFits) -> str:
+    """The fit as a person reads it in a terminal."""
+    bgnbd, spend = fits.bgnbd, fits.spend
+    if bgnbd is None:
+        return (
+            f"Churn model (BG/NBD) as of {today.isoformat()}: not fitted, the purchases of the "
+            f"{customers:,} customers are too few to fit it."
+        )
+    params = bgnbd.params
+    lines = [
+        f"Churn model (BG/NBD) as of {today.isoformat()}, fitted on the purchases of "
+        f"{bgnbd.customers:,} of {customers:,} customers (time unit: days)",
+        f"  r {params.r:.4g}  alpha {params.alpha:.4g}  a {params.a:.4g}  b {params.b:.4g}",
+        f"  log-likelihood {bgnbd.log_likelihood:.4g}" + ("" if bgnbd.converged else " (did NOT converge)"),
+        "  spend (Gamma-Gamma): "
+        + (
+            "too few repeat buyers" if spend is None else f"p {spend.p:.4g}  q {spend.q:.4g}  v {spend.v:.4g}"
+        ),
+    ]
+    return "\n".join(lines)
 
 
 @analytics.command("scores")
-@click.option("--csv", "as_csv", is_flag=True, required=True, help="Write CSV to stdout.")
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV to stdout (the only format, and the default).")
 @date_option("Score as of this day (YYYY-MM-DD); default today.")
 @pass_context
 def analytics_scores(context: CliContext, as_csv: bool, on_date: dt.datetime | None) -> None:
@@ -106,6 +135,31 @@ def analytics_scores(context: CliContext, as_csv: bool, on_date: dt.datetime | N
         for row in table[list(STORED_FACTS)].to_dict("records")
     ]
     table[list(SCORE_CSV_COLUMNS)].to_csv(sys.stdout, index=False, float_format="%.4f")
+
+
+def keep_todays_scores(context: CliContext) -> ScoringRun:
+    """Score every customer as of today (CRM_TIMEZONE) and keep the scores, in one transaction."""
+    today = resolve_date(None, context.settings.timezone)
+    with transaction(context.engine()) as session:
+        run = score_now(session, today=today)
+        record(session, actor=context.actor, action="analytics.score", detail={"customers": run.customers})
+    return run
+
+
+def scores_kept_line(run: ScoringRun) -> str:
+    plural = "" if run.customers == 1 else "s"
+    return f"scores as of {run.scored_on.isoformat()} kept for {run.customers:,} customer{plural}"
+
+
+@analytics.command("score")
+@pass_context
+def analytics_score(context: CliContext) -> None:
+    """Score every customer as of today and keep the scores for profile cards (segment, churn risk).
+
+    The scheduler of `crm-bot run` / `serve` does this once a day, and every import of purchases or
+    interactions after it; run it by hand after changing data some other way.
+    """
+    click.echo(scores_kept_line(keep_todays_scores(context)))
 
 
 @analytics.command("backtest")

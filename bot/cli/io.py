@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import click
 from tqdm import tqdm
 
-from bot.cli.app import CliContext, pass_context
+from bot.cli.analytics import keep_todays_scores
+from bot.cli.app import EXIT_UNEXPECTED, CliContext, pass_context
 from crm_core.io.export import export_csv, export_xlsx
 from crm_core.io.headers import ColumnReading
 from crm_core.io.importer import ENTITIES, ImportReport, column_readings, import_table
@@ -22,6 +23,7 @@ from crm_core.io.source import read_table
 from crm_core.store import rehearsal, transaction
 
 EXIT_ROWS_REJECTED = 1
+RESCORED_AFTER = frozenset({"purchases", "interactions"})  # what segments and churn risk are judged on
 ENTITY = click.Choice(list(ENTITIES))
 
 
@@ -77,8 +79,25 @@ def import_command(context: CliContext, entity: str, file: Path, dry_run: bool) 
     for warning in report.warnings:
         click.echo(f"line {warning.line}: warning: {warning.message}", err=True)
     click.echo(_summary(report, dry_run=dry_run))
+    if report.new and entity in RESCORED_AFTER and not dry_run:
+        _rescore(context)
     if report.rejected:
         sys.exit(EXIT_ROWS_REJECTED)
+
+
+def _rescore(context: CliContext) -> None:
+    """Keep today's scores, so profile cards show segments and churn risk from the new rows now."""
+    try:
+        keep_todays_scores(context)
+    except Exception as error:  # the import is committed: "nothing was changed" would be untrue
+        if context.debug:
+            raise
+        click.echo(
+            f"crm-bot: the rows are imported, but scoring failed ({type(error).__name__}): run "
+            "`crm-bot --debug analytics score` and report the traceback",
+            err=True,
+        )
+        sys.exit(EXIT_UNEXPECTED)
 
 
 def _reading_line(reading: ColumnReading) -> str:

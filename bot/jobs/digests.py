@@ -30,7 +30,7 @@ from crm_core.analytics.stored import kpi_history
 from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
 from crm_core.digest.schedule import DueDigest, due_digests, local_zone
-from crm_core.digest.snapshots import keep_snapshot
+from crm_core.digest.snapshots import keep_kpis
 from crm_core.store import transaction
 from crm_core.team.service import list_members
 
@@ -160,14 +160,17 @@ class DigestSender:
             log.warning("trend chart for %s not uploaded (%s)", channel, type(error).__name__)
 
     def _snapshot(self, local_date: dt.date) -> TeamSnapshot:
-        """Score the team as of ``local_date`` and keep the scores for profile cards and trends."""
+        """Score the team as of ``local_date`` for the digests, and keep its KPIs for the trend chart.
+
+        The customers' scores for profile cards are kept by their own job (bot.jobs.scheduler).
+        """
         with transaction(self.engine) as session:
             snapshot = take_snapshot(session, local_date=local_date)
         try:
             with transaction(self.engine) as session:
-                keep_snapshot(session, snapshot)
+                keep_kpis(session, snapshot)
         except IntegrityError:
-            log.info("another process stored the scores of %s first", local_date)
+            log.info("another process kept the KPIs of %s first", local_date)
         return snapshot
 
     def _find_posted(self, channel: str, claim: Claim, zone: ZoneInfo) -> str | None:

@@ -1,8 +1,10 @@
-"""The scheduler inside ``crm-bot run`` and ``serve``: a tick every few minutes sends due digests.
+"""The scheduler inside ``crm-bot run`` and ``serve``: every few minutes, scoring and due digests.
 
 Every replica runs it. APScheduler's job store cannot be shared between processes (its FAQ says
-so), so it only decides *when* to look; *whether* to send is decided by the claims in the database,
-which is what makes several replicas, restarts and a manual ``crm-bot digest --send`` safe.
+so), so it only decides *when* to look; *whether* to act is decided in the database: the claims of
+digests, which make several replicas, restarts and a manual ``crm-bot digest --send`` safe, and the
+date of the kept scores under the scoring lock (``crm_core.analytics.scoring``), which makes the day
+scored once. Two jobs, so a slow scoring never holds back a digest, nor a failing digest the scores.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
 
 from bot.jobs.digests import DigestSender
 from crm_core.actor import Actor
+from crm_core.analytics.scoring import Outcome, score_if_due
 from crm_core.rules.service import apply_follow_up_rules
 from crm_core.store import transaction
 
@@ -38,19 +43,35 @@ def tick(sender: DigestSender, now: dt.datetime) -> None:
         )
 
 
+def score_tick(engine: Engine, now: dt.datetime, team_timezone: str) -> None:
+    """Score the day once it has begun where the team is (CRM_TIMEZONE): the first tick of the day
+    in any replica scores, every other tick finds the scores kept and does nothing."""
+    today = now.astimezone(ZoneInfo(team_timezone)).date()
+    with transaction(engine) as session:
+        run = score_if_due(session, today=today)
+    if run.outcome is Outcome.SCORED:
+        log.info("scores as of %s kept for %d customers", today, run.customers)
+
+
 def start_scheduler(
     sender: DigestSender, *, clock: Callable[[], dt.datetime], minutes: int = TICK_MINUTES
 ) -> BackgroundScheduler:
-    """Start ticking now (digests missed while down go out at once) and every ``minutes`` after."""
+    """Start ticking now (digests missed while down go out at once, a day not scored yet is scored)
+    and every ``minutes`` after. Scores are dated in the team's time zone, the sender's default."""
     scheduler = BackgroundScheduler(timezone=dt.UTC)
-    scheduler.add_job(
-        lambda: tick(sender, clock()),
-        IntervalTrigger(minutes=minutes),
-        id="digests",
-        next_run_time=clock(),
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=None,
-    )
+    jobs: dict[str, Callable[[], None]] = {
+        "scoring": lambda: score_tick(sender.engine, clock(), sender.default_timezone),
+        "digests": lambda: tick(sender, clock()),
+    }
+    for job_id, job in jobs.items():
+        scheduler.add_job(
+            job,
+            IntervalTrigger(minutes=minutes),
+            id=job_id,
+            next_run_time=clock(),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
     scheduler.start()
     return scheduler

@@ -49,8 +49,9 @@ def register(app: App, deps: Deps) -> None:
 
 def open_profile(request: UserRequest) -> None:
     session = request.session
-    profile = load_profile(session, actor=request.actor, external_id=request.action_value)
-    blocks = render_profile_card(profile, language=request.language, today=request.today())
+    today = request.today()
+    profile = load_profile(session, actor=request.actor, external_id=request.action_value, today=today)
+    blocks = render_profile_card(profile, language=request.language, today=today)
     request.reply(request.t("profile.fallback", name=escape(profile.customer.name)), blocks, replace=True)
 
 
@@ -142,7 +143,7 @@ def _redraw(
     if clicked.in_digest:  # the digest is left as it was sent, a record of the morning
         return lambda notice: request.reply(notice)
     if clicked.customer is not None:
-        profile = load_profile(session, actor=request.actor, external_id=clicked.customer)
+        profile = load_profile(session, actor=request.actor, external_id=clicked.customer, today=today)
         blocks = render_profile_card(profile, language=request.language, today=today)
     else:
         follow_ups = open_follow_ups(session, owner_id=request.user_id)

@@ -56,8 +56,9 @@ def find_customer(request: UserRequest) -> None:
     command = request.parsed(Find)
     session = request.session
     customer = resolve_customer(session, query=command.query)
-    profile = load_profile(session, actor=request.actor, external_id=customer.external_id)
-    blocks = render_profile_card(profile, language=request.language, today=request.today())
+    today = request.today()
+    profile = load_profile(session, actor=request.actor, external_id=customer.external_id, today=today)
+    blocks = render_profile_card(profile, language=request.language, today=today)
     request.reply(request.t("profile.fallback", name=escape(customer.name)), blocks)
 
 

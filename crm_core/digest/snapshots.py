@@ -1,10 +1,14 @@
-"""Keeping what a day's snapshot found: scores for the profile card, KPIs for the trend chart."""
+"""Keeping what a day's snapshot found for the weekly trend chart: the team's and each owner's KPIs.
+
+Customers' scores are kept by the scoring job (``crm_core.analytics.scoring``), not here: the
+profile card needs them whether or not anyone gets a digest.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from crm_core.analytics.stored import TEAM_SCOPE, KpiPoint, record_kpis, scores_stored_on, store_scores
+from crm_core.analytics.stored import TEAM_SCOPE, KpiPoint, record_kpis
 from crm_core.digest.content import KpiLine, TeamSnapshot
 
 
@@ -19,12 +23,8 @@ def _point(snapshot: TeamSnapshot, kpis: KpiLine) -> KpiPoint:
     )
 
 
-def keep_snapshot(session: Session, snapshot: TeamSnapshot) -> None:
-    """Store the snapshot's scores and KPIs, unless a snapshot of the same or a later day already did."""
-    stored_on = scores_stored_on(session)
-    if stored_on is not None and stored_on >= snapshot.local_date:
-        return
-    store_scores(session, scores=snapshot.customers, scored_on=snapshot.local_date)
+def keep_kpis(session: Session, snapshot: TeamSnapshot) -> None:
+    """Keep the snapshot's KPIs under its day; keeping a day again replaces that day's."""
     scopes = [(TEAM_SCOPE, snapshot.kpis), *snapshot.kpis_by_owner.items()]
     for owner_id, kpis in scopes:
         if kpis is not None:

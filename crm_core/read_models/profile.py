@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, can
 from crm_core.actor import Actor
 from crm_core.analytics.reasons import Reason
+from crm_core.analytics.scoring import score_before_any_scoring
 from crm_core.analytics.stored import latest_score
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
@@ -56,8 +57,15 @@ class ProfileView:
     churn_risk: ChurnRisk | None = None
 
 
-def load_profile(session: Session, *, actor: Actor, external_id: str) -> ProfileView:
-    """The profile of one customer as ``actor``'s role may see it; audited like any read of a customer."""
+def load_profile(
+    session: Session, *, actor: Actor, external_id: str, today: dt.date | None = None
+) -> ProfileView:
+    """The profile of one customer as ``actor``'s role may see it; audited like any read of a customer.
+
+    ``today`` is the viewer's date: before any scoring run has kept scores, the customer's segment
+    and churn risk are computed as of it (a card shown right after the first import has them).
+    Without it, they come only from kept scores.
+    """
     customer = get_customer(session, actor=actor, external_id=external_id)
     revenue = can(actor, Permission.READ_REVENUE)
     return ProfileView(
@@ -67,13 +75,17 @@ def load_profile(session: Session, *, actor: Actor, external_id: str) -> Profile
         ),
         open_follow_ups=tuple(open_follow_ups(session, customer_id=customer.id)),
         purchases=purchase_summary(session, customer_id=customer.id) if revenue else None,
-        **_analytics(session, customer.id, sees_purchases=revenue),
+        **_analytics(session, customer.id, sees_purchases=revenue, today=today),
     )
 
 
-def _analytics(session: Session, customer_id: int, *, sees_purchases: bool) -> dict[str, Any]:
-    """Segment and churn risk from the day's stored scores (none before the first scoring)."""
+def _analytics(
+    session: Session, customer_id: int, *, sees_purchases: bool, today: dt.date | None
+) -> dict[str, Any]:
+    """Segment and churn risk from the kept scores, or computed as of ``today`` before any are kept."""
     score = latest_score(session, customer_id=customer_id)
+    if score is None and today is not None:
+        score = score_before_any_scoring(session, customer_id=customer_id, today=today)
     if score is None:
         return {}
     reason = score.reasons.for_viewer(sees_purchases=sees_purchases)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import click
+from sqlalchemy.orm import Session
 
 from bot.blocks.as_text import blocks_to_text
 from bot.blocks.digest import render_digest
@@ -14,6 +16,7 @@ from bot.jobs.digests import DigestSender, worker_name
 from bot.messages import language_of
 from bot.request.people import People
 from bot.transport.web_api import make_web_client
+from crm_core.access.resolve import role_of
 from crm_core.digest.content import digest_for, take_snapshot
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.store import transaction
@@ -64,12 +67,32 @@ def digest(
 
 def _print(context: CliContext, local_date: dt.date, user_id: str | None, lang: str | None) -> None:
     with transaction(context.engine()) as session:
-        member = get_member(session, user_id) if user_id else TEAM_VIEW
-        if member is None:
-            raise NotFound(f"{user_id} is not in the team: `crm-bot team list` shows who is")
+        member = _member_or_newcomer(context, session, user_id) if user_id else TEAM_VIEW
         snapshot = take_snapshot(session, local_date=local_date)
     language = lang or language_of(member.effective_locale)
     click.echo(blocks_to_text(render_digest(digest_for(snapshot, member), language=language)))
+
+
+def _member_or_newcomer(context: CliContext, session: Session, user_id: str) -> MemberView:
+    """The member ``user_id``; for someone not in the team yet, the role the app would give them.
+
+    Whoever uses crm-bot first without being added gets ``CRM_DEFAULT_ROLE`` (or admin, when listed
+    in ``CRM_ADMINS``), so that is the digest worth showing; said on stderr, to keep stdout the digest.
+    """
+    member = get_member(session, user_id)
+    if member is not None:
+        return member
+    settings = context.settings
+    role = role_of(session, user_id=user_id, admins=settings.admins, default_role=settings.default_role)
+    if role is None:
+        raise NotFound(
+            f"{user_id} is not in the team and CRM_DEFAULT_ROLE is none, so they get no digest: "
+            "`crm-bot team list` shows who is in the team"
+        )
+    click.echo(
+        f"crm-bot: {user_id} is not in the team yet: the digest as their role {role} would get it", err=True
+    )
+    return dataclasses.replace(TEAM_VIEW, slack_user_id=user_id, role=role)
 
 
 def _send(context: CliContext, local_date: dt.date) -> None:

@@ -22,7 +22,7 @@ MESSAGES: dict[str, str] = {
     "usage.unclosed_quote": "顧客名の {quote} が閉じられていません。例: `/crm log 「山田商事」 電話 …`",
     "usage.find": "誰を探しますか？ `/crm find &lt;名前 | メール | 電話番号&gt;`",
     "usage.log": "{missing}がありません。使い方: `/crm log &lt;顧客&gt; &lt;種類&gt; &lt;内容…&gt;`（例: `/crm log 山田商事 電話 見積もりの依頼`）",
-    "usage.unknown_kind": "「{kind}」はやり取りの種類ではありません。`/crm help` で種類を確認できます。",
+    "usage.unknown_kind": "「{kind}」はやり取りの種類ではありません。種類: `電話`、`面談`、`メール`、`チャット`、`メモ`、`サポート`（`call`、`meeting`、`email`、`chat`、`note`、`support` も使えます）。例: `/crm log Acme 電話 見積もりの依頼`",
     "usage.followup": "{missing}がありません。使い方: `/crm followup &lt;顧客&gt; &lt;いつ&gt; [メモ…]`（例: `/crm followup 山田商事 明日 見積もり送付`）",
     "usage.bad_when": "「{when}」から日付を読み取れませんでした。`2026-12-01`、`明日`、`3日後`、`来週` などを使ってください。",
     "usage.when_past": "「{when}」は {date} で、すでに過ぎています。フォローアップは今日以降にしてください。",

@@ -229,6 +229,8 @@ _QUOTES: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 _WORD = re.compile(r"\S+")
+# A word with a digit or an @ is an external id, a phone number or an e-mail: a customer on its own.
+_IDENTIFIER = re.compile(r"[0-9@]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +385,10 @@ def _first_kind_after_name(text: str, words: list[_Word]) -> tuple[int, str]:
         raise UsageError("usage.unknown_kind", {"kind": text[refused.start : refused.end]})
     if _kind_of(words[0]) is not None:
         raise UsageError("usage.log", {"missing": "customer"})
+    if len(words) > 1 and _IDENTIFIER.search(words[0].key):
+        # An id, e-mail or phone ("log C1-00001 fax hello") is the whole customer, so the next word
+        # stands where the kind belongs: name it, rather than say that a kind is missing.
+        raise UsageError("usage.unknown_kind", {"kind": text[words[1].start : words[1].end]})
     raise UsageError("usage.log", {"missing": "kind"})
 
 

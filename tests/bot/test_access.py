@@ -181,4 +181,4 @@ def test_support_sees_contact_details_and_the_timeline_but_no_revenue(
     assert "buyer@acme.example" in support and "03-1234-5678" in support and "asked for a quote" in support
     assert "purchase" not in support.lower() and "1,200" not in support
     sales = reply_to(sender, slack, "find acme", user=SALES)
-    assert "1 purchases · 1,200.00 USD" in sales
+    assert "1 purchase · 1,200.00 USD" in sales

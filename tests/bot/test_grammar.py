@@ -195,6 +195,10 @@ def test_kinds_are_the_models_minus_purchase() -> None:
         ('log "Acme" call   ', "usage.log", {"missing": "summary"}),
         ('log "Acme" cal Discussed', "usage.unknown_kind", {"kind": "cal"}),
         ("log Acme purchase bought 3", "usage.unknown_kind", {"kind": "purchase"}),
+        # An id, e-mail or phone is the whole customer: the word after it is a kind that is not one.
+        ("log C1-00001 fax hello", "usage.unknown_kind", {"kind": "fax"}),
+        ("log ann@acme.example fax", "usage.unknown_kind", {"kind": "fax"}),
+        ("log 090-1111-2222 ファックス 送った", "usage.unknown_kind", {"kind": "ファックス"}),
         ('log "Acme Inc call x', "usage.unclosed_quote", {"quote": '"'}),
         ("log 「Acme call x", "usage.unclosed_quote", {"quote": "「"}),
     ],

@@ -164,3 +164,26 @@ def test_backtest_without_enough_repeat_buyers_says_what_to_do(crm: Crm, engine:
     assert result.exit_code == 2
     assert "too few customers had bought twice by 2020-01-01" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fit_without_json_prints_the_model_as_text(crm: Crm, engine: Engine) -> None:
+    _shop(engine)
+    result = crm("analytics", "fit", "--date", TODAY.isoformat())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(
+        "Churn model (BG/NBD) as of 2026-11-25, fitted on the purchases of 15 of 16 customers"
+    )
+    assert "  r " in result.stdout and " alpha " in result.stdout
+
+
+def test_fit_without_json_on_an_empty_store_says_there_is_no_model(crm: Crm) -> None:
+    result = crm("analytics", "fit")
+    assert result.exit_code == 0, result.stderr
+    assert "not fitted" in result.stdout
+
+
+def test_scores_write_csv_without_being_told_to(crm: Crm, engine: Engine) -> None:
+    _shop(engine)
+    result = crm("analytics", "scores", "--date", TODAY.isoformat())
+    assert result.exit_code == 0, result.stderr
+    assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 16

@@ -59,12 +59,35 @@ def test_bad_digest_requests_are_one_line_errors(crm: Crm, engine: Engine) -> No
     for args, expected in [
         (("digest",), "--print"),
         (("digest", "--print", "--send"), "--print"),
-        (("digest", "--print", "--user", "U0NOBODY"), "not in the team"),
     ]:
         result = crm(*args)
         assert result.exit_code == 2
         assert expected in result.stderr
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_print_for_someone_not_in_the_team_shows_what_the_default_role_gets(crm: Crm, engine: Engine) -> None:
+    _store(engine)
+    result = crm("digest", "--print", "--date", "2026-11-25", "--user", "U0NEWCOMER")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        result.stderr
+        == "crm-bot: U0NEWCOMER is not in the team yet: the digest as their role sales would get it\n"
+    )
+    # A sales rep's digest holds their own follow-ups: a newcomer has none yet.
+    assert "Your digest for 2026-11-25" in result.stdout
+    assert "Acme Inc." not in result.stdout and "Globex" not in result.stdout
+
+
+def test_print_for_someone_not_in_the_team_when_newcomers_are_refused(
+    crm: Crm, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store(engine)
+    monkeypatch.setenv("CRM_DEFAULT_ROLE", "none")
+    result = crm("digest", "--print", "--user", "U0NEWCOMER")
+    assert result.exit_code == 2
+    assert "not in the team and CRM_DEFAULT_ROLE is none" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_send_needs_a_bot_token(crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:

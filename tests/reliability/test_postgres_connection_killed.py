@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 APP_NAME = "crm-reliability-app"
 SETTLED = 30.0
-LOGGED = ":white_check_mark: Logged: Call with *Acme Inc.*."
+LOGGED = ":white_check_mark: Logged: Call with *Acme Inc.*"
 APOLOGY = ":warning: Sorry, something went wrong on our side and nothing was saved. Please try again."
 
 

@@ -91,7 +91,7 @@ def test_a_reply_that_times_out_but_reached_slack_is_not_followed_by_an_apology(
     slack.wait_for(RESPONSE_URL, where=lambda call: call.path == path and "Logged" in call.text)
     assert interactions(engine) == 1
     assert [reply.text for reply in slack.replies(sent.response_id)] == [
-        ":white_check_mark: Logged: Call with *Acme Inc.*."
+        ":white_check_mark: Logged: Call with *Acme Inc.*"
     ]
 
 

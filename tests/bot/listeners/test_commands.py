@@ -104,7 +104,7 @@ def test_find_shows_the_profile_card(
     assert "Acme Inc." in card and "Acme Holdings" in card and "buyer@acme.example" in card
     assert "Asked for a quote" in card and f"<{PERMALINK}|thread>" in card and f"<@{SALES}>" in card
     assert "send quote" in card and "overdue by 2 d" in card
-    assert "1 purchases · 12,000 JPY · last on 2026-02-01" in card
+    assert "1 purchase · 12,000 JPY · last on 2026-02-01" in card
 
 
 def test_a_bare_query_finds_too_and_the_read_is_audited(
@@ -160,7 +160,7 @@ def test_log_records_an_interaction_by_the_slack_user(
     sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
 ) -> None:
     reply = ask(sender, slack, 'log "Acme Inc." call Asked for a quote <b> & more')
-    assert reply == ":white_check_mark: Logged: Call with *Acme Inc.*."
+    assert reply == ":white_check_mark: Logged: Call with *Acme Inc.*"  # one full stop after "Inc."
     [logged] = interactions(engine)
     assert (logged.kind, logged.summary, logged.author, logged.source) == (
         "call",

@@ -84,7 +84,7 @@ def test_logging_from_the_modal_saves_the_interaction_and_a_follow_up(
     assert logged.occurred_at == dt.datetime(2026, 3, 2, 12)
     [follow_up] = rows(engine, FollowUp)
     assert (follow_up.due_on, follow_up.owner_id) == (dt.date(2026, 3, 9), SALES)
-    assert confirmation(slack) == ":white_check_mark: Logged: Meeting with *Acme Inc.*."
+    assert confirmation(slack) == ":white_check_mark: Logged: Meeting with *Acme Inc.*"
 
 
 def test_a_log_dated_today_keeps_the_time_it_was_logged(

@@ -9,7 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 from sqlalchemy import Engine
 
-from bot.listeners import actions, commands, events, home, options, reassign, shortcuts, views
+from bot.listeners import (
+    actions,
+    commands,
+    events,
+    functions,
+    home,
+    options,
+    reactions,
+    reassign,
+    shortcuts,
+    views,
+)
 from bot.request import errors
 from bot.request.deps import Deps, utc_now
 from bot.request.people import People
@@ -69,7 +80,8 @@ def create_app(
         inbox=Inbox(engine),
     )
     errors.register(app, deps)
-    for surface in (commands, actions, views, options, reassign, shortcuts, events, home):
+    surfaces = (commands, actions, views, options, reassign, shortcuts, events, home, functions, reactions)
+    for surface in surfaces:
         surface.register(app, deps)
     if sweep_inbox:
         assert deps.inbox is not None

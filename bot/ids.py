@@ -19,6 +19,8 @@ class ActionId(StrEnum):
     CREATE_CUSTOMER = "customer.create"
     REASSIGN = "follow_up.reassign"
     SHARE_PROFILE = "profile.share"
+    LOG_REACTED_TO = "reaction.log_to"  # a candidate's button in the DM after a log reaction
+    PICK_REACTED_TO = "reaction.pick"  # the customer picker in that DM
 
 
 class CallbackId(StrEnum):

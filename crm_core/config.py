@@ -6,6 +6,7 @@ Only entry points load ``.env`` (see ``bot.cli``); everything below takes a ``Se
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,9 @@ from crm_core.identity.phones import DEFAULT_PHONE_REGION, is_phone_region
 
 DEFAULT_DATABASE_URL = "sqlite:///crm.sqlite3"
 ROLES = ("admin", "manager", "sales", "support")
+DEFAULT_LOG_REACTION = "memo"
+# Slack's emoji names: lower-case letters, digits, and - _ + ' (as in "+1", "memo", "white_check_mark").
+_EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
 NO_ROLE = "none"  # as CRM_DEFAULT_ROLE: people not in the team are refused until an admin adds them
 
 
@@ -29,6 +33,7 @@ class Settings:
     admins: tuple[str, ...] = ()
     default_role: str = "sales"
     phone_region: str = DEFAULT_PHONE_REGION  # where numbers written without a country code are
+    log_reaction: str = DEFAULT_LOG_REACTION  # the emoji (name, no colons) whose reaction logs a message
 
     @property
     def uses_default_store(self) -> bool:
@@ -63,6 +68,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"CRM_PHONE_REGION={phone_region!r} is not a known region: use a two-letter country code "
             "such as JP or US"
         )
+    log_reaction = env.get("CRM_LOG_REACTION", "").strip().strip(":") or DEFAULT_LOG_REACTION
+    if not _EMOJI_NAME.fullmatch(log_reaction):
+        raise ConfigError(
+            f"CRM_LOG_REACTION={log_reaction!r} is not an emoji name: write it as Slack does, such as memo"
+        )
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
@@ -73,4 +83,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         admins=admins,
         default_role=default_role,
         phone_region=phone_region,
+        log_reaction=log_reaction,
     )

@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 
 RESPONSE_URL = "response_url"
 WORKSPACE_URL = "https://fake-workspace.slack.com/"
-JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files")
+JSON_FIELDS = ("blocks", "view", "attachments", "metadata", "files", "outputs")
 UPLOAD_PATH = "/upload/"
 UPLOAD = "file upload"  # the recorded "method" of a file's bytes arriving at its upload URL
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})  # called with the app-level token, not the bot's
+RUNNING = "running"  # a workflow step's state until functions.completeSuccess / completeError ends it
 Handler = Callable[["FakeSlack", dict[str, Any]], dict[str, Any]]
 
 
@@ -107,6 +108,8 @@ class _State:
     gates: list[threading.Event] = field(default_factory=list)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     socket_mode_url: Callable[[], str] | None = None
+    executions: dict[str, str] = field(default_factory=dict)  # function_execution_id → state
+    step_ends: dict[str, dict[str, Any]] = field(default_factory=dict)  # the call that ended each step
 
 
 class _LoggingServer(ThreadingHTTPServer):
@@ -186,6 +189,46 @@ class FakeSlack:
         """Messages ``conversations.replies`` returns for this thread (the parent first)."""
         with self._changed:
             self._state.threads[(channel, thread_ts)] = [{"ts": thread_ts, **messages[0]}, *messages[1:]]
+
+    def run_function(self, execution_id: str) -> str:
+        """A workflow step Slack is about to run: the token (``xwfp-``) its event carries, valid until
+        the step is completed, as Slack's workflow tokens are."""
+        with self._changed:
+            self._state.executions[execution_id] = RUNNING
+        return self._function_token(execution_id)
+
+    @staticmethod
+    def _function_token(execution_id: str) -> str:
+        return f"xwfp-{execution_id}"
+
+    def _running_function_token(self, presented: str) -> bool:
+        with self._changed:
+            return any(
+                presented == self._function_token(fx) and state == RUNNING
+                for fx, state in self._state.executions.items()
+            )
+
+    def _end_function(self, call_params: dict[str, Any], state: str) -> dict[str, Any]:
+        execution_id = str(call_params.get("function_execution_id", ""))
+        with self._changed:
+            known = self._state.executions.get(execution_id)
+            if known is None:
+                return {"ok": False, "error": "function_execution_not_found"}
+            if known != RUNNING:
+                return {"ok": False, "error": "execution_not_in_running_state"}
+            self._state.executions[execution_id] = state
+            self._state.step_ends[execution_id] = dict(call_params)
+        return {"ok": True}
+
+    def step_state(self, execution_id: str) -> str | None:
+        """``running``, ``completed`` or ``failed``; None for a step never run."""
+        with self._changed:
+            return self._state.executions.get(execution_id)
+
+    def step_ended_with(self, execution_id: str) -> dict[str, Any] | None:
+        """The parameters of the call that ended the step (its ``outputs`` or its ``error``)."""
+        with self._changed:
+            return self._state.step_ends.get(execution_id)
 
     def fail_next(
         self,
@@ -305,6 +348,14 @@ class FakeSlack:
         with self._changed:
             return self._state.threads.get((channel, ts))
 
+    def _reply_in_a_thread(self, channel: str, ts: str) -> dict[str, Any] | None:
+        with self._changed:
+            for (in_channel, parent), messages in self._state.threads.items():
+                for message in messages[1:]:
+                    if in_channel == channel and message.get("ts") == ts:
+                        return {"thread_ts": parent, **message}
+        return None
+
     def _remember_message(self, channel: str, message: dict[str, Any]) -> None:
         with self._changed:
             self._state.history[channel].append(message)
@@ -411,6 +462,9 @@ def _auth_error(slack: FakeSlack, method: str, params: dict[str, Any], headers: 
         (slack.app_token, slack.token) if method in APP_TOKEN_METHODS else (slack.token, slack.app_token)
     )
     if presents(expected):
+        return None
+    token = headers.get("authorization", "").removeprefix("Bearer ") or str(params.get("token", ""))
+    if method not in APP_TOKEN_METHODS and slack._running_function_token(token):
         return None
     return "not_allowed_token_type" if presents(other) else "invalid_auth"
 
@@ -537,10 +591,18 @@ def _users_info(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _conversations_replies(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
-    messages = slack._thread_messages(str(params.get("channel")), str(params.get("ts")))
+    """A thread by its parent's ts; by a reply's ts, that reply alone (with its ``thread_ts``)."""
+    channel, ts = str(params.get("channel")), str(params.get("ts"))
+    messages = slack._thread_messages(channel, ts)
     if messages is None:
-        return {"ok": False, "error": "thread_not_found"}
-    return {"ok": True, "messages": messages, "has_more": False}
+        reply = slack._reply_in_a_thread(channel, ts)
+        if reply is None:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": [reply], "has_more": False}
+    if len(messages) > 1:  # Slack marks every message of a thread with the parent's ts
+        messages = [{"thread_ts": ts, **m} for m in messages]
+    limit = int(params.get("limit") or 1000)
+    return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
 
 
 def _get_permalink(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
@@ -570,6 +632,18 @@ def _complete_upload(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]
     if not files:
         return {"ok": False, "error": "invalid_arguments"}
     return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+
+
+def _complete_success(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(params.get("outputs"), dict):
+        return {"ok": False, "error": "invalid_arguments"}
+    return slack._end_function(params, "completed")
+
+
+def _complete_error(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("error"):
+        return {"ok": False, "error": "invalid_arguments"}
+    return slack._end_function(params, "failed")
 
 
 def _auth_test(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
@@ -610,4 +684,6 @@ _METHODS: dict[str, Handler] = {
     "conversations.history": _conversations_history,
     "files.getUploadURLExternal": _get_upload_url,
     "files.completeUploadExternal": _complete_upload,
+    "functions.completeSuccess": _complete_success,
+    "functions.completeError": _complete_error,
 }

@@ -195,6 +195,20 @@ MESSAGES: dict[str, str] = {
     # threads logged from Slack (message shortcut, mentions)
     "thread.logged": ":white_check_mark: Logged this thread to *{customer}*'s timeline ({kind}).",
     "thread.updated": ":arrows_counterclockwise: Updated this thread on *{customer}*'s timeline ({kind}) with its latest messages.",
+    # Workflow Builder steps: plain text, shown to a workflow's author in its activity
+    "step.ambiguous": "Several customers match '{query}': use the external id or e-mail.",
+    "step.no_match": "No customer matches '{query}': check the name, or use the external id or e-mail.",
+    "step.input_missing": "The input '{input}' is empty: fill it in this step's settings in Workflow Builder.",
+    "step.unexpected": "Something went wrong in crm-bot and nothing was saved: run the workflow again.",
+    "step.summary": "{name} ({external_id}) · segment: {segment} · churn risk: {risk} · open follow-ups: {follow_ups}",
+    "step.not_scored": "not scored yet",
+    "step.risk_low": "low",
+    # logging by reaction (CRM_LOG_REACTION)
+    "reaction.pick_none": "You reacted to <{link}|a message> to log it, but it names no customer I know. Pick one and I will log the message (and its thread):",
+    "reaction.pick_several": "You reacted to <{link}|a message> to log it, and it names several customers. Pick the one it is about:",
+    "reaction.pick_button": "Log to {customer}",
+    "reaction.pick_placeholder": "Another customer…",
+    "reaction.picked": ":white_check_mark: Logged <{link}|that message> to *{customer}*'s timeline ({kind}).",
     # App Home
     "home.hint": "Type `/crm help` in any channel to find customers, log what happened and set follow-ups.",
     "home.recent": "Recently touched customers",

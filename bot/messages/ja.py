@@ -195,6 +195,20 @@ MESSAGES: dict[str, str] = {
     # threads logged from Slack (message shortcut, mentions)
     "thread.logged": ":white_check_mark: このスレッドを *{customer}* の履歴に記録しました（{kind}）。",
     "thread.updated": ":arrows_counterclockwise: *{customer}* の履歴にあるこのスレッドを最新の内容に更新しました（{kind}）。",
+    # Workflow Builder steps: plain text, shown to a workflow's author in its activity
+    "step.ambiguous": "「{query}」に当てはまる顧客が複数います。外部 ID かメールアドレスを指定してください。",
+    "step.no_match": "「{query}」に当てはまる顧客がいません。名前を確かめるか、外部 ID かメールアドレスを指定してください。",
+    "step.input_missing": "入力「{input}」が空です。Workflow Builder でこのステップの設定に入れてください。",
+    "step.unexpected": "crm-bot で問題が起きたため何も保存されていません。ワークフローをもう一度実行してください。",
+    "step.summary": "{name}（{external_id}）・セグメント: {segment}・離反リスク: {risk}・未完了のフォローアップ: {follow_ups} 件",
+    "step.not_scored": "未算出",
+    "step.risk_low": "低",
+    # logging by reaction (CRM_LOG_REACTION)
+    "reaction.pick_none": "<{link}|メッセージ>に記録のリアクションが付きましたが、知っている顧客の名前がありません。顧客を選ぶとメッセージ（とスレッド）を記録します:",
+    "reaction.pick_several": "<{link}|メッセージ>に記録のリアクションが付きましたが、複数の顧客の名前があります。どの顧客のことか選んでください:",
+    "reaction.pick_button": "{customer} に記録",
+    "reaction.pick_placeholder": "ほかの顧客…",
+    "reaction.picked": ":white_check_mark: <{link}|そのメッセージ>を *{customer}* の履歴に記録しました（{kind}）。",
     # App Home
     "home.hint": "どのチャンネルでも `/crm help` と入力すると、顧客の検索・やり取りの記録・フォローアップの設定ができます。",
     "home.recent": "最近やり取りした顧客",

@@ -14,13 +14,16 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.blocks.customers import render_candidates, render_no_match
+from bot.blocks.as_text import slack_to_plain
+from bot.blocks.customers import candidates_title, render_candidates, render_no_match
 from bot.blocks.home import render_refusal_home
 from bot.blocks.limits import escape
 from bot.messages import has_message
 from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import Declaration
+from bot.request.pending import PendingChoice
+from bot.request.steps import StepInputMissing, fail_step, is_step
 from bot.request.user_request import UserRequest
 from bot.transport.bolt_requests import SIGNATURE_VERIFIED
 from bot.transport.log_lines import printable, where
@@ -87,7 +90,10 @@ def _finished_after(error: Exception, request: UserRequest) -> bool:
 
 
 def report(error: Exception, request: UserRequest) -> None:
-    """Tell the user what went wrong, as far as they can act on it."""
+    """Tell the user what went wrong, as far as they can act on it; a workflow step ends with it."""
+    if is_step(request.body):
+        _end_step(error, request)
+        return
     if not request.user_id:  # a payload that names nobody (Slack sends none such): nobody to tell
         log.warning("%s while answering a request from no user (%s)", type(error).__name__, _kind(request))
         return
@@ -102,20 +108,39 @@ def report(error: Exception, request: UserRequest) -> None:
         )
 
 
+def _end_step(error: Exception, request: UserRequest) -> None:
+    """A Workflow Builder step has no one to reply to: it fails, saying what its workflow's author can fix."""
+    if isinstance(error, Ambiguous | NoMatch):
+        key = "step.ambiguous" if isinstance(error, Ambiguous) else "step.no_match"
+        message = request.t(key, query=str(error.params.get("query", "")))
+    elif isinstance(error, StepInputMissing):
+        message = request.t("step.input_missing", input=error.name)
+    elif isinstance(error, UsageError | CrmError):
+        message = slack_to_plain(describe(error, request))
+    else:
+        log.error("unexpected %s at %s while running a workflow step", type(error).__name__, where(error))
+        message = request.t("step.unexpected")
+    try:
+        fail_step(request, message)
+    except Exception as failure:
+        log.error("could not end a workflow step after %s: %s", type(error).__name__, type(failure).__name__)
+
+
 def _tell(error: Exception, request: UserRequest) -> None:
     if isinstance(error, Forbidden) and request.on_home:  # the tab itself says it, where they look
         request.publish_home(render_refusal_home(describe(error, request)))
     elif isinstance(error, Ambiguous):
-        query = str(error.params.get("query", ""))
+        query, language = str(error.params.get("query", "")), request.language
+        pending = error.pending if isinstance(error, PendingChoice) else None
         request.reply(
-            request.t("customer.ambiguous", query=escape(query)),
-            render_candidates(query, error.candidates, language=request.language),
+            candidates_title(query, len(error.candidates), language=language),
+            render_candidates(query, error.candidates, language=language, pending=pending),
         )
     elif isinstance(error, NoMatch):
         query = str(error.params.get("query", ""))
         request.reply(
-            request.t("customer.no_match", query=escape(query)),
-            render_no_match(query, error.suggestions, language=request.language),
+            request.t(error.key or "customer.no_match", query=escape(query)),
+            render_no_match(query, error.suggestions, language=request.language, contact=error.contact),
         )
     elif isinstance(error, UsageError | CrmError):
         request.reply(describe(error, request))

@@ -38,6 +38,7 @@ from bot.blocks.limits import Block
 from bot.messages import t
 from bot.request.deps import Deps, utc_now
 from bot.request.people import Person, zone_or_none
+from bot.request.steps import personless_actor
 from bot.request.units import Unit, open_unit
 from bot.transport.web_api import post_to_response_url
 from crm_core.access.resolve import resolve_access
@@ -148,6 +149,9 @@ class UserRequest:
         self._actor = self.actor
 
     def _resolve_actor(self) -> Actor:
+        workflow = personless_actor(self.body)  # a Workflow Builder step that names nobody
+        if workflow is not None:
+            return workflow
         is_guest, settings = self.is_guest, self.deps.settings  # may ask Slack: not inside the transaction
         with reading(self.engine) as session:
             access = resolve_access(

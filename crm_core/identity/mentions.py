@@ -41,12 +41,20 @@ Span = tuple[int, int, int]  # start, end (in the normalised text), customer id
 
 def customer_named_in(session: Session, *, text: str) -> CustomerView | None:
     """The one customer ``text`` names, or None when it names nobody or several (see module doc)."""
+    named = customers_named_in(session, text=text, limit=2)
+    return named[0] if len(named) == 1 else None
+
+
+def customers_named_in(session: Session, *, text: str, limit: int = 10) -> list[CustomerView]:
+    """Every customer ``text`` names (at most ``limit``, by name), for a person to pick one from."""
     scanned = unicodedata.normalize("NFKC", text[:MAX_SCANNED_CHARS])
     names = normalize_name(_POSSESSIVE.sub("", scanned))
     named = _named_by_contact(session, scanned) | _named_by_name(session, names)
-    if len(named) != 1:
-        return None
-    return CustomerView.of(session.get_one(Customer, named.pop()))
+    if not named:
+        return []
+    chosen = select(Customer).where(Customer.id.in_(named)).order_by(Customer.name).limit(limit)
+    rows = session.scalars(chosen)
+    return [CustomerView.of(row) for row in rows]
 
 
 def _named_by_contact(session: Session, text: str) -> set[int]:

@@ -41,6 +41,7 @@ def slack() -> Iterator[FakeSlack]:
         fake.add_thread(
             "C0SALES", "1700000000.000300", [{"user": SALES, "text": "<@U0JAPAN> called Acme today"}]
         )
+        fake.run_function("Fx0REPLAY")  # the workflow step the function_executed payload runs
         yield fake
 
 
@@ -84,6 +85,10 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
     "app_mention_shared_channel": (200, ["users.info", "chat.postEphemeral"]),
     "app_home_opened_messages_tab_org_install": (200, []),
     "app_home_opened_home_tab_grid_colleague": (200, ["users.info", "views.publish"]),
+    # A step naming nobody reads as the workflow; no customer matches, so the step fails.
+    "function_executed_find_customer": (200, ["users.info", "functions.completeError"]),
+    # The message names no customer: the person who reacted is asked, in a DM, to pick one.
+    "reaction_added": (200, ["chat.getPermalink", "conversations.replies", "users.info", "chat.postMessage"]),
 }
 
 
@@ -132,4 +137,5 @@ SAID: dict[str, tuple[str, ...]] = {
     "slash_command": ("/crm find",),
     "slash_command_grid_all_fields": ("No customer matches “Nobody Such Ltd”.",),
     "message_shortcut": ("What happened", "Follow up on (optional)"),
+    "reaction_added": ("names no customer I know",),
 }

@@ -80,5 +80,9 @@ class LocalSlack:
         new, self._seen = calls[self._seen :], len(calls)
         return [c for c in new if c.ok and c.method in SHOWN], settled
 
+    @property
+    def log_reaction(self) -> str:
+        return self._settings.log_reaction
+
     def home_view(self) -> dict[str, Any] | None:
         return self.fake.home_view(self.user)

@@ -1,7 +1,9 @@
 """``crm-bot console``: the product in a terminal, without a Slack workspace.
 
 Lines typed (or piped) in become what Slack would send: ``/crm …`` a signed slash command, a number
-a click on that button of the last message shown, ``home`` the App Home tab being opened. They go
+a click on that button of the last message shown, ``home`` the App Home tab being opened, ``say
+…`` a message in the channel, ``react :memo:`` a reaction to the last one said, ``step
+find_customer query=acme`` a Workflow Builder step run as you. They go
 over HTTP to the real app (``bot.console.local_app``), and whatever the app then shows (ephemeral replies,
 messages, the Home tab) is printed as text once all its listeners have finished. A modal the app
 opens is filled in field by field from the following lines, then submitted as Slack would; the
@@ -13,6 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
+import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -20,8 +25,10 @@ from typing import Any, TextIO
 from bot.blocks.as_text import blocks_to_text, element_text, mrkdwn_to_text
 from bot.console.fake_web_api import Call
 from bot.console.local_app import LocalSlack
+from bot.console.workflow_events import function_executed, reaction_added
 from bot.ids import Field
 from bot.messages import t
+from bot.request.steps import ACTING_INPUT
 
 USER = "U0CONSOLE"  # who you are by default: an admin of the console's workspace, no roles to set up
 CHANNEL = "C0CONSOLE"
@@ -80,6 +87,7 @@ class Console:
     def __init__(self, slack: LocalSlack, terminal: Terminal, *, language: str) -> None:
         self.slack, self.terminal, self.language = slack, terminal, language
         self.buttons = Buttons()
+        self.last_said: str | None = None  # the ts of the last message ``say`` posted
 
     def t(self, key: str, **params: object) -> str:
         return mrkdwn_to_text(t(self.language, key, **params))
@@ -98,8 +106,51 @@ class Console:
                 text = line.removeprefix("/crm").strip()
                 self.slack.sender.command(text, user=self.slack.user, channel=CHANNEL)
                 self.show_what_the_app_did()
+            elif line.startswith("say "):
+                self.say_in_channel(line.removeprefix("say ").strip())
+            elif line.split(maxsplit=1)[:1] == ["react"]:
+                self.react(line.removeprefix("react").strip().strip(":") or self.slack.log_reaction)
+            elif line.split(maxsplit=1)[:1] == ["step"]:
+                self.run_step(line.removeprefix("step").strip())
             elif line:
                 self.terminal.say(self.t("console.unknown"))
+
+    def say_in_channel(self, text: str) -> None:
+        """A message of yours in the console's channel, for ``react`` to react to."""
+        self.last_said = f"{time.time():.6f}"
+        self.slack.fake.add_thread(CHANNEL, self.last_said, [{"user": self.slack.user, "text": text}])
+
+    def react(self, emoji: str) -> None:
+        if self.last_said is None:
+            self.terminal.say(self.t("console.nothing_said"))
+            return
+        event = reaction_added(user=self.slack.user, channel=CHANNEL, ts=self.last_said, reaction=emoji)
+        self.slack.sender.event(event, event_id=f"EvConsole{secrets.token_hex(6)}")
+        self.show_what_the_app_did()
+
+    def run_step(self, line: str) -> None:
+        """``step <callback_id> name=value …``: the step runs as you unless its person is given."""
+        words = shlex.split(line)
+        if not words or words[0] not in ACTING_INPUT:
+            self.terminal.say(self.t("console.steps", steps=", ".join(ACTING_INPUT)))
+            return
+        callback_id = words[0]
+        inputs = {ACTING_INPUT[callback_id]: self.slack.user}
+        inputs.update(word.split("=", 1) for word in words[1:] if "=" in word)  # type: ignore[misc]
+        fx = f"Fx{secrets.token_hex(6)}"
+        event = function_executed(
+            callback_id, inputs, execution_id=fx, token=self.slack.fake.run_function(fx)
+        )
+        self.slack.sender.event(event, event_id=f"EvConsole{fx}")
+        self.show_what_the_app_did()
+        ended = self.slack.fake.step_ended_with(fx) or {}
+        if "outputs" in ended:
+            shown = "\n".join(f"  {name}: {value}" for name, value in ended["outputs"].items())
+            self.terminal.say(self.t("console.step_done", step=callback_id) + "\n" + shown + "\n")
+        else:
+            self.terminal.say(
+                self.t("console.step_failed", step=callback_id, error=ended.get("error", "?")) + "\n"
+            )
 
     def press(self, number: int) -> None:
         if not 1 <= number <= len(self.buttons.elements):

@@ -228,6 +228,10 @@ MESSAGES: dict[str, str] = {
     "console.cancelled": "Form closed; nothing was saved.",
     "console.store_empty": "The store is empty. Load sample data (customers with two years of history)?",
     "console.store_empty_note": "The store is empty: load sample data with `crm-bot demo-data`, or start the console with `--demo`.",
+    "console.nothing_said": "Say something first (`say Called Acme about the late order`), then react to it.",
+    "console.steps": "Steps: {steps}. Example: `step find_customer query=acme`",
+    "console.step_done": "Step {step} completed:",
+    "console.step_failed": "Step {step} failed: {error}",
     # everything else
     # admin commands
     "usage.admin": "Admin commands: `/crm admin role @someone &lt;role&gt;` (roles: admin, manager, sales, support) and `/crm admin audit &lt;customer&gt;`.",

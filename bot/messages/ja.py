@@ -228,6 +228,10 @@ MESSAGES: dict[str, str] = {
     "console.cancelled": "フォームを閉じました。何も保存していません。",
     "console.store_empty": "データがまだありません。サンプルデータ（2年分の履歴がある顧客）を読み込みますか？",
     "console.store_empty_note": "データがまだありません。`crm-bot demo-data` でサンプルデータを読み込むか、`--demo` を付けてコンソールを起動してください。",
+    "console.nothing_said": "先に `say …` でメッセージを書いてから、それにリアクションしてください。",
+    "console.steps": "ステップ: {steps}。例: `step find_customer query=acme`",
+    "console.step_done": "ステップ {step} が完了しました:",
+    "console.step_failed": "ステップ {step} が失敗しました: {error}",
     # everything else
     # admin commands
     "usage.admin": "管理コマンド: `/crm admin role @ユーザー &lt;ロール&gt;`（ロール: admin, manager, sales, support）と `/crm admin audit &lt;顧客&gt;`。",

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_core.errors import ConfigError
-from crm_core.identity.phones import DEFAULT_PHONE_REGION, is_phone_region
 
 DEFAULT_DATABASE_URL = "sqlite:///crm.sqlite3"
 ROLES = ("admin", "manager", "sales", "support")
@@ -20,6 +19,9 @@ DEFAULT_LOG_REACTION = "memo"
 # Slack's emoji names: lower-case letters, digits, and - _ + ' (as in "+1", "memo", "white_check_mark").
 _EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
 NO_ROLE = "none"  # as CRM_DEFAULT_ROLE: people not in the team are refused until an admin adds them
+
+
+DEFAULT_PHONE_REGION = "JP"  # the country of numbers written without a country code
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"CRM_DEFAULT_ROLE must be one of {', '.join((*ROLES, NO_ROLE))}")
     admins = tuple(a.strip() for a in env.get("CRM_ADMINS", "").split(",") if a.strip())
     phone_region = env.get("CRM_PHONE_REGION", "").strip().upper() or DEFAULT_PHONE_REGION
+    from crm_core.identity.phones import is_phone_region  # libphonenumber's tables: only when settings load
+
     if not is_phone_region(phone_region):
         raise ConfigError(
             f"CRM_PHONE_REGION={phone_region!r} is not a known region: use a two-letter country code "

@@ -19,9 +19,9 @@ import unicodedata
 
 import phonenumbers
 
+from crm_core.config import DEFAULT_PHONE_REGION
 from crm_core.identity.normalize import phone_digits
 
-DEFAULT_PHONE_REGION = "JP"
 _region = DEFAULT_PHONE_REGION
 
 

@@ -17,6 +17,7 @@ class ActionId(StrEnum):
     SNOOZE_DAY = "follow_up.snooze_day"
     SNOOZE_WEEK = "follow_up.snooze_week"
     CREATE_CUSTOMER = "customer.create"
+    PICK_CANDIDATE = "customer.pick"  # a candidate chosen to finish a /crm log, followup or @crm log
     REASSIGN = "follow_up.reassign"
     SHARE_PROFILE = "profile.share"
     LOG_REACTED_TO = "reaction.log_to"  # a candidate's button in the DM after a log reaction

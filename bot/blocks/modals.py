@@ -75,7 +75,10 @@ def render_log_interaction_modal(
     return _modal(CallbackId.LOG_INTERACTION, "modal.log_title", language, blocks, metadata)
 
 
-def render_new_customer_modal(*, language: str, metadata: dict[str, Any], name: str = "") -> Block:
+def render_new_customer_modal(
+    *, language: str, metadata: dict[str, Any], name: str = "", email: str = "", phone: str = ""
+) -> Block:
+    """The new-customer form, filled in with what was searched for (a name, an e-mail or a phone)."""
     blocks = [
         _input(
             Field.NAME, t(language, "modal.name"), _text_input(Field.NAME, name, max_length=MAX_NAME_LENGTH)
@@ -83,13 +86,13 @@ def render_new_customer_modal(*, language: str, metadata: dict[str, Any], name: 
         _input(
             Field.EMAIL,
             t(language, "modal.email"),
-            _text_input(Field.EMAIL, "", max_length=254),
+            _text_input(Field.EMAIL, email, max_length=254),
             optional=True,
         ),
         _input(
             Field.PHONE,
             t(language, "modal.phone"),
-            _text_input(Field.PHONE, "", max_length=40),
+            _text_input(Field.PHONE, phone, max_length=40),
             optional=True,
         ),
         _input(

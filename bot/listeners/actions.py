@@ -14,12 +14,14 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
+from bot.blocks.customers import NewCustomer
 from bot.blocks.follow_ups import SNOOZE_DAYS, FollowUpButton, render_my_follow_ups
 from bot.blocks.limits import Block, escape
 from bot.blocks.modals import render_follow_up_modal, render_log_interaction_modal, render_new_customer_modal
 from bot.blocks.profile import render_profile_card, render_shared_profile_card
 from bot.blocks.text import day
 from bot.ids import ActionId
+from bot.listeners.candidates import pick_candidate
 from bot.listeners.home import home_view
 from bot.listeners.wiring import answered_later
 from bot.parsing.grammar import UsageError
@@ -38,6 +40,7 @@ def register(app: App, deps: Deps) -> None:
         ActionId.LOG_INTERACTION: reads(open_log_modal),
         ActionId.ADD_FOLLOW_UP: reads(open_follow_up_modal),
         ActionId.CREATE_CUSTOMER: reads(open_new_customer_modal),
+        ActionId.PICK_CANDIDATE: writes(pick_candidate),
         ActionId.MARK_DONE: writes(mark_done),
         ActionId.SNOOZE_DAY: writes(snooze_a_day),
         ActionId.SNOOZE_WEEK: writes(snooze_a_week),
@@ -92,9 +95,14 @@ def _open_modal_for_customer(request: UserRequest, render: Callable[..., Block])
 
 
 def open_new_customer_modal(request: UserRequest) -> None:
+    prefill = NewCustomer.decode(request.action_value)
     request.open_modal(
         render_new_customer_modal(
-            language=request.language, metadata=request.modal_metadata(), name=request.action_value
+            language=request.language,
+            metadata=request.modal_metadata(),
+            name=prefill.name,
+            email=prefill.email,
+            phone=prefill.phone,
         )
     )
 

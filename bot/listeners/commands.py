@@ -8,8 +8,10 @@ from bot.blocks.audit import render_audit
 from bot.blocks.follow_ups import render_my_follow_ups
 from bot.blocks.help import render_help
 from bot.blocks.limits import escape
+from bot.blocks.pending import FOLLOW_UP, LOG, PendingAction
 from bot.blocks.profile import render_profile_card
-from bot.blocks.text import day, mention
+from bot.blocks.text import mention
+from bot.listeners.candidates import finish
 from bot.listeners.wiring import answered_later
 from bot.parsing.command_text import typed_text
 from bot.parsing.grammar import (
@@ -24,11 +26,11 @@ from bot.parsing.grammar import (
 )
 from bot.request.deps import Deps
 from bot.request.handlers import Declared, Routed, reads, writes
+from bot.request.pending import resolve_for
 from bot.request.user_request import UserRequest
 from crm_core.access.policy import Permission, authorize
-from crm_core.follow_ups.service import add_follow_up, open_follow_ups
+from crm_core.follow_ups.service import open_follow_ups
 from crm_core.identity.search import resolve_customer
-from crm_core.interactions.service import log_interaction
 from crm_core.read_models.audit_trail import audit_events
 from crm_core.read_models.profile import load_profile
 from crm_core.team.service import add_member
@@ -64,32 +66,14 @@ def find_customer(request: UserRequest) -> None:
 
 def log_to_customer(request: UserRequest) -> None:
     command = request.parsed(Log)
-    session = request.session
-    customer = resolve_customer(session, query=command.customer)
-    log_interaction(
-        session,
-        actor=request.actor,
-        customer_external_id=customer.external_id,
-        kind=command.kind,
-        summary=command.summary,
-        occurred_at=request.now().replace(tzinfo=None),
-    )
-    kind = request.t(f"kind.{command.kind}")
-    request.reply(request.t("log.done", kind=kind, customer=escape(customer.name)))
+    pending = PendingAction(LOG, kind=command.kind, text=command.summary)
+    finish(request, resolve_for(request.session, query=command.customer, pending=pending), pending)
 
 
 def set_follow_up(request: UserRequest) -> None:
     command = request.parsed(SetFollowUp)
-    session = request.session
-    customer = resolve_customer(session, query=command.customer)
-    add_follow_up(
-        session,
-        actor=request.actor,
-        customer_external_id=customer.external_id,
-        due_on=command.due_on,
-        note=command.note,
-    )
-    request.reply(request.t("follow_up.done", customer=escape(customer.name), due=day(command.due_on)))
+    pending = PendingAction(FOLLOW_UP, due_on=command.due_on, text=command.note)
+    finish(request, resolve_for(request.session, query=command.customer, pending=pending), pending)
 
 
 def list_my_follow_ups(request: UserRequest) -> None:

@@ -18,13 +18,14 @@ from slack_bolt import App
 
 from bot.blocks.as_text import slack_to_plain
 from bot.blocks.limits import escape
+from bot.blocks.pending import THREAD, PendingAction
 from bot.listeners.wiring import answered_later
 from bot.parsing.grammar import UsageError, parse_mention
 from bot.request.deps import Deps
 from bot.request.handlers import writes
+from bot.request.pending import resolve_for
 from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
 from bot.request.user_request import UserRequest
-from crm_core.identity.search import resolve_customer
 from crm_core.interactions.service import Outcome, log_interaction
 
 
@@ -42,7 +43,9 @@ def log_mentioned_thread(request: UserRequest) -> None:
         request.client, channel=channel, thread_ts=thread_ts, bot_user_id=request.bot_user_id
     )
     session = request.session
-    customer = resolve_customer(session, query=command.customer)
+    customer = resolve_for(
+        session, query=command.customer, pending=PendingAction(THREAD, channel=channel, thread_ts=thread_ts)
+    )
     logged, outcome = log_interaction(
         session,
         actor=request.actor,

@@ -36,6 +36,12 @@ MESSAGES: dict[str, str] = {
     "part.when": "date",
     # customers
     "customer.ambiguous": "Several customers match “{query}”. Pick one:",
+    "customer.one_candidate": "No customer matches “{query}” exactly; the closest is this one:",
+    "customer.pending.log": "Choose the customer and your {kind} is logged to them, as you typed it.",
+    "customer.pending.followup": "Choose the customer and the follow-up for {due} is set with them, as you typed it.",
+    "customer.pending.thread": "Choose the customer and this thread is logged to them.",
+    "customer.pending.too_long": "What you typed is too long to carry on a button, so it is quoted in full below: choose the customer to open the form, and paste it in.",
+    "button.choose": "Choose",
     "customer.no_match": "No customer matches “{query}”.",
     "customer.no_email_match": "No customer has the e-mail address “{query}” (addresses match exactly, never by name). Press *Create customer* to add them.",
     "customer.no_phone_match": "No customer has the phone number “{query}” (numbers match exactly, never by name). Press *Create customer* to add them.",

@@ -36,6 +36,12 @@ MESSAGES: dict[str, str] = {
     "part.when": "日付",
     # customers
     "customer.ambiguous": "「{query}」に該当する顧客が複数います。選んでください:",
+    "customer.one_candidate": "「{query}」に完全に一致する顧客はいません。最も近いのはこの顧客です:",
+    "customer.pending.log": "顧客を選ぶと、入力した{kind}をその顧客に記録します。",
+    "customer.pending.followup": "顧客を選ぶと、入力したとおり {due} のフォローアップをその顧客に設定します。",
+    "customer.pending.thread": "顧客を選ぶと、このスレッドをその顧客に記録します。",
+    "customer.pending.too_long": "入力した内容はボタンに載せるには長すぎるため、下に全文を引用しました。顧客を選ぶとフォームが開くので、貼り付けてください。",
+    "button.choose": "選択",
     "customer.no_match": "「{query}」に該当する顧客はいません。",
     "customer.no_email_match": "メールアドレス「{query}」の顧客はいません（メールアドレスは完全一致で探し、名前では探しません）。*顧客を作成* で追加できます。",
     "customer.no_phone_match": "電話番号「{query}」の顧客はいません（電話番号は完全一致で探し、名前では探しません）。*顧客を作成* で追加できます。",

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, func, select
 
+from bot.blocks.customers import NewCustomer
 from bot.blocks.limits import block_problems
 from bot.console.fake_web_api import FakeSlack
 from bot.ids import ActionId
@@ -148,7 +149,9 @@ def test_no_match_suggests_names_and_offers_to_create(
     [reply] = slack.wait_for_reply(sent.response_id)
     assert "No customer matches “Akme Ink”" in reply.text
     assert "Acme Inc." in reply.text
-    assert button(reply, ActionId.CREATE_CUSTOMER)["value"] == "Akme Ink"
+    assert NewCustomer.decode(button(reply, ActionId.CREATE_CUSTOMER)["value"]) == NewCustomer(
+        name="Akme Ink"
+    )
 
 
 def test_no_match_in_japanese(sender: SlackSender, slack: FakeSlack) -> None:

@@ -1,0 +1,84 @@
+"""Finishing ``/crm log``, ``/crm followup`` or ``@crm log`` once its customer is known.
+
+The commands finish here at once when their customer is clear; when it is not, the candidate list
+(``bot.blocks.customers.render_candidates``) carries the pending action on each button and
+``pick_candidate`` finishes it with the customer chosen, replacing the list with the confirmation.
+"""
+
+from __future__ import annotations
+
+from bot.blocks.limits import escape
+from bot.blocks.pending import FOLLOW_UP, LOG, PendingAction
+from bot.blocks.text import day
+from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
+from bot.request.user_request import UserRequest
+from crm_core.customer_view import CustomerView
+from crm_core.customers.service import get_customer
+from crm_core.follow_ups.service import add_follow_up
+from crm_core.interactions.service import log_interaction
+
+
+def pick_candidate(request: UserRequest) -> None:
+    """A candidate's Choose button: finish what was typed with that customer."""
+    external_id, pending = PendingAction.decode(request.action_value)
+    customer = get_customer(request.session, actor=request.actor, external_id=external_id)
+    finish(request, customer, pending, replace=True)
+
+
+def finish(
+    request: UserRequest, customer: CustomerView, pending: PendingAction, *, replace: bool = False
+) -> None:
+    """Do ``pending`` for ``customer`` in the request's unit of work and confirm it to the asker."""
+    if pending.action == LOG:
+        said = _log(request, customer, pending)
+    elif pending.action == FOLLOW_UP:
+        said = _follow_up(request, customer, pending)
+    else:
+        said = _log_thread(request, customer, pending)
+    request.reply(said, replace=replace)
+
+
+def _log(request: UserRequest, customer: CustomerView, pending: PendingAction) -> str:
+    log_interaction(
+        request.session,
+        actor=request.actor,
+        customer_external_id=customer.external_id,
+        kind=pending.kind,
+        summary=pending.text,
+        occurred_at=request.now().replace(tzinfo=None),
+    )
+    return request.t("log.done", kind=request.t(f"kind.{pending.kind}"), customer=escape(customer.name))
+
+
+def _follow_up(request: UserRequest, customer: CustomerView, pending: PendingAction) -> str:
+    assert pending.due_on is not None  # value_for always writes one for a follow-up
+    add_follow_up(
+        request.session,
+        actor=request.actor,
+        customer_external_id=customer.external_id,
+        due_on=pending.due_on,
+        note=pending.text,
+    )
+    return request.t("follow_up.done", customer=escape(customer.name), due=day(pending.due_on))
+
+
+def _log_thread(request: UserRequest, customer: CustomerView, pending: PendingAction) -> str:
+    """The thread as it is now (read again: it may have grown since the mention), to the customer;
+    the confirmation goes to the thread for everyone, as after an ``@crm log`` that named one."""
+    thread = fetch_thread(
+        request.client, channel=pending.channel, thread_ts=pending.thread_ts, bot_user_id=request.bot_user_id
+    )
+    logged, outcome = log_interaction(
+        request.session,
+        actor=request.actor,
+        customer_external_id=customer.external_id,
+        kind=THREAD_KIND,
+        summary=thread.text,
+        occurred_at=thread.started_at,
+        thread=thread.where,
+    )
+    said = request.t(
+        confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
+    )
+    request.post_message(channel=pending.channel, thread_ts=pending.thread_ts, text=said)
+    return said

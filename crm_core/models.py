@@ -267,3 +267,21 @@ class InboxEntry(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
 
+
+class PostedMessage(Base):
+    """A message the bot posted in Slack that names a customer: where it is, so an erasure can list it.
+
+    Thread confirmations, shared profile cards and digests say customers' names; the person who
+    asks to be erased is owed a list of them (and their removal, ``crm-bot privacy erase
+    --delete-slack-messages``). Only the place is kept (channel id and ts), never the text.
+    """
+
+    __tablename__ = "posted_messages"
+    __table_args__ = (UniqueConstraint("customer_id", "channel_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    posted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)

@@ -360,6 +360,14 @@ class FakeSlack:
         with self._changed:
             self._state.history[channel].append(message)
 
+    def _forget_message(self, channel: str, ts: str) -> bool:
+        """Remove the message ``ts`` from ``channel``'s history; False when there was none."""
+        with self._changed:
+            history = self._state.history.get(channel, [])
+            kept = [m for m in history if m["ts"] != ts]
+            self._state.history[channel] = kept
+            return len(kept) < len(history)
+
     def channel_history(self, channel: str) -> list[dict[str, Any]]:
         """Messages posted to ``channel`` (successfully), oldest first."""
         with self._changed:
@@ -538,6 +546,16 @@ def _update(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     return _message_answer(slack, params, ts=params.get("ts"), text=params.get("text", ""))
 
 
+def _delete(slack: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    """Slack's ``chat.delete`` of a message the app posted: gone from the history, or message_not_found."""
+    channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+    if not channel:
+        return {"ok": False, "error": "channel_not_found"}
+    if not slack._forget_message(channel, ts):
+        return {"ok": False, "error": "message_not_found"}
+    return {"ok": True, "channel": channel, "ts": ts}
+
+
 def _view_answer(slack: FakeSlack, params: dict[str, Any], **required: Any) -> dict[str, Any]:
     missing = [name for name, value in required.items() if not value]
     if missing:
@@ -674,6 +692,7 @@ _METHODS: dict[str, Handler] = {
     "chat.postMessage": _post_message,
     "chat.postEphemeral": _post_ephemeral,
     "chat.update": _update,
+    "chat.delete": _delete,
     "chat.getPermalink": _get_permalink,
     "views.open": _views_open,
     "views.update": _views_update,

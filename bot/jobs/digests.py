@@ -1,7 +1,8 @@
 """Posting digests to people's DMs, each exactly once, whatever the number of replicas.
 
 For each due digest: claim it in the database (committed before anything is sent), post it with
-message metadata carrying the claim key, then record Slack's ``ts``. A failed post releases the
+message metadata carrying the claim key, then record Slack's ``ts``, and with it where the digest
+names which customers (``crm_core.privacy.posted``, for an erasure). A failed post releases the
 claim for a later tick. A retaken claim (a failed post, or a sender that died) may already have
 been posted, so the DM is searched for that claim key before posting again: this closes the gap
 between "posted" and "recorded" that a database alone cannot. For the same reason the post itself
@@ -31,6 +32,7 @@ from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
 from crm_core.digest.schedule import DueDigest, due_digests, local_zone
 from crm_core.digest.snapshots import keep_kpis
+from crm_core.privacy.posted import PostKind, record_posted
 from crm_core.store import transaction
 from crm_core.team.service import list_members
 
@@ -38,6 +40,15 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "crm_digest"
 CHART_WEEKDAY = 0  # Monday
 CHART_PERIOD = dt.timedelta(weeks=8)
+
+
+@dataclass(frozen=True)
+class Post:
+    """A digest in Slack: its DM channel, its ts, and the customers it names (external ids)."""
+
+    channel: str
+    ts: str
+    customers: set[str]
 
 
 @dataclass
@@ -99,7 +110,7 @@ class DigestSender:
                 report.skipped += 1
                 continue
             try:
-                ts = self._post_once(item, claim, snapshots)
+                posted = self._post_once(item, claim, snapshots)
             except Exception as error:  # one bad digest must not hold back the others
                 code = (
                     error.response.get("error", "slack_error")
@@ -119,19 +130,27 @@ class DigestSender:
                 report.failed[recipient] = str(code)
                 continue
             with transaction(self.engine) as session:
-                mark_sent(session, claim=claim, slack_ts=ts, now=_naive(now))
+                mark_sent(session, claim=claim, slack_ts=posted.ts, now=_naive(now))
+                record_posted(
+                    session,
+                    customer_external_ids=posted.customers,
+                    channel_id=posted.channel,
+                    ts=posted.ts,
+                    kind=PostKind.DIGEST,
+                )
             report.sent.append(recipient)
         return report
 
-    def _post_once(self, item: DueDigest, claim: Claim, snapshots: dict[dt.date, TeamSnapshot]) -> str:
+    def _post_once(self, item: DueDigest, claim: Claim, snapshots: dict[dt.date, TeamSnapshot]) -> Post:
         channel = self.client.conversations_open(users=item.member.slack_user_id)["channel"]["id"]
+        if item.local_date not in snapshots:
+            snapshots[item.local_date] = self._snapshot(item.local_date)
+        # Read even when an earlier attempt posted it: the customers it names are recorded either way.
+        digest = digest_for(snapshots[item.local_date], item.member)
         if claim.retaken:
             posted = self._find_posted(channel, claim, local_zone(item.member, self.default_timezone))
             if posted is not None:
-                return posted
-        if item.local_date not in snapshots:
-            snapshots[item.local_date] = self._snapshot(item.local_date)
-        digest = digest_for(snapshots[item.local_date], item.member)
+                return Post(channel, posted, digest.customers_named)
         language = self.people.lookup(self.client, item.member.slack_user_id).language
         answer = without_ambiguous_retries(self.client).chat_postMessage(
             channel=channel,
@@ -141,7 +160,7 @@ class DigestSender:
         )
         if digest.scope == "team" and item.local_date.weekday() == CHART_WEEKDAY:
             self._upload_trend_chart(channel, item.local_date)
-        return str(answer["ts"])
+        return Post(channel, str(answer["ts"]), digest.customers_named)
 
     def _upload_trend_chart(self, channel: str, local_date: dt.date) -> None:
         """Once a week, the managers' trend chart under their digest; a failure costs only the chart."""

@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Callable
 
 from slack_bolt import App
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.blocks.customers import NewCustomer
@@ -24,12 +23,13 @@ from bot.ids import ActionId
 from bot.listeners.candidates import pick_candidate
 from bot.listeners.home import home_view
 from bot.listeners.wiring import answered_later
-from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import Declared, reads, writes
-from bot.request.user_request import NOT_IN_CHANNEL, UserRequest
+from bot.request.posting import post_naming
+from bot.request.user_request import UserRequest
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import complete_follow_up, open_follow_ups, snooze_follow_up
+from crm_core.privacy.posted import PostKind
 from crm_core.read_models.channel_profile import load_channel_profile
 from crm_core.read_models.profile import load_profile
 
@@ -64,13 +64,14 @@ def share_profile(request: UserRequest) -> None:
     blocks = render_shared_profile_card(
         profile, language=request.language, today=request.today(), shared_by=request.user_id
     )
-    fallback = request.t("profile.fallback", name=escape(profile.customer.name))
-    try:
-        request.client.chat_postMessage(channel=request.channel_id or "", text=fallback, blocks=blocks)
-    except SlackApiError as error:
-        if error.response.get("error") not in NOT_IN_CHANNEL:
-            raise
-        raise UsageError("usage.bot_not_in_channel") from error
+    post_naming(
+        request,
+        customers=[profile.customer.external_id],
+        kind=PostKind.SHARED_CARD,
+        channel=request.channel_id or "",
+        text=request.t("profile.fallback", name=escape(profile.customer.name)),
+        blocks=blocks,
+    )
 
 
 def open_log_modal(request: UserRequest) -> None:

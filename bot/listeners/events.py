@@ -4,7 +4,8 @@ The event is acknowledged at once and the work runs after the ack (``answered_la
 is keyed by its channel and parent ts in the database, so Slack's retries of the event and later
 mentions in the same thread update that one interaction instead of adding another, whichever
 replica gets them.
-The confirmation goes to the thread for everyone to see: "logged" the first time, "updated" after.
+The confirmation goes to the thread for everyone to see: "logged" the first time, "updated" after;
+it names the customer, so where it went is recorded for an erasure (``bot.request.posting``).
 A retried delivery that changed nothing stays silent: the first delivery has already answered.
 Mistakes (no thread, no customer, an ambiguous name) are answered to the mentioner only.
 """
@@ -24,9 +25,11 @@ from bot.parsing.grammar import UsageError, parse_mention
 from bot.request.deps import Deps
 from bot.request.handlers import writes
 from bot.request.pending import resolve_for
+from bot.request.posting import post_naming
 from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
 from bot.request.user_request import UserRequest
 from crm_core.interactions.service import Outcome, log_interaction
+from crm_core.privacy.posted import PostKind
 
 
 def register(app: App, deps: Deps) -> None:
@@ -60,7 +63,16 @@ def log_mentioned_thread(request: UserRequest) -> None:
     said = request.t(
         confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
     )
-    request.post_message(channel=channel, thread_ts=thread_ts, text=said)
+    request.send(
+        lambda: post_naming(
+            request,
+            customers=[customer.external_id],
+            kind=PostKind.THREAD_CONFIRMATION,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=said,
+        )
+    )
 
 
 def _without_mention(text: str, bot_user_id: str) -> str:

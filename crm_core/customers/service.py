@@ -28,6 +28,7 @@ from crm_core.identity.normalize import (
 from crm_core.identity.phones import phone_key
 from crm_core.identity.search import search_customers
 from crm_core.models import LIFECYCLE_STAGES, Customer, FollowUp, Interaction, Purchase
+from crm_core.privacy.posted import carry_posted
 from crm_core.text import clean_text, single_line
 
 LIKELY_DUPLICATE_SCORE = 90.0
@@ -269,6 +270,7 @@ def merge_customers(session: Session, *, actor: Actor, keep: str, other: str) ->
     }
     tags, custom_fields = set(removed.tags or ()), dict(removed.custom_fields or {})
     removed_external_id, removed_id = removed.external_id, removed.id
+    carry_posted(session, from_customer_id=removed_id, to_customer_id=kept.id)
     # Deleted before its contact details move, since e-mail and phone keys are unique among customers.
     session.delete(removed)
     session.flush()

@@ -105,6 +105,12 @@ class Digest:
     def is_empty(self) -> bool:
         return not any(astuple(self.counts))
 
+    @property
+    def customers_named(self) -> set[str]:
+        """External ids of the customers the digest names (the items it carries), for an erasure."""
+        follow_ups, risks = (*self.overdue, *self.due_today), (*self.new_risks, *self.reactivated)
+        return {item.customer_external_id for item in follow_ups} | {r.customer_external_id for r in risks}
+
 
 @dataclass(frozen=True)
 class TeamSections:

@@ -6,9 +6,13 @@ idempotently), and each interaction's kind, date, author and source. It removes 
 person is or what was said: the name (a placeholder "erased customer <id>" remains), the name key
 (so search cannot find it), e-mail, phone, company, tags, custom fields, interaction summaries with
 their Slack thread links and ids, idempotency keys (derived from content), follow-up notes; open
-follow-ups are cancelled. Audit rows hold ids only and stay. The erased row is closed: nothing new
-is logged to it (``writable_customer``). Making the old bytes unrecoverable from the store's files
-is ``crm_core.privacy.scrub``, run after this transaction commits.
+follow-ups are cancelled. Mentions of the person in other customers' interaction summaries and
+follow-up notes (by name, e-mail or phone) become ``[erased]`` (``crm_core.privacy.mentions``), in
+the same transaction. The bot's own Slack messages that named them are listed
+(``crm_core.privacy.posted``), for the Slack layer to link or delete. Audit rows hold ids only and
+stay. The erased row is closed: nothing new is logged to it (``writable_customer``). Making the
+old bytes unrecoverable from the store's files is ``crm_core.privacy.scrub``, run after this
+transaction commits.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from crm_core.errors import InvalidInput, NotFound
 from crm_core.follow_ups.service import OPEN_STATUSES
 from crm_core.identity.normalize import normalize_email
 from crm_core.models import AuditEvent, Customer, CustomerScore, FollowUp, Interaction, Purchase
+from crm_core.privacy.mentions import NO_MENTIONS, Person, Redacted, redact_mentions
+from crm_core.privacy.posted import Posted, posted_naming
 from crm_core.text import single_line
 
 ERASED_SUMMARY = "(erased on request)"
@@ -46,6 +52,8 @@ class Erasure:
     follow_ups: int
     purchases_kept: int
     already_erased: bool
+    mentions: Redacted = NO_MENTIONS
+    posted: tuple[Posted, ...] = ()
 
 
 def find_subject(session: Session, *, query: str) -> Customer:
@@ -112,13 +120,17 @@ def erase_customer(session: Session, *, actor: Actor, query: str) -> Erasure:
         record(
             session, actor=actor, action="privacy.erase", customer_id=customer.id, detail={"repeated": True}
         )
-        return Erasure(customer.id, customer.external_id, customer.erased_at, 0, 0, purchases, True)
+        posted = tuple(posted_naming(session, customer_id=customer.id))
+        return Erasure(
+            customer.id, customer.external_id, customer.erased_at, 0, 0, purchases, True, posted=posted
+        )
     if session.get_bind().dialect.name == "sqlite":
         # Freed cells and pages are zeroed as they are freed, so the old texts do not linger in the
         # file until VACUUM. The setting stays on for this pooled connection, which only makes its
         # later deletes thorough too.
         session.connection().exec_driver_sql("PRAGMA secure_delete=ON")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    person = Person.of(customer.name, customer.email, customer.phone)  # before the row forgets them
     interactions = _erase_interactions(session, customer.id)
     follow_ups = _erase_follow_ups(session, customer.id)
     customer.name, customer.name_key = f"erased customer {customer.id}", ""
@@ -128,14 +140,25 @@ def erase_customer(session: Session, *, actor: Actor, query: str) -> Erasure:
     # name indexes drop the erased name at their next search.
     customer.erased_at = customer.updated_at = now
     session.flush()
+    mentions = redact_mentions(session, person=person, erased_customer_id=customer.id)
+    posted = tuple(posted_naming(session, customer_id=customer.id))
     record(
         session,
         actor=actor,
         action="privacy.erase",
         customer_id=customer.id,
-        detail={"interactions": interactions, "follow_ups": follow_ups, "purchases_kept": purchases},
+        detail={
+            "interactions": interactions,
+            "follow_ups": follow_ups,
+            "purchases_kept": purchases,
+            "mentions_in_interactions": mentions.interactions,
+            "mentions_in_follow_ups": mentions.follow_ups,
+            "slack_messages": len(posted),
+        },
     )
-    return Erasure(customer.id, customer.external_id, now, interactions, follow_ups, purchases, False)
+    return Erasure(
+        customer.id, customer.external_id, now, interactions, follow_ups, purchases, False, mentions, posted
+    )
 
 
 def _erase_interactions(session: Session, customer_id: int) -> int:

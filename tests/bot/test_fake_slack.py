@@ -59,6 +59,14 @@ def test_threads_permalinks_and_home_views(slack: FakeSlack, client: WebClient) 
     assert slack.home_view("U1") is not None and slack.home_view("U1")["type"] == "home"  # type: ignore[index]
 
 
+def test_chat_delete_removes_a_posted_message_once(slack: FakeSlack, client: WebClient) -> None:
+    kept, gone = (client.chat_postMessage(channel="C1", text=text)["ts"] for text in ("kept", "gone"))
+    assert client.chat_delete(channel="C1", ts=gone)["ok"]
+    assert [m["text"] for m in slack.channel_history("C1")] == ["kept"] and kept != gone
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        client.chat_delete(channel="C1", ts=gone)
+
+
 def test_blocks_beyond_slacks_limits_are_refused(client: WebClient) -> None:
     too_many = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 51
     with pytest.raises(SlackApiError, match="invalid_blocks"):

@@ -20,7 +20,9 @@ from crm_core.identity.search import resolve_customer, search_customers
 from crm_core.interactions.service import SlackThread, log_interaction
 from crm_core.io.importer import import_table
 from crm_core.io.source import frame_table
-from crm_core.models import AuditEvent, Customer, FollowUp, Purchase
+from crm_core.models import AuditEvent, Customer, FollowUp, Interaction, Purchase
+from crm_core.privacy.mentions import Redacted
+from crm_core.privacy.posted import PostKind, forget_posted, posted_naming, record_posted
 from crm_core.privacy.scrub import scrub_store
 from crm_core.privacy.service import ERASED_SUMMARY, erase_customer, export_customer_data
 from crm_core.read_models.profile import load_profile
@@ -143,9 +145,94 @@ def test_erasure_keeps_anonymous_aggregates_and_audits_ids_only(session: Session
         "cancelled"
     ]
     erase = session.scalars(select(AuditEvent).where(AuditEvent.action == "privacy.erase")).one()
-    assert erase.detail == {"interactions": 1, "follow_ups": 1, "purchases_kept": 1}
+    assert erase.detail == {
+        "interactions": 1,
+        "follow_ups": 1,
+        "purchases_kept": 1,
+        "mentions_in_interactions": 0,
+        "mentions_in_follow_ups": 0,
+        "slack_messages": 0,
+    }
     for event in session.scalars(select(AuditEvent)):
         assert not {NAME, EMAIL, SUMMARY, NOTE} & {str(v) for v in event.detail.values()}
+
+
+def bystander(session: Session) -> int:
+    """Another customer whose timeline names the subject by name, e-mail and phone."""
+    globex = customer(session, "Globex")
+    for summary in (
+        f"Met {NAME.upper()} <{EMAIL}> at the fair; Globex may order too",
+        "Globex renewal, nobody else named",
+    ):
+        log_interaction(
+            session,
+            actor=TEST_ACTOR,
+            customer_external_id=globex.external_id,
+            kind="meeting",
+            summary=summary,
+            occurred_at=NOW,
+        )
+    add_follow_up(
+        session,
+        actor=TEST_ACTOR,
+        customer_external_id=globex.external_id,
+        due_on=NOW.date(),
+        note="ask Zebulon Quxworth's assistant (+81 90 8765 4321) for the intro",
+    )
+    return globex.id
+
+
+def test_erasure_redacts_the_person_in_other_customers_timelines(session: Session) -> None:
+    external_id = subject(session)
+    globex = bystander(session)
+    erasure = erase_customer(session, actor=TEST_ACTOR, query=external_id)
+    assert erasure.mentions == Redacted(interactions=1, follow_ups=1)
+    summaries = session.scalars(
+        select(Interaction.summary).where(Interaction.customer_id == globex).order_by(Interaction.id)
+    ).all()
+    assert summaries == [
+        "Met [erased] <[erased]> at the fair; Globex may order too",
+        "Globex renewal, nobody else named",
+    ]
+    assert session.scalars(select(FollowUp.note).where(FollowUp.customer_id == globex)).one() == (
+        "ask [erased]'s assistant ([erased]) for the intro"
+    )
+
+
+def test_erasure_lists_the_bots_slack_messages_that_named_the_person(session: Session) -> None:
+    zeb = subject(session)
+    globex = customer(session, "Globex").external_id
+    for names, channel, ts, kind in [
+        ([zeb], "C0SALES", "1.000001", PostKind.SHARED_CARD),
+        ([zeb, globex], "D0BOSS", "2.1", PostKind.DIGEST),
+        ([zeb], "D0BOSS", "2.1", PostKind.DIGEST),  # recorded again: kept once
+        ([globex], "C0SALES", "3.1", PostKind.SHARED_CARD),
+    ]:
+        record_posted(session, customer_external_ids=names, channel_id=channel, ts=ts, kind=kind)
+    erasure = erase_customer(session, actor=TEST_ACTOR, query=zeb)
+    assert [(p.channel_id, p.ts, p.kind) for p in erasure.posted] == [
+        ("C0SALES", "1.000001", "shared_card"),
+        ("D0BOSS", "2.1", "digest"),
+    ]
+    again = erase_customer(session, actor=TEST_ACTOR, query=zeb)
+    assert again.already_erased and again.posted == erasure.posted  # still there to be deleted
+    forget_posted(session, channel_id="D0BOSS", ts="2.1")
+    assert [p.ts for p in erase_customer(session, actor=TEST_ACTOR, query=zeb).posted] == ["1.000001"]
+    globex_id = session.scalars(select(Customer.id).where(Customer.external_id == globex)).one()
+    assert [p.ts for p in posted_naming(session, customer_id=globex_id)] == ["3.1"]
+
+
+def test_a_merge_carries_the_messages_that_named_the_merged_record(session: Session) -> None:
+    zeb, dup = subject(session), customer(session, "Zebulon Q.").external_id
+    record_posted(
+        session, customer_external_ids=[zeb, dup], channel_id="D0BOSS", ts="1.1", kind=PostKind.DIGEST
+    )
+    record_posted(
+        session, customer_external_ids=[dup], channel_id="C0SALES", ts="2.1", kind=PostKind.SHARED_CARD
+    )
+    merge_customers(session, actor=TEST_ACTOR, keep=zeb, other=dup)
+    erasure = erase_customer(session, actor=TEST_ACTOR, query=zeb)
+    assert [(p.channel_id, p.ts) for p in erasure.posted] == [("D0BOSS", "1.1"), ("C0SALES", "2.1")]
 
 
 def test_a_second_erasure_changes_nothing_and_the_record_takes_nothing_new(session: Session) -> None:
@@ -190,6 +277,7 @@ def test_erased_data_cannot_be_read_back_from_the_sqlite_file(engine: Engine) ->
         pytest.skip("the raw file is SQLite's; for postgres the procedure is documented")
     with transaction(engine) as session:
         external_id = subject(session)
+        bystander(session)
     with transaction(engine) as session:
         erase_customer(session, actor=TEST_ACTOR, query=external_id)
     assert scrub_store(engine).complete

@@ -10,12 +10,14 @@ from __future__ import annotations
 from bot.blocks.limits import escape
 from bot.blocks.pending import FOLLOW_UP, LOG, PendingAction
 from bot.blocks.text import day
+from bot.request.posting import post_naming
 from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
 from bot.request.user_request import UserRequest
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import log_interaction
+from crm_core.privacy.posted import PostKind
 
 
 def pick_candidate(request: UserRequest) -> None:
@@ -80,5 +82,14 @@ def _log_thread(request: UserRequest, customer: CustomerView, pending: PendingAc
     said = request.t(
         confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
     )
-    request.post_message(channel=pending.channel, thread_ts=pending.thread_ts, text=said)
+    request.send(
+        lambda: post_naming(
+            request,
+            customers=[customer.external_id],
+            kind=PostKind.THREAD_CONFIRMATION,
+            channel=pending.channel,
+            thread_ts=pending.thread_ts,
+            text=said,
+        )
+    )
     return said

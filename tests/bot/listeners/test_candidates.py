@@ -19,6 +19,7 @@ from bot.ids import ActionId
 from bot.transport.listener_pool import ListenerPool
 from crm_core.customer_view import CustomerView
 from crm_core.models import FollowUp, Interaction
+from crm_core.privacy.posted import posted_naming
 from crm_core.store import transaction
 from tests.bot.conftest import JA, SALES
 from tests.bot.harness import SlackSender, button, elements, texts
@@ -133,3 +134,7 @@ def test_choosing_a_candidate_for_a_mention_in_a_thread_logs_the_thread(
     [confirmed] = [c for c in slack.delivered("chat.postMessage") if c.params.get("thread_ts") == THREAD]
     assert confirmed.params["channel"] == CHANNEL and confirmed.text == done.text
     assert logged(engine) == [(two_acmes[0].id, "support", "@U0BUYER: Where is my order?")]
+    with transaction(engine) as session:  # the confirmation names the customer: an erasure finds it
+        assert [(p.channel_id, p.kind) for p in posted_naming(session, customer_id=two_acmes[0].id)] == [
+            (CHANNEL, "confirmation")
+        ]

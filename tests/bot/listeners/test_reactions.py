@@ -13,6 +13,7 @@ from bot.ids import ActionId
 from bot.transport.listener_pool import ListenerPool
 from crm_core.customer_view import CustomerView
 from crm_core.models import Interaction
+from crm_core.privacy.posted import posted_naming
 from crm_core.store import transaction
 from tests.bot.conftest import SALES
 from tests.bot.harness import SlackSender, button
@@ -70,6 +71,10 @@ def test_a_reaction_on_a_reply_logs_the_thread_once_however_often_it_is_delivere
     assert listeners.settle(SETTLED)
     assert logged(engine) == [(acme.id, "support", TEXT, SALES)]
     assert in_thread(slack) == [":white_check_mark: Logged this thread to *Acme Inc.*'s timeline (Support)."]
+    with transaction(engine) as session:  # the confirmation names the customer: an erasure finds it
+        assert [(p.channel_id, p.kind) for p in posted_naming(session, customer_id=acme.id)] == [
+            (CHANNEL, "confirmation")
+        ]
 
 
 def test_other_emoji_are_ignored(

@@ -2,8 +2,10 @@
 
 Lines typed (or piped) in become what Slack would send: ``/crm …`` a signed slash command, a number
 a click on that button of the last message shown, ``home`` the App Home tab being opened, ``say
-…`` a message in the channel, ``react :memo:`` a reaction to the last one said, ``step
-find_customer query=acme`` a Workflow Builder step run as you. They go
+…`` a message in the channel (a thread's first), ``reply …`` a reply in that thread, ``@crm log acme``
+a mention of the app in it, ``shortcut`` the "Log to CRM" message shortcut on the last message
+said, ``react :memo:`` a reaction to it, ``step find_customer query=acme`` a Workflow Builder step
+run as you. They go
 over HTTP to the real app (``bot.console.local_app``), and whatever the app then shows (ephemeral replies,
 messages, the Home tab) is printed as text once all its listeners have finished. A modal the app
 opens is filled in field by field from the following lines, then submitted as Slack would; the
@@ -23,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.blocks.as_text import blocks_to_text, element_text, mrkdwn_to_text
-from bot.console.fake_web_api import Call
+from bot.console.fake_web_api import Call, FakeSlack
 from bot.console.local_app import LocalSlack
 from bot.console.workflow_events import function_executed, reaction_added
-from bot.ids import Field
+from bot.ids import CallbackId, Field
 from bot.messages import t
 from bot.request.steps import ACTING_INPUT
 
@@ -35,6 +37,7 @@ CHANNEL = "C0CONSOLE"
 LOCALES = {"en": "en-US", "ja": "ja-JP"}  # --lang, as the Slack locale the app reads
 REPLY_TIMEOUT = 30.0
 QUIT = frozenset({"exit", "quit"})
+MENTION = "@crm"  # what a line mentioning the app starts with, as typed in Slack
 CANCEL = "cancel"
 EMPTY = "-"
 SHOWN_DEFAULT = 40  # characters of a long default value shown in a prompt
@@ -87,7 +90,7 @@ class Console:
     def __init__(self, slack: LocalSlack, terminal: Terminal, *, language: str) -> None:
         self.slack, self.terminal, self.language = slack, terminal, language
         self.buttons = Buttons()
-        self.last_said: str | None = None  # the ts of the last message ``say`` posted
+        self.thread: list[dict[str, Any]] = []  # the messages ``say`` and ``reply`` posted, parent first
 
     def t(self, key: str, **params: object) -> str:
         return mrkdwn_to_text(t(self.language, key, **params))
@@ -108,6 +111,12 @@ class Console:
                 self.show_what_the_app_did()
             elif line.startswith("say "):
                 self.say_in_channel(line.removeprefix("say ").strip())
+            elif line.startswith("reply "):
+                self.reply_in_thread(line.removeprefix("reply ").strip())
+            elif line.split(maxsplit=1)[:1] == [MENTION]:
+                self.mention_the_app(line.removeprefix(MENTION).strip())
+            elif line == "shortcut":
+                self.log_to_crm()
             elif line.split(maxsplit=1)[:1] == ["react"]:
                 self.react(line.removeprefix("react").strip().strip(":") or self.slack.log_reaction)
             elif line.split(maxsplit=1)[:1] == ["step"]:
@@ -115,10 +124,54 @@ class Console:
             elif line:
                 self.terminal.say(self.t("console.unknown"))
 
+    @property
+    def last_said(self) -> str | None:
+        """The ts of the last message ``say`` or ``reply`` posted, for ``react`` and ``shortcut``."""
+        return self.thread[-1]["ts"] if self.thread else None
+
     def say_in_channel(self, text: str) -> None:
-        """A message of yours in the console's channel, for ``react`` to react to."""
-        self.last_said = f"{time.time():.6f}"
-        self.slack.fake.add_thread(CHANNEL, self.last_said, [{"user": self.slack.user, "text": text}])
+        """A message of yours in the console's channel: the first of a thread ``reply`` adds to."""
+        self.thread = []
+        self._add_to_thread(text)
+
+    def reply_in_thread(self, text: str) -> None:
+        """A reply of yours in the thread ``say`` started (as a customer's words would be pasted)."""
+        if not self.thread:
+            self.terminal.say(self.t("console.no_thread"))
+            return
+        self._add_to_thread(text)
+
+    def _add_to_thread(self, text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"ts": f"{time.time():.6f}", "user": self.slack.user, "text": text}
+        if self.thread:
+            message["thread_ts"] = self.thread[0]["ts"]
+        self.thread.append(message)
+        # conversations.replies answers with the thread as it is now (the fake keeps whole threads).
+        self.slack.fake.add_thread(CHANNEL, self.thread[0]["ts"], self.thread)
+        return message
+
+    def mention_the_app(self, text: str) -> None:
+        """``@crm log acme``: the mention is a reply in the thread, and Slack sends the app an event.
+
+        Outside a thread it is a message of its own, as in Slack, and the app says how to use it.
+        """
+        words = f"<@{FakeSlack.BOT_USER_ID}> {text}"
+        if self.thread:
+            message = self._add_to_thread(words)
+        else:
+            message = {"ts": f"{time.time():.6f}", "user": self.slack.user, "text": words}
+        event = {"type": "app_mention", "channel": CHANNEL, "event_ts": message["ts"], **message}
+        self.slack.sender.event(event, event_id=f"EvConsole{secrets.token_hex(6)}")
+        self.show_what_the_app_did()
+
+    def log_to_crm(self) -> None:
+        """The "Log to CRM" message shortcut on the last message said; its form follows."""
+        if not self.thread:
+            self.terminal.say(self.t("console.no_thread"))
+            return
+        message = self.thread[-1]
+        self.slack.sender.shortcut(CallbackId.LOG_MESSAGE, message, user=self.slack.user, channel=CHANNEL)
+        self.show_what_the_app_did()
 
     def react(self, emoji: str) -> None:
         if self.last_said is None:

@@ -222,7 +222,7 @@ MESSAGES: dict[str, str] = {
     "home.last_touched": "last touched on {date}",
     # crm-bot console
     "console.welcome": "crm-bot console, as {user}: type `/crm help` to start, a button's number to press it, `home` for your App Home, `exit` to quit.",
-    "console.unknown": "Type a `/crm …` command, a button's number, `home`, or `exit`.",
+    "console.unknown": "Type a `/crm …` command, a button's number, `home`, `say …`, `reply …`, `@crm log …`, `shortcut`, `react`, `step …`, or `exit`.",
     "console.no_button": "There is no button {number} on the last message.",
     "console.no_reply": "(no answer from the app within {seconds} s)",
     "console.form": "Form “{title}”: Enter keeps the value in [brackets], `-` leaves an optional field empty, `cancel` closes the form.",
@@ -235,6 +235,7 @@ MESSAGES: dict[str, str] = {
     "console.store_empty": "The store is empty. Load sample data (customers with two years of history)?",
     "console.store_empty_note": "The store is empty: load sample data with `crm-bot demo-data`, or start the console with `--demo`.",
     "console.nothing_said": "Say something first (`say Called Acme about the late order`), then react to it.",
+    "console.no_thread": "Start a thread first: `say Our order #42 is late`; then `reply …`, `@crm log &lt;customer&gt;` or `shortcut` (Log to CRM) work on it.",
     "console.steps": "Steps: {steps}. Example: `step find_customer query=acme`",
     "console.step_done": "Step {step} completed:",
     "console.step_failed": "Step {step} failed: {error}",

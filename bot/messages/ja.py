@@ -222,7 +222,7 @@ MESSAGES: dict[str, str] = {
     "home.last_touched": "最終接点 {date}",
     # crm-bot console
     "console.welcome": "crm-bot コンソール（{user} として）: `/crm help` で始めましょう。ボタンは番号で押せます。`home` でホーム画面、`exit` で終了します。",
-    "console.unknown": "`/crm …` コマンド、ボタンの番号、`home`、`exit` のいずれかを入力してください。",
+    "console.unknown": "`/crm …` コマンド、ボタンの番号、`home`、`say …`、`reply …`、`@crm log …`、`shortcut`、`react`、`step …`、`exit` のいずれかを入力してください。",
     "console.no_button": "直前のメッセージにボタン {number} はありません。",
     "console.no_reply": "（{seconds} 秒以内にアプリから応答がありませんでした）",
     "console.form": "フォーム「{title}」: Enter で [ ] 内の値のまま、`-` で任意項目を空欄に、`cancel` でフォームを閉じます。",
@@ -235,6 +235,7 @@ MESSAGES: dict[str, str] = {
     "console.store_empty": "データがまだありません。サンプルデータ（2年分の履歴がある顧客）を読み込みますか？",
     "console.store_empty_note": "データがまだありません。`crm-bot demo-data` でサンプルデータを読み込むか、`--demo` を付けてコンソールを起動してください。",
     "console.nothing_said": "先に `say …` でメッセージを書いてから、それにリアクションしてください。",
+    "console.no_thread": "まず `say 注文 #42 が届きません` でスレッドを始めてください。その後 `reply …`、`@crm log &lt;顧客&gt;`、`shortcut`（CRM に記録）が使えます。",
     "console.steps": "ステップ: {steps}。例: `step find_customer query=acme`",
     "console.step_done": "ステップ {step} が完了しました:",
     "console.step_failed": "ステップ {step} が失敗しました: {error}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -89,7 +90,9 @@ def test_a_piped_session_answers_commands_presses_buttons_and_fills_in_a_form(st
     assert "Acme Inc.\n" in out and "Acme Holdings" in out and "buyer@acme.example" in out
     assert "Logged: Call with Acme Inc." in out
     assert "Follow-up with Acme Inc. set for " in out
-    assert "[1] Mark done [2] Snooze 1 day [3] Snooze 1 week [4] Open" in out
+    # Due tomorrow, so each snooze names a day after it (tests/bot/listeners/test_snooze.py has the rule).
+    snooze = r"Snooze to (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d"
+    assert re.search(rf"\[1\] Mark done \[2\] {snooze} \[3\] {snooze} \[4\] Open", out)
     assert "crm> 1\nYou have no open follow-ups." in out
     assert "[1] Log interaction [2] Add follow-up" in out
     assert "Form “Log interaction”" in out and "Kind (number) [Call]: 2\n" in out
@@ -129,3 +132,45 @@ def test_demo_loads_the_sample_data_and_a_sample_rep_sees_their_follow_ups(
     assert result.exit_code == 0, result.stderr
     assert "added 300 customers" in result.stdout
     assert "Your open follow-ups: " in result.stdout and "[1] Mark done" in result.stdout
+
+
+def test_a_thread_said_in_the_console_is_logged_by_mention_and_by_the_shortcut(store: str) -> None:
+    """say / reply make a thread; `@crm log acme` logs it, `shortcut` opens Log to CRM's form."""
+    engine = make_engine(store)
+    with transaction(engine) as session:
+        customer(session, "Acme Inc.")
+        customer(session, "Acme LLC")
+    engine.dispose()
+    script = [
+        "@crm log acme",  # no thread yet: the app says how mentions work
+        "reply too early",
+        "say Our order #42 has not arrived",
+        "reply Sorry! Checking with the warehouse.",
+        "@crm log acme",  # two Acmes: the candidates carry the thread
+        "2",  # Choose: Acme LLC
+        "say Can you send the invoice again?",
+        "shortcut",  # Log to CRM: the form, prefilled with the message
+        "Acme Inc.",  # Customer: search
+        "1",  # the first match
+        "",  # Kind: keep
+        "",  # Summary: keep the message
+        "",  # When: today
+        "-",  # no follow-up date
+        "exit",
+    ]
+    result = run_console(store, script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Mention me inside a thread" in out
+    assert "Start a thread first" in out
+    assert "this thread is logged to them" in out
+    assert "Logged this thread to Acme LLC's timeline (Support)." in out
+    assert "Form “Log interaction”" in out
+    assert "Traceback" not in out + result.stderr
+    assert rows(store, Interaction) == [
+        (
+            "support",
+            "@U0CONSOLE: Our order #42 has not arrived\n@U0CONSOLE: Sorry! Checking with the warehouse.",
+        ),
+        ("support", "@U0CONSOLE: Can you send the invoice again?"),
+    ]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.blocks.limits import unescape
+from bot.parsing.command_text import unescape
 
 # Only what Slack turns into mentions and links; other text in angle brackets stays as it is.
 _TOKEN = re.compile(r"<([@#!][^<>|]*|(?:https?|mailto|tel):[^<>|]*)(?:\|([^<>]*))?>")

@@ -30,11 +30,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def unescape(text: str) -> str:
-    """Undo Slack's escaping of ``&``, ``<`` and ``>`` in text people typed (slash commands)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def clip(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` cut to ``limit`` characters, marking the cut so nobody mistakes it for the whole."""
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS

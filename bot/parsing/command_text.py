@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 
-from bot.blocks.limits import unescape
-
 _MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 _SPECIAL = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
 
@@ -22,6 +20,11 @@ _SPECIAL = {"here": "@here", "channel": "@channel", "everyone": "@everyone"}
 def typed_text(escaped: str) -> str:
     """What the person typed, with each person they mentioned as ``<@U…>``."""
     return unescape(_MARKUP.sub(_as_typed, escaped))
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of ``&``, ``<`` and ``>`` in text people typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _as_typed(markup: re.Match[str]) -> str:

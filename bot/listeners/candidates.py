@@ -16,7 +16,7 @@ from bot.request.user_request import UserRequest
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import add_follow_up
-from crm_core.interactions.service import log_interaction
+from crm_core.interactions.service import Outcome, log_interaction
 from crm_core.privacy.posted import PostKind
 
 
@@ -36,7 +36,7 @@ def finish(
     elif pending.action == FOLLOW_UP:
         said = _follow_up(request, customer, pending)
     else:
-        said = _log_thread(request, customer, pending)
+        said = log_thread(request, customer, channel=pending.channel, thread_ts=pending.thread_ts)
     request.reply(said, replace=replace)
 
 
@@ -64,11 +64,16 @@ def _follow_up(request: UserRequest, customer: CustomerView, pending: PendingAct
     return request.t("follow_up.done", customer=escape(customer.name), due=day(pending.due_on))
 
 
-def _log_thread(request: UserRequest, customer: CustomerView, pending: PendingAction) -> str:
-    """The thread as it is now (read again: it may have grown since the mention), to the customer;
-    the confirmation goes to the thread for everyone, as after an ``@crm log`` that named one."""
+def log_thread(request: UserRequest, customer: CustomerView, *, channel: str, thread_ts: str) -> str:
+    """Log the thread as it is now to ``customer``, tell the thread for everyone; return what was said.
+
+    A retried delivery that changed nothing tells nobody: the first delivery has answered. Read
+    again when a candidate is picked, the thread may have grown since the mention. The confirmation
+    names the customer, so where it went is recorded for an erasure (``bot.request.posting``); it
+    goes out after the unit of work commits.
+    """
     thread = fetch_thread(
-        request.client, channel=pending.channel, thread_ts=pending.thread_ts, bot_user_id=request.bot_user_id
+        request.client, channel=channel, thread_ts=thread_ts, bot_user_id=request.bot_user_id
     )
     logged, outcome = log_interaction(
         request.session,
@@ -82,14 +87,15 @@ def _log_thread(request: UserRequest, customer: CustomerView, pending: PendingAc
     said = request.t(
         confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
     )
-    request.send(
-        lambda: post_naming(
-            request,
-            customers=[customer.external_id],
-            kind=PostKind.THREAD_CONFIRMATION,
-            channel=pending.channel,
-            thread_ts=pending.thread_ts,
-            text=said,
+    if outcome is not Outcome.UNCHANGED or not request.is_retry:
+        request.send(
+            lambda: post_naming(
+                request,
+                customers=[customer.external_id],
+                kind=PostKind.THREAD_CONFIRMATION,
+                channel=channel,
+                thread_ts=thread_ts,
+                text=said,
+            )
         )
-    )
     return said

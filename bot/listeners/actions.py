@@ -147,7 +147,7 @@ def _redraw(
     """Read what the button's surface shows now, in the click's transaction; the returned function
     sends it, after the commit, with a notice: the Home tab is re-published, a message replaced."""
     if request.on_home:
-        view = home_view(session, user_id=request.user_id, language=request.language, today=today)
+        view = home_view(session, actor=request.actor, language=request.language, today=today)
         return lambda _notice: request.publish_home(view)
     if clicked.in_digest:  # the digest is left as it was sent, a record of the morning
         return lambda notice: request.reply(notice)
@@ -155,6 +155,6 @@ def _redraw(
         profile = load_profile(session, actor=request.actor, external_id=clicked.customer, today=today)
         blocks = render_profile_card(profile, language=request.language, today=today)
     else:
-        follow_ups = open_follow_ups(session, owner_id=request.user_id)
+        follow_ups = open_follow_ups(session, actor=request.actor, owner_id=request.user_id)
         blocks = render_my_follow_ups(follow_ups, language=request.language, today=today)
     return lambda notice: request.reply(notice, blocks, replace=True)

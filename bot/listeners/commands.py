@@ -78,7 +78,7 @@ def set_follow_up(request: UserRequest) -> None:
 
 def list_my_follow_ups(request: UserRequest) -> None:
     session = request.session
-    follow_ups = open_follow_ups(session, owner_id=request.user_id)
+    follow_ups = open_follow_ups(session, actor=request.actor, owner_id=request.user_id)
     blocks = render_my_follow_ups(follow_ups, language=request.language, today=request.today())
     request.reply(request.t("mine.title", count=len(follow_ups)), blocks)
 

@@ -14,6 +14,7 @@ from bot.listeners.wiring import acknowledge, answered_later
 from bot.request.deps import Deps
 from bot.request.handlers import reads
 from bot.request.user_request import UserRequest
+from crm_core.actor import Actor
 from crm_core.follow_ups.service import open_follow_ups
 from crm_core.interactions.service import customers_touched_by
 
@@ -35,12 +36,12 @@ def opened_home_tab(event: dict[str, Any]) -> bool:
 def publish_home(request: UserRequest) -> None:
     language, today = request.language, request.today()  # may ask Slack: before the unit opens
     session = request.session
-    view = home_view(session, user_id=request.user_id, language=language, today=today)
+    view = home_view(session, actor=request.actor, language=language, today=today)
     request.publish_home(view)
 
 
-def home_view(session: Session, *, user_id: str, language: str, today: dt.date) -> Block:
-    """The Home tab of ``user_id`` as it is now."""
-    follow_ups = open_follow_ups(session, owner_id=user_id)
-    touched = customers_touched_by(session, author=user_id, limit=RECENT_CUSTOMERS)
+def home_view(session: Session, *, actor: Actor, language: str, today: dt.date) -> Block:
+    """The Home tab of ``actor``, the person viewing it, as it is now."""
+    follow_ups = open_follow_ups(session, actor=actor, owner_id=actor.user_id)
+    touched = customers_touched_by(session, actor=actor, author=actor.user_id, limit=RECENT_CUSTOMERS)
     return render_home(follow_ups, touched, language=language, today=today)

@@ -86,9 +86,15 @@ def add_follow_up(
 
 
 def open_follow_ups(
-    session: Session, *, owner_id: str | None = None, customer_id: int | None = None, limit: int = 100
+    session: Session,
+    *,
+    actor: Actor,
+    owner_id: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 100,
 ) -> list[FollowUpView]:
-    """Open and snoozed follow-ups, oldest due first, so overdue ones lead."""
+    """Open and snoozed follow-ups that ``actor`` may see, oldest due first, so overdue ones lead."""
+    authorize(actor, Permission.READ, customer_id=customer_id)
     query = (
         select(FollowUp, Customer)
         .join(Customer, Customer.id == FollowUp.customer_id)

@@ -171,8 +171,12 @@ class TouchedCustomer:
     last_touched_at: dt.datetime
 
 
-def customers_touched_by(session: Session, *, author: str, limit: int = 10) -> list[TouchedCustomer]:
-    """Customers ``author`` logged interactions with, the most recently touched first (App Home)."""
+def customers_touched_by(
+    session: Session, *, actor: Actor, author: str, limit: int = 10
+) -> list[TouchedCustomer]:
+    """Customers ``author`` logged interactions with, the most recently touched first (App Home),
+    if ``actor`` may see customers."""
+    authorize(actor, Permission.READ)
     last = (
         select(Interaction.customer_id, func.max(Interaction.occurred_at).label("last_at"))
         .where(Interaction.author == author)

@@ -73,7 +73,7 @@ def load_profile(
         recent_interactions=tuple(
             recent_interactions(session, customer_id=customer.id, limit=RECENT_INTERACTIONS)
         ),
-        open_follow_ups=tuple(open_follow_ups(session, customer_id=customer.id)),
+        open_follow_ups=tuple(open_follow_ups(session, actor=actor, customer_id=customer.id)),
         purchases=purchase_summary(session, customer_id=customer.id) if revenue else None,
         **_analytics(session, customer.id, sees_purchases=revenue, today=today),
     )

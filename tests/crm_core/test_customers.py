@@ -86,7 +86,7 @@ def test_merge_moves_everything_and_fills_gaps(session: Session) -> None:
     assert result.kept.email == "info@acme.test"
     assert set(result.kept.tags) == {"vip", "b2b"}
     assert [i.summary for i in recent_interactions(session, customer_id=keep.id)] == ["hello"]
-    assert len(open_follow_ups(session, customer_id=keep.id)) == 1
+    assert len(open_follow_ups(session, actor=TEST_ACTOR, customer_id=keep.id)) == 1
     assert session.get(Customer, other.id) is None
     assert session.scalar(select(AuditEvent.action).where(AuditEvent.action == "customer.merge")) is not None
 

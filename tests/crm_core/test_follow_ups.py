@@ -17,6 +17,7 @@ from crm_core.follow_ups.service import (
     open_follow_ups,
     snooze_follow_up,
 )
+from crm_core.interactions.service import customers_touched_by
 from crm_core.models import AuditEvent
 from tests.factories import TEST_ACTOR, customer
 
@@ -31,12 +32,12 @@ def test_open_follow_ups_come_oldest_due_first_and_done_ones_leave(session: Sess
     soon = add_follow_up(
         session, actor=REP, customer_external_id="A", due_on=dt.date(2026, 12, 1), note="soon"
     )
-    assert [f.id for f in open_follow_ups(session, owner_id="U_REP")] == [late.id, soon.id]
+    assert [f.id for f in open_follow_ups(session, actor=REP, owner_id="U_REP")] == [late.id, soon.id]
     now = dt.datetime(2026, 11, 25, 10)
     complete_follow_up(session, actor=REP, follow_up_id=late.id, now=now)
     again = complete_follow_up(session, actor=REP, follow_up_id=late.id, now=now + dt.timedelta(hours=1))
     assert again.status == "done"
-    assert [f.id for f in open_follow_ups(session, owner_id="U_REP")] == [soon.id]
+    assert [f.id for f in open_follow_ups(session, actor=REP, owner_id="U_REP")] == [soon.id]
 
 
 def test_slack_follow_ups_belong_to_who_set_them_cli_ones_to_the_owner(session: Session) -> None:
@@ -72,3 +73,14 @@ def test_reading_one_follow_up_takes_the_actor_checks_access_and_is_audited(sess
     nobody = Actor(user_id="U_GONE", surface="slack", role=None)  # a Slack actor without a role
     with pytest.raises(Forbidden):
         get_follow_up(session, actor=nobody, follow_up_id=f.id)
+
+
+def test_the_lists_on_mine_and_the_home_tab_are_reads_the_services_check(session: Session) -> None:
+    customer(session, "Acme", external_id="A")
+    add_follow_up(session, actor=REP, customer_external_id="A", due_on=dt.date(2026, 11, 20))
+    nobody = Actor(user_id="U_REP", surface="slack", role=None)  # the owner, but without a role
+    with pytest.raises(Forbidden):
+        open_follow_ups(session, actor=nobody, owner_id="U_REP")
+    with pytest.raises(Forbidden):
+        customers_touched_by(session, actor=nobody, author="U_REP")
+    assert len(open_follow_ups(session, actor=REP, owner_id="U_REP")) == 1

@@ -94,10 +94,12 @@ def test_customers_touched_by_someone_are_theirs_only_most_recent_first(session:
             summary="x",
             occurred_at=dt.datetime(2026, 11, day, 9),
         )
-    touched = customers_touched_by(session, author="U0ME")
+    touched = customers_touched_by(session, actor=TEST_ACTOR, author="U0ME")
     assert [(t.customer.name, t.last_touched_at.day) for t in touched] == [("Globex", 3), ("Acme", 2)]
-    assert [t.customer.name for t in customers_touched_by(session, author="U0ME", limit=1)] == ["Globex"]
-    assert customers_touched_by(session, author="U0NOBODY") == []
+    assert [
+        t.customer.name for t in customers_touched_by(session, actor=TEST_ACTOR, author="U0ME", limit=1)
+    ] == ["Globex"]
+    assert customers_touched_by(session, actor=TEST_ACTOR, author="U0NOBODY") == []
 
 
 @pytest.mark.parametrize(("kind", "summary"), [("dance", "x"), ("call", "   ")])

@@ -45,7 +45,7 @@ def test_support_interaction_schedules_a_follow_up_for_its_author(session: Sessi
         summary="unrelated",
         occurred_at=dt.datetime(2026, 11, 25, 11),
     )
-    [follow_up] = open_follow_ups(session)
+    [follow_up] = open_follow_ups(session, actor=TEST_ACTOR)
     assert (follow_up.due_on, follow_up.owner_id, follow_up.note) == (
         dt.date(2026, 12, 2),
         "U_SUPPORT",
@@ -74,7 +74,7 @@ def test_first_purchase_rule_fires_only_for_the_first_and_only_after_the_rule_ex
     session.flush()
     assert apply_follow_up_rules(session, actor=TEST_ACTOR) == 1
     assert apply_follow_up_rules(session, actor=TEST_ACTOR) == 0
-    [follow_up] = open_follow_ups(session)
+    [follow_up] = open_follow_ups(session, actor=TEST_ACTOR)
     assert (follow_up.customer_id, follow_up.due_on, follow_up.owner_id) == (
         newbie.id,
         dt.date(2026, 11, 23),

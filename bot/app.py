@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 from sqlalchemy import Engine
 
+from bot.jobs.alerts import post_alerts_as_they_happen
 from bot.listeners import (
     actions,
     commands,
@@ -78,6 +79,9 @@ def create_app(
         clock=clock,
         workers=workers,
         inbox=Inbox(engine),
+        alerts=post_alerts_as_they_happen(
+            engine, client, team_timezone=settings.timezone, clock=clock, executor=executor
+        ),
     )
     errors.register(app, deps)
     surfaces = (commands, actions, views, options, reassign, shortcuts, events, home, functions, reactions)

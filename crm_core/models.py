@@ -228,15 +228,12 @@ class KpiSnapshot(Base):
     retention_rate: Mapped[float | None] = mapped_column(Float)
 
 
-class DigestDelivery(Base):
-    """A claim on one digest (recipient, local date), taken before posting so replicas never double."""
-
-    __tablename__ = "digest_deliveries"
+class ClaimColumns:
+    """A claim on one message to post, taken before posting so replicas never double
+    (``crm_core.delivery.claims``): a digest, or an alert in one channel."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_key: Mapped[str] = mapped_column(String(100), unique=True)
-    recipient_id: Mapped[str] = mapped_column(String(32))
-    local_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="claimed")
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
@@ -244,6 +241,59 @@ class DigestDelivery(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class DigestDelivery(ClaimColumns, Base):
+    """A claim on one digest (recipient, local date), taken before posting so replicas never double."""
+
+    __tablename__ = "digest_deliveries"
+
+    recipient_id: Mapped[str] = mapped_column(String(32))
+    local_date: Mapped[dt.date] = mapped_column(Date)
+
+
+class AlertSubscription(Base):
+    """A channel that wants one topic of alerts (``crm_core.alerts``), of one owner's customers or all
+    (``owner_id`` empty, so the database can keep one row per channel, topic and owner)."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (UniqueConstraint("channel_id", "topic", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str] = mapped_column(String(32), default="")
+    language: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class AlertEvent(Base):
+    """Something a channel may be alerted to, recorded in the transaction of what caused it (an outbox).
+
+    ``key`` makes an event that must happen once (a follow-up becoming overdue) one row, whoever
+    notices it first. ``detail`` holds ids and dates only, never text a person typed.
+    """
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_topic_occurred", "topic", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class AlertDelivery(ClaimColumns, Base):
+    """A claim on posting one alert event in one channel."""
+
+    __tablename__ = "alert_deliveries"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
 
 
 class InboxEntry(Base):

@@ -6,7 +6,15 @@ from bot.blocks.limits import Block, context, header, section
 from bot.messages import t
 from bot.parsing.grammar import KIND_ALIASES, LOGGABLE_KINDS
 
-HELP_LINES = ("help.find", "help.log", "help.followup", "help.mine", "help.help")
+HELP_LINES = (
+    "help.find",
+    "help.log",
+    "help.followup",
+    "help.mine",
+    "help.subscribe",
+    "help.segment",
+    "help.help",
+)
 
 
 def render_help(*, language: str) -> list[Block]:

@@ -62,7 +62,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("bot.cli.db:db", "Manage the database schema."),
     "demo-data": ("bot.cli.demo:demo_data", "Fill an empty store with realistic sample data."),
     "digest": ("bot.cli.digest:digest", "Print or send the daily digests."),
-    "export": ("bot.cli.io:export_command", "Export customers, purchases or interactions as CSV or XLSX."),
+    "export": ("bot.cli.export:export", "Export customers, purchases, interactions or a campaign list."),
     "find": ("bot.cli.customers:find", "Look a customer up by name, e-mail or phone."),
     "import": ("bot.cli.io:import_command", "Import customers, purchases or interactions (CSV or XLSX)."),
     "privacy": ("bot.cli.privacy:privacy", "Export or erase one customer's personal data, on their request."),

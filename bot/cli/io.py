@@ -135,14 +135,14 @@ def export_command(context: CliContext, entity: str, file: Path) -> None:
     is replaced only once the export is complete.
     """
     as_xlsx = file.suffix.lower() == ".xlsx"
-    with transaction(context.engine()) as session, _output(file, binary=as_xlsx) as out:
+    with transaction(context.engine()) as session, output(file, binary=as_xlsx) as out:
         export = export_xlsx if as_xlsx else export_csv
         count = export(session, entity=entity, out=out, actor=context.actor)
     click.echo(f"exported {count} {entity}" + ("" if str(file) == "-" else f" to {file}"), err=True)
 
 
 @contextmanager
-def _output(file: Path, *, binary: bool) -> Iterator[IO[Any]]:
+def output(file: Path, *, binary: bool) -> Iterator[IO[Any]]:
     """stdout for '-'; otherwise a partial file beside FILE, moved over it only when complete."""
     if str(file) == "-":
         yield sys.stdout

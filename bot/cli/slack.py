@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from bot.app import create_app
 from bot.cli.app import CliContext, pass_context
+from bot.jobs.alerts import AlertSender
 from bot.jobs.digests import DigestSender, worker_name
 from bot.jobs.scheduler import start_scheduler
 from bot.parsing.when import warm_up
@@ -49,7 +50,10 @@ def _app(context: CliContext, workers: int) -> App:
         default_timezone=settings.timezone,
         worker=worker_name(),
     )
-    start_scheduler(sender, clock=utc_now)
+    alerts = AlertSender(
+        engine=engine, client=app.client, team_timezone=settings.timezone, worker=worker_name()
+    )
+    start_scheduler(sender, clock=utc_now, alerts=alerts)
     return app
 
 

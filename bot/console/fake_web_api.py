@@ -421,8 +421,11 @@ def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
 
         def _receive_upload(self, path: str) -> None:
             """The file bytes of files_upload_v2, sent to the URL files.getUploadURLExternal gave."""
-            size = len(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            slack._record(Call(method=UPLOAD, params={"size": size}, headers={}, status=200, path=path))
+            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            size = len(data)
+            slack._record(
+                Call(method=UPLOAD, params={"size": size, "content": data}, headers={}, status=200, path=path)
+            )
             self._send(200, f"OK - {size}")
 
         def _outcome(

@@ -4,7 +4,9 @@ Every replica runs it. APScheduler's job store cannot be shared between processe
 so), so it only decides *when* to look; *whether* to act is decided in the database: the claims of
 digests, which make several replicas, restarts and a manual ``crm-bot digest --send`` safe, and the
 date of the kept scores under the scoring lock (``crm_core.analytics.scoring``), which makes the day
-scored once. Two jobs, so a slow scoring never holds back a digest, nor a failing digest the scores.
+scored once. Jobs of their own, so a slow scoring never holds back a digest, nor a failing digest the
+scores. The alerts job posts channel alerts (``bot.jobs.alerts``), claimed as digests are; the
+scoring records its alerts (a VIP newly at risk, a customer won back) in its own transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from bot.jobs.alerts import AlertSender
 from bot.jobs.digests import DigestSender
 from crm_core.actor import Actor
 from crm_core.analytics.scoring import Outcome, score_if_due
@@ -53,8 +56,18 @@ def score_tick(engine: Engine, now: dt.datetime, team_timezone: str) -> None:
         log.info("scores as of %s kept for %d customers", today, run.customers)
 
 
+def alert_tick(alerts: AlertSender, now: dt.datetime) -> None:
+    report = alerts.send_pending(now)
+    if report.sent or report.failed:
+        log.info("alerts: %d posted, %d failed", len(report.sent), len(report.failed))
+
+
 def start_scheduler(
-    sender: DigestSender, *, clock: Callable[[], dt.datetime], minutes: int = TICK_MINUTES
+    sender: DigestSender,
+    *,
+    clock: Callable[[], dt.datetime],
+    alerts: AlertSender | None = None,
+    minutes: int = TICK_MINUTES,
 ) -> BackgroundScheduler:
     """Start ticking now (digests missed while down go out at once, a day not scored yet is scored)
     and every ``minutes`` after. Scores are dated in the team's time zone, the sender's default."""
@@ -63,6 +76,8 @@ def start_scheduler(
         "scoring": lambda: score_tick(sender.engine, clock(), sender.default_timezone),
         "digests": lambda: tick(sender, clock()),
     }
+    if alerts is not None:  # follow-ups newly overdue, and alerts a nudge left (a process that died)
+        jobs["alerts"] = lambda: alert_tick(alerts, clock())
     for job_id, job in jobs.items():
         scheduler.add_job(
             job,

@@ -11,17 +11,23 @@ from bot.blocks.limits import escape
 from bot.blocks.pending import FOLLOW_UP, LOG, PendingAction
 from bot.blocks.profile import render_profile_card
 from bot.blocks.text import mention
+from bot.listeners.campaigns import send_campaign_list
 from bot.listeners.candidates import finish
+from bot.listeners.channel_alerts import list_subscriptions, subscribe_channel, unsubscribe_channel
 from bot.listeners.wiring import answered_later
 from bot.parsing.command_text import typed_text
 from bot.parsing.grammar import (
     Find,
     Help,
+    ListSubscriptions,
     Log,
     Mine,
+    Segment,
     SetFollowUp,
     SetRole,
     ShowAudit,
+    Subscribe,
+    Unsubscribe,
     parse_command,
 )
 from bot.request.deps import Deps
@@ -113,4 +119,8 @@ SUB_COMMANDS: dict[type, Declared] = {
     Mine: reads(list_my_follow_ups),
     SetRole: writes(set_role),
     ShowAudit: reads(show_audit),
+    Subscribe: writes(subscribe_channel),
+    ListSubscriptions: reads(list_subscriptions),
+    Unsubscribe: writes(unsubscribe_channel),
+    Segment: reads(send_campaign_list),
 }

@@ -16,6 +16,11 @@ Sub-commands (matched after NFKC normalisation and case folding, so ``ＬＯＧ`
   command text (``<@U123|sam>``, Slack's escaping already undone) or a bare user id.
 - ``admin audit <customer>`` / ``admin 監査`` → ``ShowAudit``. Whether the caller is an admin is
   decided by crm_core, not here.
+- ``subscribe <topic> [owner:@user] [lang:en|ja]`` / ``購読`` → ``Subscribe``; ``subscriptions`` /
+  ``購読一覧`` → ``ListSubscriptions()``; ``unsubscribe <topic>`` / ``購読解除`` → ``Unsubscribe``. Topics
+  are ``crm_core.alerts.topics.TOPICS`` (and ``TOPIC_ALIASES``).
+- ``segment <name | at-risk | vip | won-back> [owner:me|@user] [tag:x]`` / ``セグメント`` → ``Segment``;
+  the name (several words, or quoted) is checked by crm_core, which knows the segments.
 
 A mention of the bot in a thread (``parse_mention``, given the text after the mention) is only
 ``log <customer>`` / ``記録 <customer>`` → ``LogThread``; the rest of the text is the customer.
@@ -52,6 +57,7 @@ from types import MappingProxyType
 from typing import Final, TypeAlias
 
 from bot.parsing.when import latest_due_date, resolve_when
+from crm_core.alerts.topics import Topic
 from crm_core.config import ROLES
 from crm_core.interactions.kinds import KIND_ALIASES, LOGGABLE_KINDS, PURCHASE_WORDS, loggable_kind
 
@@ -60,17 +66,22 @@ __all__ = [
     "LOGGABLE_KINDS",
     "MAX_COMMAND_CHARS",
     "MAX_UNQUOTED_NAME_WORDS",
+    "TOPIC_ALIASES",
     "USAGE_KEYS",
     "USAGE_PARAMS",
     "Command",
     "Find",
     "Help",
+    "ListSubscriptions",
     "Log",
     "LogThread",
     "Mine",
+    "Segment",
     "SetFollowUp",
     "SetRole",
     "ShowAudit",
+    "Subscribe",
+    "Unsubscribe",
     "UsageError",
     "parse_command",
     "parse_mention",
@@ -117,6 +128,17 @@ USAGE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "usage.admin_role": ("role",),
         # `admin audit` with no customer.
         "usage.admin_audit": (),
+        # `subscribe` / `unsubscribe` without a topic.
+        "usage.subscribe": (),
+        # A word where a topic belongs that is not one. topic: that word as typed.
+        "usage.unknown_topic": ("topic",),
+        # An option (owner:, lang:, tag:) with a value it cannot take, or one the command does not
+        # take. option: the word as typed.
+        "usage.option": ("option",),
+        # `subscriptions` takes no arguments. extra: the text that followed it.
+        "usage.subscriptions": ("extra",),
+        # `segment` without a segment name.
+        "usage.segment": (),
     }
 )
 """Every ``UsageError`` key and the names of the parameters it always carries (all values are str)."""
@@ -199,7 +221,49 @@ class LogThread:
     customer: str
 
 
-Command: TypeAlias = Help | Find | Log | SetFollowUp | Mine | SetRole | ShowAudit
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Post alerts of ``topic`` in this channel (of ``owner_id``'s customers only, when given)."""
+
+    topic: Topic
+    owner_id: str | None
+    language: str | None  # None: the language of the person subscribing
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    topic: Topic
+
+
+@dataclass(frozen=True, slots=True)
+class ListSubscriptions:
+    """The alerts this channel subscribes to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A campaign list as a CSV file: ``owner`` is ``ME``, a user id, or None for everyone's."""
+
+    name: str
+    owner: str | None
+    tag: str | None
+
+
+ME: Final = "me"
+
+Command: TypeAlias = (
+    Help
+    | Find
+    | Log
+    | SetFollowUp
+    | Mine
+    | SetRole
+    | ShowAudit
+    | Subscribe
+    | Unsubscribe
+    | ListSubscriptions
+    | Segment
+)
 
 _HELP_WORDS: Final = frozenset({"help", "ヘルプ", "?"})
 _FIND_WORDS: Final = frozenset({"find", "検索"})
@@ -209,6 +273,26 @@ _MINE_WORDS: Final = frozenset({"mine", "自分"})
 _ADMIN_WORDS: Final = frozenset({"admin", "管理"})
 _ROLE_WORDS: Final = frozenset({"role", "ロール"})
 _AUDIT_WORDS: Final = frozenset({"audit", "監査"})
+_SUBSCRIBE_WORDS: Final = frozenset({"subscribe", "購読"})
+_SUBSCRIPTIONS_WORDS: Final = frozenset({"subscriptions", "購読一覧"})
+_UNSUBSCRIBE_WORDS: Final = frozenset({"unsubscribe", "購読解除"})
+_SEGMENT_WORDS: Final = frozenset({"segment", "セグメント"})
+TOPIC_ALIASES: Final[Mapping[str, Topic]] = MappingProxyType(
+    {
+        **{topic.value: topic for topic in Topic},
+        "サポート": Topic.SUPPORT,
+        "vip離反": Topic.VIP_RISK,
+        "復帰": Topic.WON_BACK,
+        "期限切れ": Topic.OVERDUE,
+        "新規顧客": Topic.NEW_CUSTOMER,
+    }
+)
+# option word (folded) → the option it sets
+_OPTIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {"owner": "owner", "担当": "owner", "lang": "lang", "言語": "lang", "tag": "tag", "タグ": "tag"}
+)
+_ME_WORDS: Final = frozenset({"me", "自分"})
+_LANGUAGES: Final = frozenset({"en", "ja"})
 # A user as Slack writes a mention in command text (<@U123|sam>, or <@U123>), or a bare user id.
 _USER: Final = re.compile(r"<@([UW][A-Z0-9]{2,31})(?:\|[^<>]*)?>|([UW][A-Z0-9]{2,31})")
 
@@ -276,6 +360,14 @@ def parse_command(text: str, *, today: dt.date) -> Command:
         return Mine()
     if first.key in _ADMIN_WORDS:
         return _parse_admin(text, words)
+    if first.key in _SUBSCRIBE_WORDS | _UNSUBSCRIBE_WORDS:
+        return _parse_subscription(text, words)
+    if first.key in _SUBSCRIPTIONS_WORDS:
+        if len(words) > 1:
+            raise UsageError("usage.subscriptions", {"extra": _rest(text, first.end)})
+        return ListSubscriptions()
+    if first.key in _SEGMENT_WORDS:
+        return _parse_segment(text, words)
     return _find(text.strip())
 
 
@@ -294,6 +386,60 @@ def _parse_admin(text: str, words: list[_Word]) -> SetRole | ShowAudit:
     if role not in ROLES:
         raise UsageError("usage.admin_role", {"role": text[words[3].start : words[3].end]})
     return SetRole(user.group(1) or user.group(2), role)
+
+
+def _options(text: str, words: list[_Word], allowed: frozenset[str]) -> tuple[list[_Word], dict[str, str]]:
+    """Split ``owner:…``-style options from the other words; values as typed (``:`` or ``：``)."""
+    rest: list[_Word] = []
+    options: dict[str, str] = {}
+    for word in words:
+        name, colon, _value = word.key.replace("：", ":").partition(":")
+        if not colon or name not in _OPTIONS:
+            rest.append(word)
+            continue
+        typed = text[word.start : word.end]
+        value = typed.replace("：", ":").partition(":")[2].strip()
+        option = _OPTIONS[name]
+        if option not in allowed or not value or option in options:
+            raise UsageError("usage.option", {"option": typed})
+        options[option] = value
+    return rest, options
+
+
+def _owner(value: str, *, me_allowed: bool) -> str:
+    if me_allowed and _fold(value) in _ME_WORDS:
+        return ME
+    user = _USER.fullmatch(value.removeprefix("@"))
+    if user is None:
+        raise UsageError("usage.option", {"option": f"owner:{value}"})
+    return user.group(1) or user.group(2)
+
+
+def _parse_subscription(text: str, words: list[_Word]) -> Subscribe | Unsubscribe:
+    subscribing = words[0].key in _SUBSCRIBE_WORDS
+    allowed = frozenset({"owner", "lang"}) if subscribing else frozenset()
+    rest, options = _options(text, words[1:], allowed)
+    if not rest:
+        raise UsageError("usage.subscribe")
+    topic = TOPIC_ALIASES.get(rest[0].key)
+    if topic is None or len(rest) > 1:
+        raise UsageError("usage.unknown_topic", {"topic": text[rest[0].start : rest[-1].end]})
+    if not subscribing:
+        return Unsubscribe(topic)
+    language = options.get("lang")
+    if language is not None and _fold(language) not in _LANGUAGES:
+        raise UsageError("usage.option", {"option": f"lang:{language}"})
+    owner = _owner(options["owner"], me_allowed=False) if "owner" in options else None
+    return Subscribe(topic, owner, _fold(language) if language else None)
+
+
+def _parse_segment(text: str, words: list[_Word]) -> Segment:
+    rest, options = _options(text, words[1:], frozenset({"owner", "tag"}))
+    if not rest:
+        raise UsageError("usage.segment")
+    name = _unquote_whole(text[rest[0].start : rest[-1].end])
+    owner = _owner(options["owner"], me_allowed=True) if "owner" in options else None
+    return Segment(name, owner, _unquote_whole(options["tag"]) if "tag" in options else None)
 
 
 def parse_mention(text: str) -> LogThread:

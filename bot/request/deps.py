@@ -72,3 +72,6 @@ class Deps:
     clock: Callable[[], dt.datetime] = utc_now
     workers: Dispatcher | None = None  # where the work after an ack runs, when not on ``executor``
     inbox: Inbox | None = None  # where a request is kept before its ack (none in worker processes)
+    # Posts pending channel alerts in the background (``bot.jobs.alerts``), called after a request
+    # recorded one; none in worker processes, whose alerts the scheduler's next round posts.
+    alerts: Callable[[], None] | None = None

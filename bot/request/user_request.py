@@ -43,6 +43,7 @@ from bot.request.units import Unit, open_unit
 from bot.transport.web_api import post_to_response_url
 from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
+from crm_core.alerts.events import RECORDED as ALERTS_RECORDED
 from crm_core.inbox.entries import mark_done
 from crm_core.store import reading, transaction
 
@@ -199,11 +200,19 @@ class UserRequest:
             raise
         finally:
             sends, self._sends = self._sends, None
+        recorded = self._records_alerts()
         self._end_unit(None)
         if not marked:
             self.finish_inbox_entry()  # a reader's reads are done: its row alone, before it answers
         for send in sends:
             send()
+        if recorded and self.deps.alerts is not None:
+            self.deps.alerts()  # committed: the channels subscribed may hear of it now
+
+    def _records_alerts(self) -> bool:
+        """The unit about to commit recorded a channel alert (``crm_core.alerts.events``)."""
+        session = self._session
+        return session is not None and not self.rollback_only and bool(session.info.get(ALERTS_RECORDED))
 
     def finish_inbox_entry(self) -> None:
         """Mark the request's inbox row done in a short transaction of its own.

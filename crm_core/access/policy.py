@@ -38,6 +38,8 @@ class Permission(StrEnum):
     EXPORT = "export"
     MANAGE_TEAM = "team.manage"
     READ_AUDIT = "audit.read"
+    MANAGE_ALERTS = "alerts.manage"
+    CAMPAIGN_LIST = "campaign.list"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"
 
@@ -77,6 +79,14 @@ GRANTS: Mapping[Permission, Grant] = MappingProxyType(
         Permission.EXPORT: Grant("export all customers, purchases or interactions to files", _ADMINS),
         Permission.MANAGE_TEAM: Grant("add and remove team members and change their roles", _ADMINS),
         Permission.READ_AUDIT: Grant("read the audit log", _ADMINS),
+        Permission.MANAGE_ALERTS: Grant(
+            "subscribe a channel to alerts, and end its subscriptions", _MANAGERS
+        ),
+        Permission.CAMPAIGN_LIST: Grant(
+            "get a campaign list (a segment, at risk, VIPs, won back) as a CSV file, with the columns "
+            "their role may see",
+            _EVERYONE,
+        ),
         Permission.PRIVACY_EXPORT: Grant("export everything held about one customer, on request", _ADMINS),
         Permission.PRIVACY_ERASE: Grant("erase a customer's personal data, on request", _ADMINS),
     }

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from crm_core.alerts.scoring import ScoreChanges
 from crm_core.analytics.reasons import Reasons, reasons_from_stored, stored_facts
 from crm_core.models import CustomerScore, KpiSnapshot
 
@@ -48,7 +49,9 @@ def _text(value: Any) -> str | None:
 
 
 def store_scores(session: Session, *, scores: pd.DataFrame, scored_on: dt.date) -> int:
-    """Replace every stored score with ``scores`` (indexed by customer_id, as score_customers gives)."""
+    """Replace every stored score with ``scores`` (indexed by customer_id, as score_customers gives),
+    recording the alerts the change gives (a VIP newly at risk, a customer won back)."""
+    changes = ScoreChanges(session)
     session.execute(delete(CustomerScore))
     frame = scores[scores["churn_risk"].notna()]
     columns = {
@@ -67,6 +70,7 @@ def store_scores(session: Session, *, scores: pd.DataFrame, scored_on: dt.date) 
     ]
     for start in range(0, len(rows), _CHUNK):
         session.execute(insert(CustomerScore), rows[start : start + _CHUNK])
+    changes.record(session, scores=frame)
     return len(rows)
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
+from crm_core.alerts.events import record_event
+from crm_core.alerts.topics import Topic
 from crm_core.audit.service import record
 from crm_core.customer_view import CustomerView
 from crm_core.customers.locks import gone, hold_for_adding, lock_for_change
@@ -133,6 +135,8 @@ def create_customer(
     )
     _insert_unless_created_meanwhile(session, customer)
     record(session, actor=actor, action="customer.create", customer_id=customer.id)
+    # Imports insert in bulk, not through here: a thousand rows imported are no thousand alerts.
+    record_event(session, topic=Topic.NEW_CUSTOMER, customer_id=customer.id, owner_id=customer.owner_id)
     return CreatedCustomer(
         customer=CustomerView.of(customer),
         likely_duplicates=tuple(m.customer for m in similar if m.matched_on == "name"),

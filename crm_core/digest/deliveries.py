@@ -1,10 +1,8 @@
 """Exactly-once digests across replicas: a claim row per (recipient, local date), taken before posting.
 
-The claim is committed in its own transaction before anything is sent, so concurrent senders (other
-replicas, a manual ``crm-bot digest --send``) see it and step back. A claim whose sender died is
-taken over after ``STALE_CLAIM`` by compare-and-swap on (status, claimed_at, attempts), so only one
-taker wins. Before posting again, the taker must look in Slack for a message carrying the claim
-key (the sender may have died after posting but before recording it): see ``bot.jobs.digests``.
+How claims work is ``crm_core.delivery.claims``; this module names a digest's claim and lists the
+digests that need nothing more. Before posting a retaken claim, the DM is searched for it: see
+``bot.jobs.digests``.
 """
 
 from __future__ import annotations
@@ -12,14 +10,29 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.delivery.claims import (
+    MAX_ATTEMPTS,
+    STALE_CLAIM,
+    mark_claim_failed,
+    mark_claim_sent,
+    settled,
+    take_claim,
+)
 from crm_core.models import DigestDelivery
 
-STALE_CLAIM = dt.timedelta(minutes=10)
-MAX_ATTEMPTS = 8
+__all__ = [
+    "MAX_ATTEMPTS",
+    "STALE_CLAIM",
+    "Claim",
+    "claim_delivery",
+    "claim_key",
+    "mark_failed",
+    "mark_sent",
+    "settled_deliveries",
+]
 
 
 @dataclass(frozen=True)
@@ -45,72 +58,33 @@ def claim_delivery(
 
     Call in a transaction of its own and commit before posting.
     """
-    key = claim_key(recipient_id, local_date)
-    try:
-        with session.begin_nested():
-            delivery_id = session.scalars(
-                insert(DigestDelivery)
-                .values(
-                    claim_key=key,
-                    recipient_id=recipient_id,
-                    local_date=local_date,
-                    status="claimed",
-                    claimed_by=worker,
-                    claimed_at=now,
-                    attempts=1,
-                )
-                .returning(DigestDelivery.id)
-            ).one()
-        return Claim(delivery_id, key, recipient_id, local_date, 1, retaken=False)
-    except IntegrityError:
-        pass
-    existing = session.execute(
-        select(
-            DigestDelivery.id, DigestDelivery.status, DigestDelivery.attempts, DigestDelivery.claimed_at
-        ).where(DigestDelivery.claim_key == key)
-    ).one()
-    if existing.status == "sent" or existing.attempts >= MAX_ATTEMPTS:
-        return None
-    if existing.status == "claimed" and now - existing.claimed_at < STALE_CLAIM:
-        return None
-    taken = session.execute(
-        update(DigestDelivery)
-        .where(
-            DigestDelivery.id == existing.id,
-            DigestDelivery.status == existing.status,
-            DigestDelivery.attempts == existing.attempts,
-        )
-        .values(status="claimed", claimed_by=worker, claimed_at=now, attempts=existing.attempts + 1)
-        .returning(DigestDelivery.id)
-    ).first()
+    taken = take_claim(
+        session,
+        DigestDelivery,
+        claim_key=claim_key(recipient_id, local_date),
+        values={"recipient_id": recipient_id, "local_date": local_date},
+        worker=worker,
+        now=now,
+    )
     if taken is None:
         return None
-    return Claim(existing.id, key, recipient_id, local_date, existing.attempts + 1, retaken=True)
+    return Claim(taken.row_id, taken.claim_key, recipient_id, local_date, taken.attempt, taken.retaken)
 
 
 def mark_sent(session: Session, *, claim: Claim, slack_ts: str, now: dt.datetime) -> None:
-    session.execute(
-        update(DigestDelivery)
-        .where(DigestDelivery.id == claim.delivery_id)
-        .values(status="sent", slack_ts=slack_ts, sent_at=now, last_error=None)
-    )
+    mark_claim_sent(session, DigestDelivery, row_id=claim.delivery_id, slack_ts=slack_ts, now=now)
 
 
 def mark_failed(session: Session, *, claim: Claim, error: str) -> None:
     """Release the claim so a later tick retries; ``error`` is a Slack error code, never a secret."""
-    session.execute(
-        update(DigestDelivery)
-        .where(DigestDelivery.id == claim.delivery_id, DigestDelivery.status == "claimed")
-        .values(status="failed", last_error=error[:200])
-    )
+    mark_claim_failed(session, DigestDelivery, row_id=claim.delivery_id, error=error)
 
 
 def settled_deliveries(session: Session, *, since: dt.date) -> set[tuple[str, dt.date]]:
     """(recipient, local date) of digests sent, or given up after ``MAX_ATTEMPTS``, since a day."""
     rows = session.execute(
         select(DigestDelivery.recipient_id, DigestDelivery.local_date).where(
-            DigestDelivery.local_date >= since,
-            (DigestDelivery.status == "sent") | (DigestDelivery.attempts >= MAX_ATTEMPTS),
+            DigestDelivery.local_date >= since, settled(DigestDelivery)
         )
     )
     return {(recipient, day) for recipient, day in rows}

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
+from crm_core.alerts.events import record_event
+from crm_core.alerts.topics import Topic
 from crm_core.audit.service import record
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import writable_customer
@@ -120,6 +122,14 @@ def log_interaction(
         existing = _insert_unless_logged_meanwhile(session, row)
         if existing is None:
             record(session, actor=actor, action="interaction.log", customer_id=customer.id)
+            if clean_kind == "support":
+                record_event(
+                    session,
+                    topic=Topic.SUPPORT,
+                    customer_id=customer.id,
+                    owner_id=customer.owner_id,
+                    detail={"author": actor.user_id},
+                )
             apply_follow_up_rules(session, actor=actor, customer_ids=[customer.id])
             return InteractionView.of(row), Outcome.CREATED
     latest = (customer.id, clean_kind, clean_summary)

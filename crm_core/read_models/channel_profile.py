@@ -14,12 +14,12 @@ any of it (but the customer's custom fields, emptied), so no renderer can show i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.access.masking import mask_email, mask_phone
+from crm_core.access.masking import masked_customer
 from crm_core.actor import Actor
 from crm_core.customer_view import CustomerView
 from crm_core.models import Interaction
@@ -61,12 +61,7 @@ def channel_profile(profile: ProfileView, *, interactions_logged: int) -> Channe
     customer = profile.customer
     risk = profile.churn_risk
     return ChannelProfile(
-        customer=replace(
-            customer,
-            email=mask_email(customer.email) if customer.email else None,
-            phone=mask_phone(customer.phone) if customer.phone else None,
-            custom_fields={},
-        ),
+        customer=masked_customer(customer),
         segment=profile.segment,
         churn_level=risk.level if risk is not None and risk.level != "ok" else None,
         touch_points=tuple(TouchPoint(i.kind, i.occurred_at, i.author) for i in profile.recent_interactions),

@@ -12,9 +12,19 @@ from crm_core.errors import Forbidden
 P = Permission
 EXPECTED = {
     "admin": set(Permission),
-    "manager": {P.FIND, P.READ, P.READ_REVENUE, P.CREATE, P.LOG, P.FOLLOW_UP, P.TEAM_DIGEST},
-    "sales": {P.FIND, P.READ, P.READ_REVENUE, P.CREATE, P.LOG, P.FOLLOW_UP},
-    "support": {P.FIND, P.READ, P.CREATE, P.LOG, P.FOLLOW_UP},
+    "manager": {
+        P.FIND,
+        P.READ,
+        P.READ_REVENUE,
+        P.CREATE,
+        P.LOG,
+        P.FOLLOW_UP,
+        P.TEAM_DIGEST,
+        P.MANAGE_ALERTS,
+        P.CAMPAIGN_LIST,
+    },
+    "sales": {P.FIND, P.READ, P.READ_REVENUE, P.CREATE, P.LOG, P.FOLLOW_UP, P.CAMPAIGN_LIST},
+    "support": {P.FIND, P.READ, P.CREATE, P.LOG, P.FOLLOW_UP, P.CAMPAIGN_LIST},
 }
 
 

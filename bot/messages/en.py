@@ -210,11 +210,11 @@ MESSAGES: dict[str, str] = {
     "step.not_scored": "not scored yet",
     "step.risk_low": "low",
     # logging by reaction (CRM_LOG_REACTION)
-    "reaction.pick_none": "You reacted to <{link}|a message> to log it, but it names no customer I know. Pick one and I will log the message (and its thread):",
-    "reaction.pick_several": "You reacted to <{link}|a message> to log it, and it names several customers. Pick the one it is about:",
+    "reaction.pick_none": "You reacted to a message to log it ({link}), but it names no customer I know. Pick one and I will log the message (and its thread):",
+    "reaction.pick_several": "You reacted to a message to log it ({link}), and it names several customers. Pick the one it is about:",
     "reaction.pick_button": "Log to {customer}",
     "reaction.pick_placeholder": "Another customer…",
-    "reaction.picked": ":white_check_mark: Logged <{link}|that message> to *{customer}*'s timeline ({kind}).",
+    "reaction.picked": ":white_check_mark: Logged that message ({link}) to *{customer}*'s timeline ({kind}).",
     # App Home
     "home.hint": "Type `/crm help` in any channel to find customers, log what happened and set follow-ups.",
     "home.recent": "Recently touched customers",

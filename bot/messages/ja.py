@@ -210,11 +210,11 @@ MESSAGES: dict[str, str] = {
     "step.not_scored": "未算出",
     "step.risk_low": "低",
     # logging by reaction (CRM_LOG_REACTION)
-    "reaction.pick_none": "<{link}|メッセージ>に記録のリアクションが付きましたが、知っている顧客の名前がありません。顧客を選ぶとメッセージ（とスレッド）を記録します:",
-    "reaction.pick_several": "<{link}|メッセージ>に記録のリアクションが付きましたが、複数の顧客の名前があります。どの顧客のことか選んでください:",
+    "reaction.pick_none": "メッセージ（{link}）に記録のリアクションが付きましたが、知っている顧客の名前がありません。顧客を選ぶとメッセージ（とスレッド）を記録します:",
+    "reaction.pick_several": "メッセージ（{link}）に記録のリアクションが付きましたが、複数の顧客の名前があります。どの顧客のことか選んでください:",
     "reaction.pick_button": "{customer} に記録",
     "reaction.pick_placeholder": "ほかの顧客…",
-    "reaction.picked": ":white_check_mark: <{link}|そのメッセージ>を *{customer}* の履歴に記録しました（{kind}）。",
+    "reaction.picked": ":white_check_mark: そのメッセージ（{link}）を *{customer}* の履歴に記録しました（{kind}）。",
     # App Home
     "home.hint": "どのチャンネルでも `/crm help` と入力すると、顧客の検索・やり取りの記録・フォローアップの設定ができます。",
     "home.recent": "最近やり取りした顧客",

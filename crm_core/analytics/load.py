@@ -1,9 +1,12 @@
 """Loading the analytics frames from the store, kept apart from the pure analytics functions.
 
-Plain SQL without ORM type processing: at a million rows, building a ``datetime`` and a ``Decimal``
-per value costs more than the analytics themselves. Purchases and interactions come as day numbers
-computed by the database (the ``day`` of ``frames``): the analytics look at nothing finer, and ten
-million timestamps parsed in Python took longer than everything the digests do with them.
+Purchases and interactions are millions of rows, and a Python object per value (a tuple per row, a
+``datetime``, a ``Decimal``) cost more than the analytics themselves. So they are read in blocks of
+customers, each block as one row of comma-joined texts that numpy parses in C: Python handles a few
+dozen rows however large the store. What the analytics look at is the day (the ``day`` of
+``frames``), computed by the database where that is cheap (PostgreSQL, which also reduces
+interactions to distinct contact days) and by numpy from the stored ISO text on SQLite, where a date
+function per row took longer than everything else in loading.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -21,18 +25,31 @@ from crm_core.analytics.frames import AMOUNT, CUSTOMER_ID, DAY, FrameContractErr
 from crm_core.analytics.history import ContactDays
 
 CHUNK_ROWS = 200_000
-# Customers per chunk when each row carries all of a customer's days.
-CHUNK_CUSTOMERS = 20_000
+# Customers per block of the activity reads: their rows arrive as one row of joined texts.
+BLOCK_CUSTOMERS = 50_000
 
-# The calendar date of a stored naive-UTC timestamp as days since 1970-01-01, the day pandas would
-# give (``datetime64[D]``). On SQLite from the date part of the ISO text: julianday() of the whole
-# timestamp rounds to the millisecond, which moves 23:59:59.9995 to the next day.
-_DAY_SQL = {
-    "sqlite": "CAST(julianday(substr({column}, 1, 10)) - 2440587.5 AS INTEGER)",
-    "postgresql": "({column}::date - DATE '1970-01-01')",
+IntArray = NDArray[np.int64]
+
+# Per dialect: each block's customer ids, days (or stored times, on SQLite) and amounts, joined by
+# commas. The order within a block does not matter: ``PurchaseDays`` and ``ContactDays`` sort what
+# is not in customer-then-day order, and the texts of one row come from the same rows in the same
+# order. PostgreSQL's day is the date of the naive UTC timestamp; numeric amounts print exactly.
+_BLOCK_SQL = {
+    "sqlite": {
+        "purchases": "SELECT group_concat(customer_id), group_concat(occurred_at), group_concat(amount) "
+        "FROM purchases WHERE customer_id >= :low AND customer_id < :high",
+        "interactions": "SELECT group_concat(customer_id), group_concat(occurred_at) "
+        "FROM interactions WHERE customer_id >= :low AND customer_id < :high",
+    },
+    "postgresql": {
+        "purchases": "SELECT string_agg(customer_id::text, ','), "
+        "string_agg((occurred_at::date - DATE '1970-01-01')::text, ','), string_agg(amount::text, ',') "
+        "FROM purchases WHERE customer_id >= :low AND customer_id < :high",
+        "interactions": "SELECT string_agg(customer_id::text, ','), string_agg(day::text, ',') FROM ("
+        "SELECT customer_id, occurred_at::date - DATE '1970-01-01' AS day FROM interactions "
+        "WHERE customer_id >= :low AND customer_id < :high GROUP BY 1, 2 ORDER BY 1, 2) AS contact_days",
+    },
 }
-# Values of a group joined into one text, separated by commas.
-_JOINED_SQL = {"sqlite": "group_concat({values})", "postgresql": "string_agg(({values})::text, ',')"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +74,6 @@ def _chunks(session: Session, sql: str, size: int = CHUNK_ROWS) -> Iterator[Sequ
     cursor = session.connection().connection.cursor()
     try:
         cursor.execute(sql)
-        # In chunks, each typed at once: ten million rows as Python tuples would take more memory
-        # than everything else the digests need together.
         while rows := cursor.fetchmany(size):
             yield rows
     finally:
@@ -92,57 +107,124 @@ def _typed(frame: pd.DataFrame, dates: tuple[str, ...], numbers: dict[str, str] 
     return frame
 
 
-def _numeric_frame(session: Session, sql: str, dtypes: Sequence[tuple[str, str]]) -> pd.DataFrame:
-    """Rows of numbers straight into typed arrays, with no per-column object stage in between."""
-    dtype = np.dtype(list(dtypes))
-    chunks = [np.fromiter(rows, dtype=dtype, count=len(rows)) for rows in _chunks(session, sql)]
-    return pd.DataFrame(np.concatenate(chunks) if chunks else np.empty(0, dtype=dtype))
+def _joined_blocks(session: Session, dialect: str, table: str) -> Iterator[tuple[str, ...]]:
+    """Each block of customers' rows of ``table`` as joined texts (see ``_BLOCK_SQL``); none if empty.
 
-
-def _days_by_customer(session: Session, table: str, dialect: str) -> pd.DataFrame:
-    """``customer_id`` and ``day`` of every row of ``table``, in customer order.
-
-    One row per customer with its days joined into a text that numpy parses in C: ten million
-    rows would otherwise each become a Python tuple, the costliest part of loading them.
+    Blocks are ranges of customer ids, read through the (customer, time) index in the caller's
+    transaction, so all blocks see one snapshot.
     """
-    day = _DAY_SQL[dialect].format(column="occurred_at")
-    sql = (
-        f"SELECT customer_id, COUNT(*), {_JOINED_SQL[dialect].format(values=day)} FROM {table} "
-        "GROUP BY customer_id ORDER BY customer_id"
-    )
-    ids: list[np.ndarray[Any, np.dtype[np.int64]]] = []
-    days: list[np.ndarray[Any, np.dtype[np.int64]]] = []
-    for rows in _chunks(session, sql, CHUNK_CUSTOMERS):
-        customers, counts, joined = zip(*rows, strict=True)
-        ids.append(np.repeat(np.array(customers, dtype=np.int64), np.array(counts, dtype=np.int64)))
-        days.append(np.fromstring(",".join(joined), dtype=np.int64, sep=","))
-        if len(days[-1]) != len(ids[-1]):
-            raise FrameContractError(f"{table}: {len(ids[-1])} rows but {len(days[-1])} days were read")
-    empty = np.empty(0, dtype=np.int64)
+    low, high = session.execute(text("SELECT MIN(id), MAX(id) FROM customers")).one()
+    if low is None:
+        return
+    cursor = session.connection().connection.cursor()
+    sql = _BLOCK_SQL[dialect][table]
+    if dialect == "postgresql":
+        sql = sql.replace(":low", "%(low)s").replace(":high", "%(high)s")
+    try:
+        for start in range(int(low), int(high) + 1, BLOCK_CUSTOMERS):
+            cursor.execute(sql, {"low": start, "high": start + BLOCK_CUSTOMERS})
+            row = cursor.fetchone()
+            if row is not None and row[0] is not None:
+                yield tuple(row)
+    finally:
+        cursor.close()
+
+
+def _integers(joined: str) -> IntArray:
+    return np.fromstring(joined, dtype=np.int64, sep=",")
+
+
+def _iso_days(joined: str) -> IntArray:
+    """Days since 1970-01-01 of comma-joined stored times, from their leading ``YYYY-MM-DD``.
+
+    The proleptic Gregorian day count (Hinnant's ``days_from_civil``) on arrays of digits: the
+    same day SQLite's ``julianday`` and pandas give, without a function call per row.
+    """
+    raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(raw == ord(",")) + 1))
+    if len(raw) < starts[-1] + 10:
+        raise FrameContractError("a stored time is shorter than YYYY-MM-DD")
+    chars = raw[starts[:, None] + np.arange(10)].astype(np.int64) - ord("0")
+    digits = chars[:, [0, 1, 2, 3, 5, 6, 8, 9]]
+    dashes = chars[:, [4, 7]] == ord("-") - ord("0")
+    if not (dashes.all() and ((digits >= 0) & (digits <= 9)).all()):
+        raise FrameContractError("a stored time does not begin with YYYY-MM-DD")
+    year = digits[:, :4] @ np.array([1000, 100, 10, 1])
+    month = digits[:, 4] * 10 + digits[:, 5]
+    day = digits[:, 6] * 10 + digits[:, 7]
+    if ((month < 1) | (month > 12) | (day < 1) | (day > 31)).any():
+        raise FrameContractError("a stored time has no such month or day")
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days: IntArray = era * 146_097 + day_of_era - 719_468
+    return days
+
+
+def _days(joined: str, dialect: str) -> IntArray:
+    return _iso_days(joined) if dialect == "sqlite" else _integers(joined)
+
+
+def _checked(table: str, *columns: np.ndarray[Any, Any]) -> None:
+    if len({len(column) for column in columns}) > 1:
+        raise FrameContractError(
+            f"{table}: a block was read with {[len(c) for c in columns]} values per column"
+        )
+
+
+def _purchases(session: Session, dialect: str) -> pd.DataFrame:
+    """``customer_id``, ``day`` and ``amount`` of every purchase (refunds negative)."""
+    ids: list[IntArray] = []
+    days: list[IntArray] = []
+    amounts: list[NDArray[np.float64]] = []
+    for joined_ids, joined_times, joined_amounts in _joined_blocks(session, dialect, "purchases"):
+        ids.append(_integers(joined_ids))
+        days.append(_days(joined_times, dialect))
+        # A stored amount has at most 14 digits, which print and parse back to the same double.
+        amounts.append(np.fromstring(joined_amounts, dtype=np.float64, sep=","))
+        _checked("purchases", ids[-1], days[-1], amounts[-1])
     return pd.DataFrame(
-        {CUSTOMER_ID: np.concatenate(ids) if ids else empty, DAY: np.concatenate(days) if days else empty}
+        {
+            CUSTOMER_ID: _joined(ids, np.int64),
+            DAY: _joined(days, np.int64),
+            AMOUNT: _joined(amounts, np.float64),
+        },
+        copy=False,
     )
+
+
+def _contact_days(session: Session, dialect: str) -> pd.DataFrame:
+    """``customer_id`` and ``day``, one row per customer and day with any interaction, sorted."""
+    ids: list[IntArray] = []
+    days: list[IntArray] = []
+    for joined_ids, joined_times in _joined_blocks(session, dialect, "interactions"):
+        ids.append(_integers(joined_ids))
+        days.append(_days(joined_times, dialect))
+        _checked("interactions", ids[-1], days[-1])
+    frame = pd.DataFrame({CUSTOMER_ID: _joined(ids, np.int64), DAY: _joined(days, np.int64)}, copy=False)
+    return ContactDays.from_interactions(frame).frame
+
+
+def _joined(parts: list[NDArray[Any]], dtype: type[np.generic]) -> NDArray[Any]:
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
 def load_frames(session: Session) -> StoreFrames:
     """Read customers, purchases, interactions and follow-ups in the caller's transaction."""
     session.execute(text("SELECT 1"))  # begins the transaction, so all four reads see one snapshot
     dialect = session.get_bind().dialect.name
-    if dialect not in _DAY_SQL:
+    if dialect not in _BLOCK_SQL:
         raise NotImplementedError(f"analytics cannot read a {dialect} store")
-    day = _DAY_SQL[dialect].format(column="occurred_at")
     return StoreFrames(
         customers=_frame(
             session,
             "SELECT id, external_id, name, owner_id FROM customers",
             ["customer_id", "external_id", "name", "owner_id"],
         ),
-        purchases=_numeric_frame(
-            session,
-            f"SELECT customer_id, {day}, CAST(amount AS FLOAT) FROM purchases",
-            [(CUSTOMER_ID, "int64"), (DAY, "int64"), (AMOUNT, "float64")],
-        ),
-        interactions=ContactDays.from_interactions(_days_by_customer(session, "interactions", dialect)).frame,
+        purchases=_purchases(session, dialect),
+        interactions=_contact_days(session, dialect),
         follow_ups=_frame(
             session,
             "SELECT id, customer_id, owner_id, due_on, status, note, done_at FROM follow_ups",

@@ -1,17 +1,24 @@
-"""The loader's day numbers: the calendar day in UTC of each stored time, exactly as pandas gives it."""
+"""The loader: each stored time's UTC day as pandas gives it, every row as reading them one by one does."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core.analytics.history import ContactDays, day_number
-from crm_core.analytics.load import load_frames
+from crm_core.analytics import load
+from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
+from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames
+from crm_core.analytics.scores import score_customers
+from crm_core.demo.generator import generate_demo_data
+from crm_core.demo.loader import write_demo_data
 from crm_core.models import Interaction, Purchase
-from tests.factories import customer
+from tests.factories import TEST_ACTOR, customer
 
 # Stored naive UTC. The last microseconds of a day, which julianday() of the whole timestamp rounds
 # to the next millisecond (and so to the next day), and a time before 1970, where truncating a
@@ -22,6 +29,10 @@ TIMES = (
     dt.datetime(2026, 11, 25, 18, 30),  # a second contact that day: one contact day
     dt.datetime(1969, 12, 31, 23, 0),
 )
+
+
+TODAY = dt.date(2026, 11, 25)
+NOW = dt.datetime.combine(TODAY, dt.time(23, 59), tzinfo=dt.UTC)  # the import refuses later rows
 
 
 def _pandas_days(times: tuple[dt.datetime, ...]) -> list[int]:
@@ -63,3 +74,80 @@ def test_the_loaded_interactions_are_the_contact_history_without_a_copy(session:
     assert contacts.frame["day"].tolist() == interactions["day"].tolist()
     assert np.shares_memory(contacts.frame["day"].to_numpy(), interactions["day"].to_numpy())
     assert contacts.per_customer["contact_days"].tolist() == [3, 1]
+
+
+def _rows_read_one_by_one(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Purchases and interactions as the loader read them before it read joined blocks: every row
+    through SQLAlchemy's typed columns, days floored by pandas, amounts from their ``Decimal``."""
+    purchases = session.execute(select(Purchase.customer_id, Purchase.occurred_at, Purchase.amount)).all()
+    interactions = session.execute(select(Interaction.customer_id, Interaction.occurred_at)).all()
+
+    def days(times: list[dt.datetime]) -> np.ndarray:
+        return (
+            pd.to_datetime(pd.Series(times, dtype="object"))
+            .to_numpy()
+            .astype("datetime64[D]")
+            .astype(np.int64)
+        )
+
+    return (
+        pd.DataFrame(
+            {
+                "customer_id": np.array([r[0] for r in purchases], dtype=np.int64),
+                "day": days([r[1] for r in purchases]),
+                "amount": np.array([float(r[2]) for r in purchases], dtype=np.float64),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "customer_id": np.array([r[0] for r in interactions], dtype=np.int64),
+                "day": days([r[1] for r in interactions]),
+            }
+        ),
+    )
+
+
+def _generated_store(session: Session) -> None:
+    """The demo generator's customers with its purchases and interactions, plus the awkward cases:
+    several purchases and a refund on one day, cents that do not add up exactly in binary, and
+    times at the edges of a day."""
+    data = generate_demo_data(customers=400, seed=7, today=TODAY)
+    write_demo_data(session, data=data, actor=TEST_ACTOR, now=NOW)
+    someone = customer(session, "Many Baskets")
+    for when, amount in (
+        (dt.datetime(2026, 11, 20, 9), Decimal("0.10")),
+        (dt.datetime(2026, 11, 20, 12), Decimal("0.20")),
+        (dt.datetime(2026, 11, 20, 23, 59, 59, 999_999), Decimal("-0.05")),
+        (dt.datetime(2026, 11, 21, 0, 0), Decimal("123456789012.34")),
+        (dt.datetime(1969, 12, 31, 23, 0), Decimal("7.77")),
+    ):
+        session.add(Purchase(customer_id=someone.id, occurred_at=when, amount=amount, currency="JPY"))
+        session.add(Interaction(customer_id=someone.id, kind="call", summary="s", occurred_at=when))
+    session.flush()
+
+
+@pytest.mark.parametrize("block_customers", [BLOCK_CUSTOMERS, 37])
+def test_the_loader_reads_what_reading_row_by_row_reads(
+    session: Session, monkeypatch: pytest.MonkeyPatch, block_customers: int
+) -> None:
+    _generated_store(session)
+    monkeypatch.setattr(load, "BLOCK_CUSTOMERS", block_customers)  # several blocks, a last partial one
+
+    frames = load_frames(session)
+    purchases, interactions = _rows_read_one_by_one(session)
+
+    by_row = ["customer_id", "day", "amount"]
+    assert len(purchases) > 1_000
+    pd.testing.assert_frame_equal(
+        frames.purchases.sort_values(by_row, ignore_index=True),
+        purchases.sort_values(by_row, ignore_index=True),
+        check_exact=True,
+    )
+    contacts = ContactDays.from_interactions(interactions)
+    pd.testing.assert_frame_equal(frames.interactions, contacts.frame, check_exact=True)
+    assert PurchaseDays.from_purchases(frames.purchases).frame.equals(
+        PurchaseDays.from_purchases(purchases).frame
+    )
+    loaded_scores, _ = score_customers(frames.customers, frames.purchases, frames.interactions, TODAY)
+    read_scores, _ = score_customers(frames.customers, purchases, interactions, TODAY)
+    pd.testing.assert_frame_equal(loaded_scores, read_scores, check_exact=True)

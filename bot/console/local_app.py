@@ -27,7 +27,10 @@ from crm_core.config import Settings
 SERVER_THREADS = 4
 # What the app shows a person: every other Web API call (users.info, conversations.replies…) is
 # the app asking Slack something.
-SHOWN = frozenset({RESPONSE_URL, "chat.postEphemeral", "chat.postMessage", "views.open", "views.publish"})
+FILE_SHARED = "files.completeUploadExternal"  # files_upload_v2's last call: the file is in the conversation
+SHOWN = frozenset(
+    {RESPONSE_URL, "chat.postEphemeral", "chat.postMessage", "views.open", "views.publish", FILE_SHARED}
+)
 
 
 class LocalSlack:

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from bot.blocks.as_text import blocks_to_text, element_text, mrkdwn_to_text
 from bot.console.fake_web_api import Call, FakeSlack
-from bot.console.local_app import LocalSlack
+from bot.console.local_app import FILE_SHARED, LocalSlack
 from bot.console.workflow_events import function_executed, reaction_added
 from bot.ids import CallbackId, Field
 from bot.messages import t
@@ -227,6 +227,11 @@ class Console:
                 self.show(call)
 
     def show(self, call: Call) -> None:
+        if call.method == FILE_SHARED:  # a campaign list: its comment, and the file's name
+            names = ", ".join(str(f.get("title", "")) for f in call.params.get("files") or [])
+            comment = mrkdwn_to_text(str(call.params.get("initial_comment", "")))
+            self.terminal.say(f"{comment}\n  📎 {names}\n")
+            return
         buttons = Buttons(home=self.slack.home_view() if call.method == "views.publish" else None)
         text = blocks_to_text(call.blocks, button_label=buttons.label) or mrkdwn_to_text(
             str(call.params.get("text", ""))

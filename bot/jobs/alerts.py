@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 
 from bot.blocks.alerts import alert_text, render_alert
+from bot.jobs.claimed_posts import find_claimed_post
 from bot.jobs.digests import worker_name
 from bot.transport.web_api import without_ambiguous_retries
 from crm_core.alerts.overdue import record_overdue_follow_ups
@@ -124,16 +125,13 @@ class AlertSender:
         """The ts of this alert if an earlier attempt posted it (its metadata names the claim)."""
         # From a little before the event: Slack's clock and ours need not agree to the second.
         oldest = (alert.occurred_at.replace(tzinfo=dt.UTC) - CLOCK_SKEW).timestamp()
-        history = self.client.conversations_history(
-            channel=alert.channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+        return find_claimed_post(
+            self.client,
+            channel=alert.channel_id,
+            oldest=oldest,
+            event_type=METADATA_EVENT,
+            claim_key=alert_claim_key(alert.event_id, alert.channel_id),
         )
-        key = alert_claim_key(alert.event_id, alert.channel_id)
-        for message in history.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == METADATA_EVENT and payload.get("claim_key") == key:
-                return str(message["ts"])
-        return None
 
 
 class AlertNudge:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.blocks.digest import digest_fallback, render_digest
 from bot.jobs.charts import render_trend_png
+from bot.jobs.claimed_posts import find_claimed_post
 from bot.request.people import People
 from bot.transport.web_api import without_ambiguous_retries
 from crm_core.analytics.stored import kpi_history
@@ -195,15 +196,13 @@ class DigestSender:
     def _find_posted(self, channel: str, claim: Claim, zone: ZoneInfo) -> str | None:
         """The ts of this digest if an earlier attempt posted it (its metadata names the claim)."""
         day_start = dt.datetime.combine(claim.local_date, dt.time(), tzinfo=zone).timestamp()
-        history = self.client.conversations_history(
-            channel=channel, oldest=f"{day_start:.6f}", include_all_metadata=True, limit=200
+        return find_claimed_post(
+            self.client,
+            channel=channel,
+            oldest=day_start,
+            event_type=METADATA_EVENT,
+            claim_key=claim.claim_key,
         )
-        for message in history.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == METADATA_EVENT and payload.get("claim_key") == claim.claim_key:
-                return str(message["ts"])
-        return None
 
 
 def worker_name() -> str:

@@ -10,6 +10,7 @@ from bot.blocks.limits import Block, button, cap_blocks, context, escape, header
 from bot.blocks.text import day
 from bot.ids import ActionId
 from bot.messages import t
+from bot.parsing.grammar import UsageError
 from crm_core.follow_ups.service import FollowUpView, snoozed_until
 
 MAX_LISTED = 20
@@ -36,8 +37,12 @@ class FollowUpButton:
 
     @classmethod
     def decode(cls, value: str) -> FollowUpButton:
-        data = json.loads(value)
-        return cls(int(data["id"]), data.get("customer"), bool(data.get("digest")))
+        """A value ``encode`` made; anything else is input crm-bot did not write (``usage.stale_input``)."""
+        try:
+            data = json.loads(value)
+            return cls(int(data["id"]), data.get("customer"), bool(data.get("digest")))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise UsageError("usage.stale_input") from None
 
 
 SNOOZE_DAYS: dict[ActionId, int] = {ActionId.SNOOZE_DAY: 1, ActionId.SNOOZE_WEEK: 7}

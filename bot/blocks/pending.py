@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks.limits import MAX_ACTION_VALUE
+from bot.parsing.grammar import UsageError
 
 LOG, FOLLOW_UP, THREAD = "log", "followup", "thread"
 
@@ -45,15 +46,19 @@ class PendingAction:
 
     @classmethod
     def decode(cls, value: str) -> tuple[str, PendingAction]:
-        """The customer picked and the action to finish, from a value ``value_for`` made."""
-        data = json.loads(value)
-        due_on = data.get("due_on")
-        action = cls(
-            action=str(data["do"]),
-            kind=str(data.get("kind", "")),
-            text=str(data.get("text", "")),
-            due_on=dt.date.fromisoformat(due_on) if due_on else None,
-            channel=str(data.get("channel", "")),
-            thread_ts=str(data.get("thread_ts", "")),
-        )
-        return str(data["customer"]), action
+        """The customer picked and the action to finish, from a value ``value_for`` made; anything else
+        is input crm-bot did not write (``usage.stale_input``)."""
+        try:
+            data = json.loads(value)
+            due_on = data.get("due_on")
+            action = cls(
+                action=str(data["do"]),
+                kind=str(data.get("kind", "")),
+                text=str(data.get("text", "")),
+                due_on=dt.date.fromisoformat(due_on) if due_on else None,
+                channel=str(data.get("channel", "")),
+                thread_ts=str(data.get("thread_ts", "")),
+            )
+            return str(data["customer"]), action
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise UsageError("usage.stale_input") from None

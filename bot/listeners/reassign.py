@@ -14,6 +14,7 @@ from bot.blocks.text import mention
 from bot.ids import ActionId, CallbackId, Field
 from bot.listeners.views import Form, show_error
 from bot.listeners.wiring import answered_later, before_ack
+from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import Acknowledge, reads, writes_before_ack
 from bot.request.user_request import UserRequest
@@ -50,10 +51,18 @@ def submit_reassign(request: UserRequest, ack: Acknowledge) -> None:
     try:
         session = request.session
         follow_up = reassign_follow_up(
-            session, actor=request.actor, follow_up_id=int(request.metadata["follow_up"]), owner_id=owner
+            session, actor=request.actor, follow_up_id=_follow_up_of(request), owner_id=owner
         )
     except CrmError as error:
         show_error(form, request, ack, error, default=Field.OWNER)
         return
     ack()
     request.reply(request.t("reassign.done", customer=escape(follow_up.customer_name), owner=mention(owner)))
+
+
+def _follow_up_of(request: UserRequest) -> int:
+    """The follow-up the modal was opened for, from the metadata crm-bot wrote when it opened it."""
+    try:
+        return int(request.metadata["follow_up"])
+    except (KeyError, TypeError, ValueError):
+        raise UsageError("usage.stale_input") from None

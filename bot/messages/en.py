@@ -28,6 +28,7 @@ MESSAGES: dict[str, str] = {
     "usage.when_past": "“{when}” is {date}, which has passed. Follow-ups are due today or later.",
     "usage.when_too_far": "“{when}” is {date}; follow-ups can be at most until {latest}.",
     "usage.mine": "`/crm mine` takes nothing after it (got “{extra}”).",
+    "usage.stale_input": "That button or form was not made by this crm-bot (it may be from an older message). Look the customer up again with `/crm find` and use the buttons on the new card.",
     "usage.mention": "Mention me inside a thread as `@crm log &lt;customer&gt;` to log the whole thread to that customer's timeline.",
     "usage.bot_not_in_channel": "I cannot read this conversation: invite me to the channel first (`/invite @crm`).",
     "part.customer": "customer",

@@ -28,6 +28,7 @@ MESSAGES: dict[str, str] = {
     "usage.when_past": "「{when}」は {date} で、すでに過ぎています。フォローアップは今日以降にしてください。",
     "usage.when_too_far": "「{when}」は {date} です。フォローアップは {latest} までしか設定できません。",
     "usage.mine": "`/crm mine` の後には何も付けません（「{extra}」が付いています）。",
+    "usage.stale_input": "このボタンまたはフォームはこの crm-bot が作ったものではありません（古いメッセージのものかもしれません）。`/crm find` で顧客をもう一度開き、新しいカードのボタンを使ってください。",
     "usage.mention": "スレッドの中で `@crm log &lt;顧客&gt;` とメンションすると、スレッド全体をその顧客の履歴に記録します。",
     "usage.bot_not_in_channel": "この会話を読めません。先にチャンネルに招待してください（`/invite @crm`）。",
     "part.customer": "顧客",

@@ -120,6 +120,8 @@ USAGE_PARAMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "usage.mine": ("extra",),
         # A mention of the bot that is not `log <customer>` inside a thread.
         "usage.mention": (),
+        # A button value or a modal's metadata crm-bot did not write (crafted, or from an old version).
+        "usage.stale_input": (),
         # A thread was to be logged where the bot may not read it (it is not in the channel).
         "usage.bot_not_in_channel": (),
         # `admin` without a known sub-command, or `admin role` without a user and a role.

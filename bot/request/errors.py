@@ -31,6 +31,7 @@ from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 from crm_core.inbox.entries import AlreadyDone
 
 log = logging.getLogger(__name__)
+STALE_INPUT = "usage.stale_input"
 
 
 class Busy(Exception):
@@ -143,6 +144,13 @@ def _tell(error: Exception, request: UserRequest) -> None:
             render_no_match(query, error.suggestions, language=request.language, contact=error.contact),
         )
     elif isinstance(error, UsageError | CrmError):
+        if isinstance(error, UsageError) and error.key == STALE_INPUT:
+            # Signed by Slack, but holding a value crm-bot never wrote: crafted, or a very old message.
+            log.warning(
+                "a %s from %s carried a button value or form metadata crm-bot did not write",
+                request.body.get("type") or "request",
+                printable(request.user_id),
+            )
         request.reply(describe(error, request))
     elif isinstance(error, Busy):
         request.reply(request.t("error.busy"))

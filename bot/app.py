@@ -25,8 +25,8 @@ from bot.listeners import (
 from bot.request import errors
 from bot.request.deps import Deps, utc_now
 from bot.request.people import People
+from bot.slack_api.web_api import make_web_client
 from bot.transport.inbox import Inbox, InboxSweeper
-from bot.transport.web_api import make_web_client
 from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 

@@ -15,7 +15,7 @@ from bot.cli.dates import date_option, resolve_date
 from bot.jobs.digests import DigestSender, worker_name
 from bot.messages import language_of
 from bot.request.people import People
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.access.resolve import role_of
 from crm_core.digest.content import digest_for, take_snapshot
 from crm_core.errors import InvalidInput, NotFound

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from bot.cli.app import CliContext, pass_context
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.privacy.mentions import REDACTED
 from crm_core.privacy.posted import Posted, forget_posted
 from crm_core.privacy.scrub import scrub_store

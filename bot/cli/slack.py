@@ -13,13 +13,13 @@ from bot.cli.app import CliContext, pass_context
 from bot.jobs.alerts import AlertSender
 from bot.jobs.digests import DigestSender, worker_name
 from bot.jobs.scheduler import start_scheduler
+from bot.log_lines import configure_logging
 from bot.parsing.when import warm_up
 from bot.request.deps import utc_now
 from bot.request.people import People
+from bot.slack_api.token_check import SlackUnusable, check_tokens
 from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
-from bot.transport.log_lines import configure_logging
 from bot.transport.socket_mode import SocketModeConnection
-from bot.transport.token_check import SlackUnusable, check_tokens
 from bot.transport.worker_processes import WorkerProcesses
 
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.cli.app import CliContext, pass_context
 from bot.request.people import SLACK_FAILURES, SlackProfile, Workspace, ask_slack, slack_failure
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.access.policy import permissions_table
 from crm_core.config import ROLES
 from crm_core.store import transaction

@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from bot.blocks.alerts import alert_text, render_alert
 from bot.jobs.claimed_posts import find_claimed_post
 from bot.jobs.digests import worker_name
-from bot.transport.web_api import without_ambiguous_retries
+from bot.slack_api.web_api import without_ambiguous_retries
 from crm_core.alerts.overdue import record_overdue_follow_ups
 from crm_core.alerts.pending import PendingAlert, alert_claim_key, pending_alerts
 from crm_core.delivery.claims import Taken, mark_claim_failed, mark_claim_sent, take_claim

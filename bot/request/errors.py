@@ -18,15 +18,15 @@ from bot.blocks.as_text import slack_to_plain
 from bot.blocks.customers import candidates_title, render_candidates, render_no_match
 from bot.blocks.home import render_refusal_home
 from bot.blocks.limits import escape
+from bot.log_lines import printable, where
 from bot.messages import has_message
 from bot.parsing.grammar import UsageError
+from bot.request.bolt_requests import SIGNATURE_VERIFIED
 from bot.request.deps import Deps
 from bot.request.handlers import Declaration
 from bot.request.pending import PendingChoice
 from bot.request.steps import StepInputMissing, fail_step, is_step
 from bot.request.user_request import UserRequest
-from bot.transport.bolt_requests import SIGNATURE_VERIFIED
-from bot.transport.log_lines import printable, where
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 from crm_core.inbox.entries import AlreadyDone
 

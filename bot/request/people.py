@@ -26,8 +26,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 
+from bot.log_lines import printable
 from bot.messages import language_of
-from bot.transport.log_lines import printable
 from crm_core.store import reading, transaction
 from crm_core.team.service import MemberView, get_member, remember_profile
 

@@ -14,7 +14,7 @@ What happens to a request, in order, and why:
    A request that fails gets 401 and one log line (the reason, the client's address, the body's
    length), never its body: Bolt, the error handler and the listeners never see it, so nothing it
    names (a response URL, a user, a channel) is ever used.
-4. Only then is the body parsed (``bot.transport.bolt_requests``); a signed body that cannot be read
+4. Only then is the body parsed (``bot.request.bolt_requests``); a signed body that cannot be read
    gets 400 and one log line, without a traceback.
 5. Bolt dispatches it; should Bolt itself fail on a signed body's shape, that too is a 400 and
    one line. Bolt's own signature check stays on as a second one: it costs one HMAC,
@@ -36,8 +36,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 
-from bot.transport.bolt_requests import Unreadable, bolt_request
-from bot.transport.log_lines import printable, where
+from bot.log_lines import printable, where
+from bot.request.bolt_requests import Unreadable, bolt_request
 from bot.transport.signature import SignatureVerifier
 
 if TYPE_CHECKING:

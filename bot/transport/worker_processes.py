@@ -32,7 +32,7 @@ from bot.request.errors import run_handler
 from bot.request.handlers import Declaration
 from bot.request.people import People
 from bot.request.user_request import UserRequest
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.identity.phones import use_phone_region
 from crm_core.store import make_engine

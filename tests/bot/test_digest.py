@@ -15,7 +15,7 @@ from bot.ids import ActionId, CallbackId, Field
 from bot.jobs.digests import METADATA_EVENT, DigestSender
 from bot.jobs.scheduler import start_scheduler
 from bot.request.people import People
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.actor import Actor
 from crm_core.analytics.stored import TEAM_SCOPE, KpiPoint, record_kpis
 from crm_core.config import Settings

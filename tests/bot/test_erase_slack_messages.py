@@ -12,8 +12,8 @@ from bot.console.fake_web_api import WORKSPACE_URL, FakeSlack
 from bot.ids import ActionId
 from bot.jobs.digests import DigestSender
 from bot.request.people import People
+from bot.slack_api.web_api import make_web_client
 from bot.transport.listener_pool import ListenerPool
-from bot.transport.web_api import make_web_client
 from crm_core.actor import Actor
 from crm_core.config import Settings
 from crm_core.follow_ups.service import add_follow_up

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 
 from bot.app import create_app
 from bot.console.fake_web_api import FakeSlack
+from bot.log_lines import OneLineFilter, printable
 from bot.transport.http_server import HttpServer, wsgi_application
 from bot.transport.listener_pool import ListenerPool
-from bot.transport.log_lines import OneLineFilter, printable
 from crm_core.config import Settings
 from tests.bot.conftest import SIGNING_SECRET
 from tests.bot.harness import CHANNEL, sign

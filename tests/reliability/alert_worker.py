@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.jobs import alerts
 from bot.jobs.alerts import AlertSender
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.store import make_engine
 from tests.bot.conftest import BOT_TOKEN

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.jobs import digests
 from bot.jobs.digests import DigestSender
 from bot.request.people import People
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.digest.deliveries import Claim
 from crm_core.store import make_engine

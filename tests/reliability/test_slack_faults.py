@@ -20,9 +20,9 @@ from bot.console.signed_requests import SlackSender
 from bot.ids import CallbackId
 from bot.jobs.digests import METADATA_EVENT, DigestSender
 from bot.request.people import People
-from bot.transport import web_api
+from bot.slack_api import web_api
+from bot.slack_api.web_api import retry_handlers
 from bot.transport.listener_pool import ListenerPool
-from bot.transport.web_api import retry_handlers
 from crm_core.actor import Actor
 from crm_core.config import Settings
 from crm_core.models import DigestDelivery, Interaction

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from bot.jobs.digests import DigestSender
 from bot.jobs.scheduler import score_tick, start_scheduler
 from bot.request.people import People
-from bot.transport.web_api import make_web_client
+from bot.slack_api.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.models import CustomerScore, Purchase
 from crm_core.store import transaction

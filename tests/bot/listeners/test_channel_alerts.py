@@ -65,7 +65,7 @@ def alerts_in(slack: FakeSlack, channel: str) -> list[dict[str, object]]:
 
 
 def sender_of(engine: Engine, slack: FakeSlack, worker: str = "test") -> AlertSender:
-    from bot.transport.web_api import make_web_client
+    from bot.slack_api.web_api import make_web_client
     from crm_core.config import Settings
 
     settings = Settings(database_url="sqlite://", slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.transport.log_lines import printable
-from bot.transport.web_api import make_web_client
+from bot.log_lines import printable
+from bot.slack_api.web_api import make_web_client
 from crm_core.config import Settings
 
 BOT_TOKEN_ADVICE = (

@@ -3,7 +3,7 @@
 A channel gets an event when it subscribed to the event's topic before the event happened, for
 everyone's customers or for the owner the event is about. Events older than ``ALERT_WINDOW`` are
 news no more and are left unposted. The customer comes masked as a shared card is
-(``crm_core.access.masking``): channels may hold guests.
+(``crm_core.masking``): channels may hold guests.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from crm_core.access.masking import masked_customer
 from crm_core.alerts.subscriptions import ALL_OWNERS
 from crm_core.alerts.topics import Topic
 from crm_core.customer_view import CustomerView
 from crm_core.delivery.claims import settled
+from crm_core.masking import masked_customer
 from crm_core.models import AlertDelivery, AlertEvent, AlertSubscription, Customer
 
 ALERT_WINDOW = dt.timedelta(days=2)

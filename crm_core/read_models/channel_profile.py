@@ -2,7 +2,7 @@
 
 A channel can hold guests and members of other organisations (Slack Connect), none of whom may see
 customer data. So the shared card carries facts only, never free text: e-mail and phone masked
-(``crm_core.access.masking``), no custom fields, each recent interaction as its kind, date and
+(``crm_core.masking``), no custom fields, each recent interaction as its kind, date and
 author, each open follow-up as its due date and owner, and counts. Summaries and notes are left
 out rather than masked, because what a person typed can name anyone in any form (a name, a second
 address, a number written with spaces) and no pattern catches them all; the thread links go too,
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.access.masking import masked_customer
 from crm_core.actor import Actor
 from crm_core.customer_view import CustomerView
+from crm_core.masking import masked_customer
 from crm_core.models import Interaction
 from crm_core.read_models.profile import ProfileView, load_profile
 

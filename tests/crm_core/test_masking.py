@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_core.access.masking import mask_email, mask_phone
+from crm_core.masking import mask_email, mask_phone
 
 
 @pytest.mark.parametrize(

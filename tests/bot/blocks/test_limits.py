@@ -30,13 +30,13 @@ from bot.blocks.limits import (
 from bot.blocks.profile import render_profile_card, render_shared_profile_card
 from bot.messages import t
 from bot.parsing.grammar import UsageError, parse_command
-from crm_core.access.masking import mask_email, mask_phone
 from crm_core.analytics.churn import RISK_LEVELS
 from crm_core.analytics.reasons import ReasonPart
 from crm_core.customer_view import CustomerView
 from crm_core.digest.content import Digest, FollowUpItem, RiskItem
 from crm_core.follow_ups.service import FollowUpView
 from crm_core.interactions.service import InteractionView, TouchedCustomer
+from crm_core.masking import mask_email, mask_phone
 from crm_core.models import INTERACTION_KINDS, LIFECYCLE_STAGES
 from crm_core.read_models.audit_trail import AuditEntry
 from crm_core.read_models.channel_profile import channel_profile

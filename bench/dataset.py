@@ -97,9 +97,9 @@ def sqlite_url(workdir: Path, scale: str) -> str:
     return f"sqlite:///{workdir / f'store-{scale}.sqlite3'}"
 
 
-def postgres_url(server_url: str, scale: str) -> str:
+def postgres_url(server_url: str, scale: str, prefix: str = "crm_bench") -> str:
     """A database of the benchmark's own per scale, so test runs (which drop schemas) never collide."""
-    return make_url(server_url).set(database=f"crm_bench_{scale}").render_as_string(hide_password=False)
+    return make_url(server_url).set(database=f"{prefix}_{scale}").render_as_string(hide_password=False)
 
 
 def prepare_store(url: str, data: DemoData, *, log: bool = True) -> Store:

@@ -37,7 +37,9 @@ class Target:
     unit: str
 
 
-# PostgreSQL is measured up to 100k customers (bench.cli.POSTGRES_MAX_CUSTOMERS).
+# Analytics + digests: seconds and MiB per scale, on both stores (issue 13 asked 1M in 10 s and
+# 1 GiB, where issue 6 had asked 30 s and 2 GB of SQLite alone).
+DIGEST_LIMITS = (("100k", 10, 1536), ("1m", 10, 1024))
 MEASURED_STORES = (("100k", ("sqlite", "postgresql")), ("1m", ("sqlite",)))
 TARGETS = (
     Target("import, rows/s", "import_rows_per_s", "100k", "sqlite", 20_000, False, ""),
@@ -64,8 +66,8 @@ TARGETS = (
     ),
     *(
         Target(f"analytics + 20 digests, {what} ({STORES[store]})", metric, scale, store, limit, True, unit)
-        for (scale, stores), seconds, mib in zip(MEASURED_STORES, (10, 30), (1536, 2048), strict=True)
-        for store in stores
+        for scale, seconds, mib in DIGEST_LIMITS
+        for store in ("sqlite", "postgresql")
         for what, metric, limit, unit in (
             ("time", "digests_total_s", seconds, " s"),
             ("peak memory", "digests_peak_mib", mib, " MiB"),

@@ -26,7 +26,7 @@ from crm_core.analytics.history import ContactDays
 
 CHUNK_ROWS = 200_000
 # Customers per block of the activity reads: their rows arrive as one row of joined texts.
-BLOCK_CUSTOMERS = 50_000
+BLOCK_CUSTOMERS = 20_000
 
 IntArray = NDArray[np.int64]
 
@@ -144,22 +144,27 @@ def _iso_days(joined: str) -> IntArray:
     starts = np.concatenate(([0], np.flatnonzero(raw == ord(",")) + 1))
     if len(raw) < starts[-1] + 10:
         raise FrameContractError("a stored time is shorter than YYYY-MM-DD")
-    chars = raw[starts[:, None] + np.arange(10)].astype(np.int64) - ord("0")
-    digits = chars[:, [0, 1, 2, 3, 5, 6, 8, 9]]
-    dashes = chars[:, [4, 7]] == ord("-") - ord("0")
-    if not (dashes.all() and ((digits >= 0) & (digits <= 9)).all()):
+
+    def number(*offsets: int) -> NDArray[np.int32]:
+        value = np.zeros(len(starts), dtype=np.int32)
+        for offset in offsets:
+            digit = raw[starts + offset].astype(np.int32) - ord("0")
+            if ((digit < 0) | (digit > 9)).any():
+                raise FrameContractError("a stored time does not begin with YYYY-MM-DD")
+            value = value * 10 + digit
+        return value
+
+    if not ((raw[starts + 4] == ord("-")).all() and (raw[starts + 7] == ord("-")).all()):
         raise FrameContractError("a stored time does not begin with YYYY-MM-DD")
-    year = digits[:, :4] @ np.array([1000, 100, 10, 1])
-    month = digits[:, 4] * 10 + digits[:, 5]
-    day = digits[:, 6] * 10 + digits[:, 7]
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
     if ((month < 1) | (month > 12) | (day < 1) | (day > 31)).any():
         raise FrameContractError("a stored time has no such month or day")
-    year = year - (month <= 2)
+    year -= month <= 2
     era = year // 400
     year_of_era = year - era * 400
     day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days: IntArray = era * 146_097 + day_of_era - 719_468
+    days: IntArray = (era * 146_097 + day_of_era - 719_468).astype(np.int64)
     return days
 
 
@@ -200,9 +205,13 @@ def _contact_days(session: Session, dialect: str) -> pd.DataFrame:
     ids: list[IntArray] = []
     days: list[IntArray] = []
     for joined_ids, joined_times in _joined_blocks(session, dialect, "interactions"):
-        ids.append(_integers(joined_ids))
-        days.append(_days(joined_times, dialect))
-        _checked("interactions", ids[-1], days[-1])
+        block_ids, block_days = _integers(joined_ids), _days(joined_times, dialect)
+        _checked("interactions", block_ids, block_days)
+        # Reduced to distinct days block by block (PostgreSQL did so already), so every contact
+        # of a million customers is never held at once; blocks are in customer order.
+        block = ContactDays.from_interactions(pd.DataFrame({CUSTOMER_ID: block_ids, DAY: block_days})).frame
+        ids.append(block[CUSTOMER_ID].to_numpy())
+        days.append(block[DAY].to_numpy())
     frame = pd.DataFrame({CUSTOMER_ID: _joined(ids, np.int64), DAY: _joined(days, np.int64)}, copy=False)
     return ContactDays.from_interactions(frame).frame
 

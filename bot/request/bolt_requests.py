@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
+from slack_bolt.context import BoltContext
 from slack_bolt.request import BoltRequest
-from slack_bolt.request.internals import build_normalized_headers, extract_content_type, parse_body
+from slack_bolt.request.internals import (
+    build_context,
+    build_normalized_headers,
+    extract_content_type,
+    parse_body,
+)
 
 # A modal's state (view → state → values → block → action → selected_options → option → text) is
 # about ten levels deep; rich-text blocks in a message event reach about fifteen.
@@ -23,6 +30,36 @@ MAX_DEPTH = 64
 # Bolt's context key saying this request passed ``bot.transport.signature`` (Socket Mode requests
 # come over the authenticated WebSocket instead and carry Bolt's mode "socket_mode").
 SIGNATURE_VERIFIED = "crm_signature_verified"
+
+
+class SlackRequest(BoltRequest):
+    """Bolt's request, with a form body read as Slack means it.
+
+    Bolt takes any form body that merely *contains* the letters "payload" for an interaction and
+    reads its ``payload`` field, so ``/crm find payload`` (or a summary mentioning a payload) came
+    out as an empty request that nothing answered. Here a form is an interaction only when it has a
+    ``payload`` field. The raw body stays as it came, for Bolt's own signature check.
+    """
+
+    def __init__(self, *, body: str, query: Any, headers: Any, context: Mapping[str, Any]) -> None:
+        super().__init__(body=body, query=query, headers=headers, context=dict(context))
+        form = _form_without_payload(body, self.content_type)
+        if form is not None:
+            self.body = form
+            self.context = build_context(BoltContext(dict(context)), self.body)
+
+    def to_copyable(self) -> SlackRequest:  # Bolt copies a request for each lazy listener
+        return SlackRequest(
+            body=self.raw_body, query=self.query, headers=self.headers, context=self.context.to_copyable()
+        )
+
+
+def _form_without_payload(body: str, content_type: str | None) -> dict[str, str] | None:
+    """A form body that Bolt would misread as an interaction, as the form it is; else None."""
+    if content_type == "application/json" or body.startswith("{") or "payload" not in body:
+        return None
+    fields = dict(parse_qsl(body, keep_blank_values=True))
+    return None if "payload" in fields else fields
 
 
 class Unreadable(ValueError):
@@ -36,7 +73,7 @@ def bolt_request(body: bytes, *, query: str, headers: Mapping[str, str | Sequenc
     except UnicodeDecodeError:
         raise Unreadable("not UTF-8") from None
     try:
-        request = BoltRequest(
+        request = SlackRequest(
             body=text, query=query, headers=dict(headers), context={SIGNATURE_VERIFIED: True}
         )
     except RecursionError:

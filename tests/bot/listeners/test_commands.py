@@ -173,6 +173,16 @@ def test_log_records_an_interaction_by_the_slack_user(
     )
 
 
+@pytest.mark.parametrize("summary", ["Checked the payload limits", "payload=1&x"])
+def test_a_command_whose_text_holds_the_word_payload_is_answered(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView, summary: str
+) -> None:
+    """Bolt took any form body containing "payload" for an interaction and answered nothing (404)."""
+    reply = ask(sender, slack, f'log "Acme Inc." call {summary}')
+    assert reply == ":white_check_mark: Logged: Call with *Acme Inc.*"
+    assert [row.summary for row in interactions(engine)] == [summary]
+
+
 def test_log_in_japanese_with_a_japanese_kind(
     sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
 ) -> None:

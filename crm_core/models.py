@@ -80,7 +80,7 @@ class Customer(Base):
 class CustomerNamesStamp(Base):
     """One row whose ``stamp`` changes whenever a customer's name key may have: the name search cache.
 
-    Database triggers (migration 0002) set it to a fresh random number on every insert, delete or
+    Database triggers (migrations 0002, 0008) set it to a fresh random number on every insert, delete or
     name-key update of ``customers``, whoever writes (another replica, a script, a merge or an
     erasure), so a replica can check its cached name index by reading one row. Random rather than a
     counter: a counter bumped by a transaction that rolls back would hand the same number to the next
@@ -91,6 +91,21 @@ class CustomerNamesStamp(Base):
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class CustomerNameChange(Base):
+    """A customer whose name key changed (added, renamed, deleted), numbered in commit order.
+
+    Written by the triggers that move the stamp (migration 0008), so that a process holding the name
+    index applies the customers changed since, rather than rebuilding it: ``stamp`` is the stamp this
+    change set, which tells a number reused after a rollback from the one the index has applied.
+    """
+
+    __tablename__ = "customer_name_changes"
+
+    version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer)
     stamp: Mapped[int] = mapped_column(BigInteger)
 
 

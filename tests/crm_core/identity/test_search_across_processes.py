@@ -1,0 +1,138 @@
+"""The name index follows changes made by other processes without being rebuilt: each change another
+process commits (a new customer, a rename, a deletion, a merge, an erasure) is seen by this process's
+next search, read from the log the triggers keep (migration 0008)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, delete, insert
+from sqlalchemy.orm import Session
+
+from crm_core.identity import search
+from crm_core.identity.search import search_customers
+from crm_core.models import Customer, CustomerNameChange
+from crm_core.store import make_engine, transaction
+from tests.factories import customer
+
+# Another process, writing through the services as the CLI or another replica would.
+_OTHER_PROCESS = """
+import sys
+from sqlalchemy import update
+from crm_core.customers.service import create_customer, merge_customers
+from crm_core.models import Customer
+from crm_core.privacy.service import erase_customer
+from crm_core.store import make_engine, transaction
+from tests.factories import TEST_ACTOR
+
+url, action, *args = sys.argv[1:]
+engine = make_engine(url)
+with transaction(engine) as session:
+    if action == "add":
+        create_customer(session, actor=TEST_ACTOR, name=args[0])
+    elif action == "rename":
+        renamed = update(Customer).where(Customer.external_id == args[0])
+        session.execute(renamed.values(name=args[1], name_key=args[1].lower()))
+    elif action == "delete":
+        session.query(Customer).filter(Customer.external_id == args[0]).delete()
+    elif action == "merge":
+        merge_customers(session, actor=TEST_ACTOR, keep=args[0], other=args[1])
+    elif action == "erase":
+        erase_customer(session, actor=TEST_ACTOR, query=args[0])
+"""
+
+
+def _in_another_process(database_url: str, *args: str) -> None:
+    subprocess.run([sys.executable, "-c", _OTHER_PROCESS, database_url, *args], check=True, timeout=60)
+
+
+def _found(engine: Engine, query: str) -> list[str]:
+    with transaction(engine) as session:
+        return [match.customer.external_id for match in search_customers(session, query=query, cutoff=90)]
+
+
+def _base(engine: Engine) -> object:
+    return search._indexes[str(engine.url)].base
+
+
+@pytest.fixture
+def searched(engine: Engine) -> Iterator[Engine]:
+    """A store with a few hundred customers whose index this process has built."""
+    with transaction(engine) as session:
+        for number in range(300):
+            customer(session, f"Other Customer {number:03d}")
+    assert _found(engine, "Other Customer 007")
+    yield engine
+
+
+def test_changes_by_another_process_are_seen_by_the_next_search_without_a_rebuild(
+    searched: Engine, database_url: str
+) -> None:
+    base = _base(searched)
+    _in_another_process(database_url, "add", "Arriving Trading")
+    [arrived] = _found(searched, "Arriving Trading")
+    _in_another_process(database_url, "rename", arrived, "Renamed Foods")
+    assert _found(searched, "Arriving Trading") == []
+    assert _found(searched, "Renamed Foods") == [arrived]
+    _in_another_process(database_url, "add", "Twin Holdings")
+    _in_another_process(database_url, "add", "Twin Holdings Ltd")
+    twins = _found(searched, "Twin Holdings")
+    assert len(twins) == 2
+    _in_another_process(database_url, "merge", twins[0], twins[1])
+    assert _found(searched, "Twin Holdings") == [twins[0]]
+    _in_another_process(database_url, "erase", twins[0])
+    assert _found(searched, "Twin Holdings") == []
+    _in_another_process(database_url, "delete", arrived)
+    assert _found(searched, "Renamed Foods") == []
+    assert _found(searched, "Other Customer 007")  # the customers that did not change are still there
+    assert _base(searched) is base  # followed the log, never read the whole table again
+
+
+def test_a_log_pruned_past_the_index_makes_the_next_search_rebuild(
+    searched: Engine, database_url: str
+) -> None:
+    base = _base(searched)
+    other = make_engine(database_url)
+    try:
+        with other.begin() as connection:
+            connection.execute(
+                insert(Customer).values(external_id="C-NEW", name="Late Arrival", name_key="late arrival")
+            )
+            connection.execute(delete(CustomerNameChange))  # as if the log had moved on without us
+        assert _found(searched, "Late Arrival") == ["C-NEW"]
+        assert _base(searched) is not base
+    finally:
+        other.dispose()
+
+
+def test_changes_that_commit_out_of_order_are_all_seen(engine: Engine, database_url: str) -> None:
+    """A change numbered before one that commits first must not be skipped by a reader in between."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time; commits out of order need PostgreSQL")
+    assert _found(engine, "Nobody Yet") == []
+    first_writer = make_engine(database_url)
+    second_writer = make_engine(database_url)
+    try:
+        with Session(first_writer) as first:
+            customer(first, "Slow Commit Trading")  # numbered first, committed last
+            second = threading.Thread(target=_add_and_commit, args=(second_writer, "Quick Commit Foods"))
+            second.start()
+            second.join(timeout=1.0)
+            _found(engine, "Quick Commit Foods")  # a search between the two commits
+            first.commit()
+        second.join(timeout=30)
+        assert not second.is_alive()
+        assert len(_found(engine, "Slow Commit Trading")) == 1
+        assert len(_found(engine, "Quick Commit Foods")) == 1
+    finally:
+        first_writer.dispose()
+        second_writer.dispose()
+
+
+def _add_and_commit(engine: Engine, name: str) -> None:
+    with transaction(engine) as session:
+        customer(session, name)

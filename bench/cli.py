@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench import analytics, bgnbd, imports, latency, search
+from bench import analytics, answers, bgnbd, imports, latency, search
 from bench.dataset import (
     REPS,
     SCALES,
@@ -35,7 +35,7 @@ from bench.dataset import (
 from bench.report import write_report
 from bench.results import Figure, describe_machine, load_results, save_results
 
-PARTS = ("import", "bgnbd", "search", "digests", "latency")
+PARTS = ("import", "bgnbd", "search", "digests", "latency", "answers", "throughput")
 # Slow to drive over HTTP; the targets do not ask for it at 1M.
 LATENCY_MAX_CUSTOMERS = 100_000
 DEFAULT_LIFETIMES_PYTHON = "/tmp/lt-venv/bin/python"
@@ -144,7 +144,7 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
     if args.postgres:
         stores["postgresql"] = postgres_url(args.postgres, scale, args.postgres_prefix)
     for store, url in stores.items():
-        if not parts & {"search", "digests", "latency"}:
+        if not parts & {"search", "digests", "latency", "answers", "throughput"}:
             break
         prepare_store(url, data)
         if "search" in parts:
@@ -172,4 +172,41 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
                     per_client=per_client,
                 ),
             )
+        if customers <= LATENCY_MAX_CUSTOMERS:
+            _measure_answers(args, scale, store, url, parts, step)
     return figures
+
+
+def _measure_answers(
+    args: argparse.Namespace, scale: str, store: str, url: str, parts: set[str], step: Callable[..., None]
+) -> None:
+    """Issue 13's answers (find until its reply) and log throughput, in separate server runs."""
+    runs = 1 if args.quick else args.runs
+    if "answers" in parts:
+        per_client = 3 if args.quick else latency.REQUESTS_PER_CLIENT
+        step(
+            f"answers {store}",
+            partial(
+                answers.measure_answers,
+                scale=scale,
+                store=store,
+                database_url=url,
+                runs=runs,
+                users=REPS,
+                per_client=per_client,
+            ),
+        )
+    if "throughput" in parts:
+        per_client = 5 if args.quick else answers.LOGS_PER_CLIENT
+        step(
+            f"log throughput {store}",
+            partial(
+                answers.measure_log_throughput,
+                scale=scale,
+                store=store,
+                database_url=url,
+                runs=runs,
+                users=REPS,
+                per_client=per_client,
+            ),
+        )

@@ -71,6 +71,15 @@ class Timing:
 @contextmanager
 def served(kind: str, database_url: str, slack: FakeSlack, workers: int = 0) -> Iterator[SlackSender]:
     """A ``bench.serve`` process, and a sender signing requests for it."""
+    with served_process(kind, database_url, slack, workers) as (sender, _process):
+        yield sender
+
+
+@contextmanager
+def served_process(
+    kind: str, database_url: str, slack: FakeSlack, workers: int = 0
+) -> Iterator[tuple[SlackSender, subprocess.Popen[str]]]:
+    """A ``bench.serve`` process and a sender for it; the process, to read the CPU time it spends."""
     argv = [
         sys.executable,
         "-m",
@@ -85,7 +94,7 @@ def served(kind: str, database_url: str, slack: FakeSlack, workers: int = 0) -> 
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline())
-        yield SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack)
+        yield SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, slack), process
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -1,0 +1,207 @@
+"""Answers, not only acks (issue 13, items 2 and 4): ``/crm find`` until its reply; ``/crm log`` per second.
+
+Item 2: the reply to ``/crm find`` (until the response URL post that the fake Slack records), with
+16 clients at 100k customers, against the floor's ack p99, measured side by side in one run: the
+default server (``crm-bot serve``, no worker processes) and ``--workers 2``. CPU milliseconds per
+find are the server's process tree's CPU time (``/proc``: user + system, the workers included) over
+the finds it answered.
+
+Item 4: 16 clients send ``/crm log`` nonstop (each sends its next command as soon as the last is
+acknowledged); the figure is the interactions stored and replied per second, from the first send to
+the last reply, with ``--workers 2``. Each command carries a token of its own, so the store shows
+which were lost (acknowledged, never stored) or stored twice.
+
+The machine is shared: each figure's note carries the load average when it was measured.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from bench.latency import CLIENTS, TimedSlack, Workload, run_clients, served_process
+from bench.results import Figure
+from bench.stats import median, percentile
+from bot.console.signed_requests import SlackSender
+from crm_core.models import Interaction
+from crm_core.store import make_engine, transaction
+
+APP_WORKERS = 2
+LOGS_PER_CLIENT = 60  # 960 logs a run
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(process: subprocess.Popen[str]) -> float:
+    """User + system CPU time of ``process`` and its living children (the worker processes)."""
+    pids = [process.pid, *_children(process.pid)]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure_answers(
+    *, scale: str, store: str, database_url: str, users: Sequence[str], runs: int, per_client: int
+) -> list[Figure]:
+    """Medians over ``runs``: the floor's ack p99, find's reply p99 and CPU ms per find, each server."""
+    count = CLIENTS * per_client
+    # A fake Slack per server: each sender numbers its response URLs from one, so one fake for two
+    # servers would match a reply of one to a request of the other.
+    slacks = [TimedSlack(), TimedSlack(), TimedSlack()]
+    samples: dict[str, list[float]] = {}
+    with (
+        slacks[0],
+        slacks[1],
+        slacks[2],
+        served_process("floor", database_url, slacks[0]) as (floor, _floor_process),
+        served_process("app", database_url, slacks[1]) as default,
+        served_process("app", database_url, slacks[2], APP_WORKERS) as workers,
+    ):
+        servers = {"default": (*default, slacks[1]), "workers": (*workers, slacks[2])}
+        for run in range(-1, runs):  # run -1 warms up
+            commands = Workload.sample(database_url, count, seed=run + 20).commands("find")
+            floor_timings = run_clients(floor, slacks[0], commands, users, wait_reply=False)
+            floor_acks = [t.ack * 1000 for t in floor_timings]
+            for name, (sender, process, slack) in servers.items():
+                before = cpu_seconds(process)
+                timings = run_clients(sender, slack, commands, users, wait_reply=True)
+                cpu_ms = (cpu_seconds(process) - before) * 1000 / len(timings)
+                if run < 0:
+                    continue
+                reply_p99 = percentile([t.reply * 1000 for t in timings if t.reply is not None], 99)
+                floor_p99 = percentile(floor_acks, 99)
+                samples.setdefault("floor_ack_p99_ms", []).append(floor_p99)
+                samples.setdefault(f"find_answer_{name}_p50_ms", []).append(
+                    percentile([t.reply * 1000 for t in timings if t.reply is not None], 50)
+                )
+                samples.setdefault(f"find_answer_{name}_p99_ms", []).append(reply_p99)
+                samples.setdefault(f"find_answer_{name}_ratio", []).append(reply_p99 / floor_p99)
+                samples.setdefault(f"find_cpu_{name}_ms", []).append(cpu_ms)
+    note = _load()
+    return [
+        Figure(f"answers_{metric}", scale, store, median(values), runs, note=note)
+        for metric, values in samples.items()
+    ]
+
+
+def measure_log_throughput(
+    *,
+    scale: str,
+    store: str,
+    database_url: str,
+    users: Sequence[str],
+    runs: int,
+    per_client: int = LOGS_PER_CLIENT,
+) -> list[Figure]:
+    """Medians over ``runs`` of logs processed per second, CPU ms per log, and the lost and doubled."""
+    count = CLIENTS * per_client
+    slack = TimedSlack()
+    samples: dict[str, list[float]] = {}
+    with slack, served_process("app", database_url, slack, APP_WORKERS) as (sender, process):
+        for run in range(-1, runs):
+            emails = Workload.sample(database_url, count, seed=run + 40).emails
+            commands = [f"log {email} call bench-log-{run}-{i:05d}" for i, email in enumerate(emails)]
+            before = cpu_seconds(process)
+            began = time.perf_counter()
+            response_ids = _send_nonstop(sender, commands, users)
+            last_reply = max(slack.replied_at(response_id) for response_id in response_ids)
+            elapsed = last_reply - began
+            cpu_ms = (cpu_seconds(process) - before) * 1000 / len(commands)
+            stored, twice = _stored(database_url, f"bench-log-{run}-%")
+            if run < 0:
+                continue
+            samples.setdefault("log_processed_per_s", []).append(len(commands) / elapsed)
+            samples.setdefault("log_cpu_ms", []).append(cpu_ms)
+            samples.setdefault("log_lost", []).append(len(commands) - stored)
+            samples.setdefault("log_twice", []).append(twice)
+    _forget_logged(database_url)
+    note = _load()
+    figures = [Figure(m, scale, store, median(v), runs, note=note) for m, v in samples.items()]
+    figures += [  # lost or doubled in any run counts, not the median
+        Figure(f"{m}_total", scale, store, sum(samples[m]), runs, note=note)
+        for m in ("log_lost", "log_twice")
+    ]
+    return figures
+
+
+def _send_nonstop(sender: SlackSender, commands: Sequence[str], users: Sequence[str]) -> list[str]:
+    """Send ``commands`` from ``CLIENTS`` threads, each its next as soon as the last is acknowledged."""
+    response_ids: list[str] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS)
+
+    def client(number: int) -> None:
+        start.wait()
+        try:
+            for text in commands[number::CLIENTS]:
+                sent = sender.command(text, user=users[number % len(users)])
+                if sent.answer.status != 200:
+                    raise RuntimeError(f"{text!r} answered HTTP {sent.answer.status}")
+                with lock:
+                    response_ids.append(sent.response_id)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return response_ids
+
+
+def _stored(database_url: str, pattern: str) -> tuple[int, int]:
+    """How many of the run's commands were stored, and how many of them more than once."""
+    engine = make_engine(database_url)
+    try:
+        with transaction(engine) as session:
+            per_summary = (
+                select(Interaction.summary, func.count().label("times"))
+                .where(Interaction.summary.like(pattern))
+                .group_by(Interaction.summary)
+                .subquery()
+            )
+            distinct, twice = session.execute(
+                select(func.count(), func.count().filter(per_summary.c.times > 1)).select_from(per_summary)
+            ).one()
+    finally:
+        engine.dispose()
+    return int(distinct), int(twice)
+
+
+def _forget_logged(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        with transaction(engine) as session:
+            session.execute(delete(Interaction).where(Interaction.summary.like("bench-log-%")))
+    finally:
+        engine.dispose()

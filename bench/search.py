@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 
 from bench.results import Figure
 from bench.stats import median, percentile
+from crm_core.actor import Actor
 from crm_core.errors import CrmError
 from crm_core.identity.search import resolve_customer, search_customers
 from crm_core.models import Customer
 from crm_core.store import make_engine, transaction
+
+BENCH_ACTOR = Actor(user_id="cli:bench", surface="cli")  # the operator, as crm-bot find runs
 
 QUERIES_PER_RUN = 400
 NOBODY = ("Nonexistent Trading", "架空商事", "Zebulon Quixote", "存在しない 太郎")
@@ -52,7 +55,7 @@ def queries(session: Session, count: int, seed: int) -> list[str]:
 
 def _resolve(session: Session, query: str) -> None:
     with contextlib.suppress(CrmError):  # ambiguous or no match: answered with candidates, still a search
-        resolve_customer(session, query=query)
+        resolve_customer(session, actor=BENCH_ACTOR, query=query)
 
 
 def _search(session: Session, query: str) -> None:

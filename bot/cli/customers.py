@@ -10,7 +10,7 @@ from bot.blocks.as_text import mrkdwn_to_text
 from bot.cli.app import CliContext, pass_context
 from bot.messages import DEFAULT_LANGUAGE, t
 from crm_core.customers.service import create_customer, merge_customers
-from crm_core.identity.search import contact_query, search_customers
+from crm_core.identity.search import contact_query, find_customers
 from crm_core.store import MERGEABLE_REVISIONS, transaction
 from crm_core.text import searchable
 
@@ -23,7 +23,7 @@ def find(context: CliContext, query: tuple[str, ...], limit: int) -> None:
     """Find customers by name, e-mail, phone or external id, best match first."""
     text = " ".join(query)
     with transaction(context.engine()) as session:
-        matches = search_customers(session, query=text, limit=limit)
+        matches = find_customers(session, actor=context.actor, query=text, limit=limit)
     if not matches:
         click.echo(_no_match(text))
         return

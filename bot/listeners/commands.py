@@ -63,7 +63,7 @@ def show_help(request: UserRequest) -> None:
 def find_customer(request: UserRequest) -> None:
     command = request.parsed(Find)
     session = request.session
-    customer = resolve_customer(session, query=command.query)
+    customer = resolve_customer(session, actor=request.actor, query=command.query)
     today = request.today()
     profile = load_profile(session, actor=request.actor, external_id=customer.external_id, today=today)
     blocks = render_profile_card(profile, language=request.language, today=today)
@@ -73,13 +73,21 @@ def find_customer(request: UserRequest) -> None:
 def log_to_customer(request: UserRequest) -> None:
     command = request.parsed(Log)
     pending = PendingAction(LOG, kind=command.kind, text=command.summary)
-    finish(request, resolve_for(request.session, query=command.customer, pending=pending), pending)
+    finish(
+        request,
+        resolve_for(request.session, actor=request.actor, query=command.customer, pending=pending),
+        pending,
+    )
 
 
 def set_follow_up(request: UserRequest) -> None:
     command = request.parsed(SetFollowUp)
     pending = PendingAction(FOLLOW_UP, due_on=command.due_on, text=command.note)
-    finish(request, resolve_for(request.session, query=command.customer, pending=pending), pending)
+    finish(
+        request,
+        resolve_for(request.session, actor=request.actor, query=command.customer, pending=pending),
+        pending,
+    )
 
 
 def list_my_follow_ups(request: UserRequest) -> None:
@@ -101,7 +109,7 @@ def show_audit(request: UserRequest) -> None:
     session = request.session
     # Refused before the search, so a non-admin hears "admins only", not "no such customer".
     authorize(request.actor, Permission.READ_AUDIT)
-    customer = resolve_customer(session, query=command.customer)
+    customer = resolve_customer(session, actor=request.actor, query=command.customer)
     entries = audit_events(
         session, actor=request.actor, customer_external_id=customer.external_id, limit=AUDIT_SHOWN
     )

@@ -39,7 +39,7 @@ def log_mentioned_thread(request: UserRequest) -> None:
         raise UsageError("usage.mention")
     channel, thread_ts = str(event.get("channel")), str(event["thread_ts"])
     pending = PendingAction(THREAD, channel=channel, thread_ts=thread_ts)
-    customer = resolve_for(request.session, query=command.customer, pending=pending)
+    customer = resolve_for(request.session, actor=request.actor, query=command.customer, pending=pending)
     log_thread(request, customer, channel=channel, thread_ts=thread_ts)
 
 

@@ -62,7 +62,7 @@ def as_the_acting_person(body: dict[str, Any], context: BoltContext, next: Calla
 def find_customer_step(request: UserRequest) -> None:
     query = _required(request, "query")
     session = request.session
-    customer = resolve_customer(session, query=query)
+    customer = resolve_customer(session, actor=request.actor, query=query)
     today = request.today()
     profile = load_profile(session, actor=request.actor, external_id=customer.external_id, today=today)
     outputs: dict[str, Any] = {
@@ -81,7 +81,7 @@ def log_interaction_step(request: UserRequest) -> None:
     customer_query, kind, summary = (_required(request, name) for name in ("customer", "kind", "summary"))
     _required(request, "author")
     session = request.session
-    customer = resolve_customer(session, query=customer_query)
+    customer = resolve_customer(session, actor=request.actor, query=customer_query)
     log_interaction(
         session,
         actor=request.actor,
@@ -99,7 +99,7 @@ def add_follow_up_step(request: UserRequest) -> None:
     _required(request, "owner")
     due_on = _due_date(due, today=request.today())  # the owner's today: may ask Slack, so before the unit
     session = request.session
-    customer = resolve_customer(session, query=customer_query)
+    customer = resolve_customer(session, actor=request.actor, query=customer_query)
     add_follow_up(
         session,
         actor=request.actor,

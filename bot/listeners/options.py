@@ -14,7 +14,7 @@ from bot.listeners.wiring import before_ack
 from bot.request.deps import Deps
 from bot.request.handlers import Acknowledge, reads_before_ack
 from bot.request.user_request import UserRequest
-from crm_core.identity.search import SUGGESTION_SCORE, search_customers
+from crm_core.identity.search import SUGGESTION_SCORE, find_customers
 
 MAX_OPTIONS = 20
 
@@ -26,5 +26,7 @@ def register(app: App, deps: Deps) -> None:
 def suggest_customers(request: UserRequest, ack: Acknowledge) -> None:
     query = str(request.body.get("value", ""))
     session = request.session
-    matches = search_customers(session, query=query, limit=MAX_OPTIONS, cutoff=SUGGESTION_SCORE)
+    matches = find_customers(
+        session, actor=request.actor, query=query, limit=MAX_OPTIONS, cutoff=SUGGESTION_SCORE
+    )
     ack(options=[customer_option(match.customer) for match in matches])

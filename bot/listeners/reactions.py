@@ -65,7 +65,7 @@ def log_reacted_message(request: UserRequest) -> None:
         bot_user_id=request.bot_user_id,
     )
     session = request.session
-    named = customers_named_in(session, text=thread.text, limit=MAX_CANDIDATES + 1)
+    named = customers_named_in(session, actor=request.actor, text=thread.text, limit=MAX_CANDIDATES + 1)
     if len(named) == 1:
         _log_thread(request, thread, named[0])
         return

@@ -36,7 +36,7 @@ def open_thread_log_modal(request: UserRequest) -> None:
         bot_user_id=request.bot_user_id,
     )
     session = request.session
-    customer = customer_named_in(session, text=thread.text)
+    customer = customer_named_in(session, actor=request.actor, text=thread.text)
     modal = render_log_interaction_modal(
         language=request.language,
         today=request.today(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from bot.blocks.pending import PendingAction
+from crm_core.actor import Actor
 from crm_core.customer_view import CustomerView
 from crm_core.errors import Ambiguous
 from crm_core.identity.search import resolve_customer
@@ -23,9 +24,9 @@ class PendingChoice(Ambiguous):
         self.pending = pending
 
 
-def resolve_for(session: Session, *, query: str, pending: PendingAction) -> CustomerView:
+def resolve_for(session: Session, *, actor: Actor, query: str, pending: PendingAction) -> CustomerView:
     """The one customer ``query`` means; if unclear, ``PendingChoice`` keeps ``pending`` for the pick."""
     try:
-        return resolve_customer(session, query=query)
+        return resolve_customer(session, actor=actor, query=query)
     except Ambiguous as error:
         raise PendingChoice(error, pending) from error

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from crm_core.access.policy import Permission, authorize
+from crm_core.actor import Actor
 from crm_core.customer_view import CustomerView
 from crm_core.identity.normalize import normalize_email, normalize_name, phone_digits
 from crm_core.identity.phones import phone_key
@@ -39,14 +41,16 @@ _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 Span = tuple[int, int, int]  # start, end (in the normalised text), customer id
 
 
-def customer_named_in(session: Session, *, text: str) -> CustomerView | None:
+def customer_named_in(session: Session, *, actor: Actor, text: str) -> CustomerView | None:
     """The one customer ``text`` names, or None when it names nobody or several (see module doc)."""
-    named = customers_named_in(session, text=text, limit=2)
+    named = customers_named_in(session, actor=actor, text=text, limit=2)
     return named[0] if len(named) == 1 else None
 
 
-def customers_named_in(session: Session, *, text: str, limit: int = 10) -> list[CustomerView]:
-    """Every customer ``text`` names (at most ``limit``, by name), for a person to pick one from."""
+def customers_named_in(session: Session, *, actor: Actor, text: str, limit: int = 10) -> list[CustomerView]:
+    """Every customer ``text`` names (at most ``limit``, by name), for ``actor`` to pick one from;
+    refused unless they may find customers."""
+    authorize(actor, Permission.FIND)
     scanned = unicodedata.normalize("NFKC", text[:MAX_SCANNED_CHARS])
     names = normalize_name(_POSSESSIVE.sub("", scanned))
     named = _named_by_contact(session, scanned) | _named_by_name(session, names)

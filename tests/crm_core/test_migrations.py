@@ -14,6 +14,7 @@ from sqlalchemy import Engine, delete, insert, inspect, select, text, update
 from crm_core.identity.search import resolve_customer
 from crm_core.models import Base, Customer, CustomerNamesStamp
 from crm_core.store import alembic_config, current_revision, head_revision, make_engine, transaction, upgrade
+from tests.factories import TEST_ACTOR
 
 
 def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -46,7 +47,7 @@ def test_a_shipped_store_upgrades_and_finds_its_customers(store_at_0001: Engine)
     with store_at_0001.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with transaction(store_at_0001) as session:
-        assert resolve_customer(session, query="Yamda Shoji").external_id == "C-1"
+        assert resolve_customer(session, actor=TEST_ACTOR, query="Yamda Shoji").external_id == "C-1"
 
 
 def test_the_stamp_moves_with_every_change_to_names_and_only_then(store_at_0001: Engine) -> None:

@@ -119,8 +119,8 @@ def test_after_erasure_nothing_of_it_can_be_found_through_the_product(session: S
     for query in (NAME, "Zebulon", EMAIL, PHONE, "Quxworth"):
         assert search_customers(session, query=query) == []
         with pytest.raises(NoMatch):
-            resolve_customer(session, query=query)
-    assert customer_named_in(session, text=f"{NAME} <{EMAIL}> {PHONE}") is None
+            resolve_customer(session, actor=TEST_ACTOR, query=query)
+    assert customer_named_in(session, actor=TEST_ACTOR, text=f"{NAME} <{EMAIL}> {PHONE}") is None
     profile = load_profile(session, actor=TEST_ACTOR, external_id=external_id)
     assert profile.customer.name == f"erased customer {profile.customer.id}"
     assert (profile.customer.email, profile.customer.phone, profile.customer.company) == (None, None, None)

@@ -60,7 +60,7 @@ def test_search_never_fails_on_arbitrary_text(session: Session, text: str) -> No
         customer(session, "株式会社アクメ", email="info@acme.example", phone="03-1234-5678")
         search_customers(session, query=text)
         with contextlib.suppress(Ambiguous, NoMatch):
-            resolve_customer(session, query=text)
+            resolve_customer(session, actor=TEST_ACTOR, query=text)
     finally:
         savepoint.rollback()
 
@@ -80,7 +80,7 @@ def test_any_storable_name_is_kept_literally_and_found_by_its_id(session: Sessio
     try:
         assert created.name == " ".join(visible.split())
         assert get_customer(session, actor=TEST_ACTOR, external_id=created.external_id).name == created.name
-        assert resolve_customer(session, query=created.external_id).id == created.id
+        assert resolve_customer(session, actor=TEST_ACTOR, query=created.external_id).id == created.id
     finally:
         savepoint.rollback()
 

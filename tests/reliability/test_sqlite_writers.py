@@ -23,7 +23,7 @@ from crm_core.io.importer import import_table
 from crm_core.io.source import frame_table
 from crm_core.models import Interaction
 from crm_core.store import make_engine, transaction, upgrade
-from tests.factories import customer
+from tests.factories import TEST_ACTOR, customer
 
 REPLICAS = 2
 THREADS_PER_REPLICA = 8
@@ -37,7 +37,7 @@ def log_calls(engine: Engine, writer: int) -> int:
     """What a listener does per ``/crm log``: find the customer, log, commit; the count logged."""
     for call in range(CALLS_PER_THREAD):
         with transaction(engine) as session:
-            acme = resolve_customer(session, query="Acme Inc.")
+            acme = resolve_customer(session, actor=TEST_ACTOR, query="Acme Inc.")
             log_interaction(
                 session,
                 actor=Actor(f"U0WRITER{writer}", "slack", role="sales"),

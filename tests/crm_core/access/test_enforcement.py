@@ -15,6 +15,8 @@ from crm_core.actor import Actor
 from crm_core.customers.service import merge_customers
 from crm_core.errors import Forbidden
 from crm_core.follow_ups.service import add_follow_up, complete_follow_up
+from crm_core.identity.mentions import customer_named_in, customers_named_in
+from crm_core.identity.search import find_customers, resolve_customer
 from crm_core.interactions.service import log_interaction
 from crm_core.io.export import export_csv
 from crm_core.io.importer import import_table
@@ -113,3 +115,18 @@ def test_reads_of_a_customer_are_audited_with_ids_only(session: Session) -> None
     assert (read.actor, read.surface, read.customer_id, read.allowed) == ("U0SUP", "slack", acme.id, True)
     for event in session.scalars(select(AuditEvent)):
         assert "Acme" not in str(event.detail) and "buyer" not in str(event.detail)
+
+
+def test_search_and_the_customers_a_text_names_are_reads_that_take_the_actor(session: Session) -> None:
+    customer(session, "Acme Inc.", email="buyer@acme.example")
+    nobody = Actor("U0GONE", "slack", None)  # a Slack actor whose role was never resolved
+    reads = [
+        lambda actor: resolve_customer(session, actor=actor, query="Acme"),
+        lambda actor: find_customers(session, actor=actor, query="Acme"),
+        lambda actor: customers_named_in(session, actor=actor, text="Acme called"),
+        lambda actor: customer_named_in(session, actor=actor, text="mail from buyer@acme.example"),
+    ]
+    for read in reads:
+        with pytest.raises(Forbidden):
+            read(nobody)
+        assert read(SUPPORT)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from crm_core.identity.mentions import customer_named_in
-from tests.factories import customer
+from tests.factories import TEST_ACTOR, customer
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def named(session: Session) -> dict[str, int]:
 def test_a_thread_naming_one_customer_preselects_it(
     session: Session, named: dict[str, int], text: str, name: str
 ) -> None:
-    found = customer_named_in(session, text=text)
+    found = customer_named_in(session, actor=TEST_ACTOR, text=text)
     assert found is not None and found.id == named[name]
 
 
@@ -54,4 +54,4 @@ def test_a_thread_naming_one_customer_preselects_it(
     ],
 )
 def test_no_clear_winner_preselects_nobody(session: Session, named: dict[str, int], text: str) -> None:
-    assert customer_named_in(session, text=text) is None
+    assert customer_named_in(session, actor=TEST_ACTOR, text=text) is None

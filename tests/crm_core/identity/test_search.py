@@ -11,20 +11,20 @@ from crm_core.identity.prefilter import PairIndex
 from crm_core.identity.search import CANDIDATE_SCORE, SUGGESTION_SCORE, resolve_customer, search_customers
 from crm_core.models import Customer, CustomerNamesStamp
 from crm_core.store import make_engine, transaction
-from tests.factories import customer
+from tests.factories import TEST_ACTOR, customer
 
 
 def test_name_typed_another_way_finds_the_customer(session: Session) -> None:
     acme = customer(session, "株式会社アクメ")
     customer(session, "Globex Corporation")
     for typed in ("あくめ", "ｱｸﾒ", "アクメ(株)", "アクメ"):
-        assert resolve_customer(session, query=typed).id == acme.id
+        assert resolve_customer(session, actor=TEST_ACTOR, query=typed).id == acme.id
 
 
 def test_small_typo_still_resolves_to_the_one_close_name(session: Session) -> None:
     target = customer(session, "Yamada Shoji")
     customer(session, "Globex Corporation")
-    assert resolve_customer(session, query="Yamda Shoji").id == target.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query="Yamda Shoji").id == target.id
 
 
 def test_exact_email_and_phone_match_whatever_the_name(session: Session) -> None:
@@ -36,7 +36,7 @@ def test_exact_email_and_phone_match_whatever_the_name(session: Session) -> None
 
 def test_external_id_is_an_exact_match(session: Session) -> None:
     c = customer(session, "Initech", external_id="C-42")
-    assert resolve_customer(session, query="C-42").id == c.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query="C-42").id == c.id
 
 
 def test_results_are_ranked_best_first(session: Session) -> None:
@@ -52,7 +52,7 @@ def test_two_equally_good_matches_are_offered_not_guessed(session: Session) -> N
     customer(session, "Suzuki Ichiro", email="ichiro@a.jp")
     customer(session, "Suzuki Ichiro", email="ichiro@b.jp")
     with pytest.raises(Ambiguous) as caught:
-        resolve_customer(session, query="suzuki ichiro")
+        resolve_customer(session, actor=TEST_ACTOR, query="suzuki ichiro")
     assert len(caught.value.candidates) == 2
 
 
@@ -60,16 +60,16 @@ def test_close_but_different_names_are_ambiguous(session: Session) -> None:
     customer(session, "Tanaka Foods")
     customer(session, "Tanaka Goods")
     with pytest.raises(Ambiguous):
-        resolve_customer(session, query="Tanaka Hoods")
+        resolve_customer(session, actor=TEST_ACTOR, query="Tanaka Hoods")
 
 
 def test_no_match_says_so_and_suggests_near_names(session: Session) -> None:
     customer(session, "Globex Trading")
     with pytest.raises(NotFound) as caught:
-        resolve_customer(session, query="Glbx")
+        resolve_customer(session, actor=TEST_ACTOR, query="Glbx")
     assert "Globex" in caught.value.message
     with pytest.raises(NotFound) as nothing:
-        resolve_customer(session, query="zzzzzz")
+        resolve_customer(session, actor=TEST_ACTOR, query="zzzzzz")
     assert "Did you mean" not in nothing.value.message
 
 
@@ -172,7 +172,7 @@ def _others(session: Session) -> None:
 def test_names_typed_another_way_resolve_among_many_others(session: Session, stored: str, typed: str) -> None:
     _others(session)
     target = customer(session, stored)
-    assert resolve_customer(session, query=typed).id == target.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query=typed).id == target.id
 
 
 def _found(session: Session, typed: str, cutoff: float) -> list[tuple[int, float]]:
@@ -262,9 +262,9 @@ def test_a_whole_name_with_its_designator_picks_that_customer(session: Session, 
     inc = customer(session, "Acme Inc.")
     llc = customer(session, "Acme LLC")
     co_ltd = customer(session, "Acme Co., Ltd.")
-    assert resolve_customer(session, query=typed).id == inc.id
-    assert resolve_customer(session, query="Acme LLC").id == llc.id
-    assert resolve_customer(session, query="acme co ltd").id == co_ltd.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query=typed).id == inc.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query="Acme LLC").id == llc.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query="acme co ltd").id == co_ltd.id
     assert [m.score for m in search_customers(session, query=typed)] == [100, 99, 99]
 
 
@@ -272,10 +272,10 @@ def test_a_bare_name_shared_by_several_designators_stays_ambiguous(session: Sess
     customer(session, "Acme Inc.")
     customer(session, "Acme LLC")
     with pytest.raises(Ambiguous) as caught:
-        resolve_customer(session, query="Acme")
+        resolve_customer(session, actor=TEST_ACTOR, query="Acme")
     assert len(caught.value.candidates) == 2
     bare = customer(session, "Acme")
-    assert resolve_customer(session, query="Acme").id == bare.id
+    assert resolve_customer(session, actor=TEST_ACTOR, query="Acme").id == bare.id
 
 
 def test_a_designator_typed_breaks_a_tie_between_names_otherwise_exact(session: Session) -> None:
@@ -312,7 +312,7 @@ def test_an_email_or_phone_nobody_has_matches_nothing_rather_than_names(
         customer(session, name)
     assert search_customers(session, query=typed, cutoff=SUGGESTION_SCORE) == []
     with pytest.raises(NoMatch) as caught:
-        resolve_customer(session, query=typed)
+        resolve_customer(session, actor=TEST_ACTOR, query=typed)
     assert (caught.value.contact, caught.value.key, caught.value.suggestions) == (
         kind,
         f"customer.no_{kind}_match",

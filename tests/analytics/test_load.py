@@ -131,7 +131,9 @@ def test_the_loader_reads_what_reading_row_by_row_reads(
     session: Session, monkeypatch: pytest.MonkeyPatch, block_customers: int
 ) -> None:
     _generated_store(session)
-    monkeypatch.setattr(load, "BLOCK_CUSTOMERS", block_customers)  # several blocks, a last partial one
+    # Several blocks, a last partial one.
+    monkeypatch.setattr(load, "BLOCK_CUSTOMERS", block_customers)
+    monkeypatch.setattr(load, "BLOCK_PURCHASES", block_customers * 5)
 
     frames = load_frames(session)
     purchases, interactions = _rows_read_one_by_one(session)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench import analytics, answers, bgnbd, imports, latency, search
+from bench import analytics, answers, arrivals, bgnbd, imports, latency, search
 from bench.dataset import (
     REPS,
     SCALES,
@@ -35,7 +35,7 @@ from bench.dataset import (
 from bench.report import write_report
 from bench.results import Figure, describe_machine, load_results, save_results
 
-PARTS = ("import", "bgnbd", "search", "digests", "latency", "answers", "throughput")
+PARTS = ("import", "bgnbd", "search", "arrivals", "digests", "latency", "answers", "throughput")
 # Slow to drive over HTTP; the targets do not ask for it at 1M.
 LATENCY_MAX_CUSTOMERS = 100_000
 DEFAULT_LIFETIMES_PYTHON = "/tmp/lt-venv/bin/python"
@@ -144,7 +144,7 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
     if args.postgres:
         stores["postgresql"] = postgres_url(args.postgres, scale, args.postgres_prefix)
     for store, url in stores.items():
-        if not parts & {"search", "digests", "latency", "answers", "throughput"}:
+        if not parts & {"search", "arrivals", "digests", "latency", "answers", "throughput"}:
             break
         prepare_store(url, data)
         if "search" in parts:
@@ -152,6 +152,11 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
             step(
                 f"search {store}",
                 partial(search.measure, scale=scale, store=store, database_url=url, runs=runs, count=count),
+            )
+        if "arrivals" in parts:
+            step(
+                f"search while customers arrive {store}",
+                partial(arrivals.measure, scale=scale, store=store, database_url=url, runs=runs),
             )
         if "digests" in parts:
             step(

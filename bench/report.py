@@ -77,6 +77,20 @@ TARGETS = (
         Target("BG/NBD fit speed-up over lifetimes", "bgnbd_speedup", scale, "", 2, False, "×")
         for scale in ("100k", "1m")
     ),
+    # Issue 13, item 1: name search p99 while another engine adds customers ÷ p99 without.
+    *(
+        Target(
+            f"search p99 with arrivals ÷ without ({STORES[store]})",
+            "arrivals_p99_ratio",
+            scale,
+            store,
+            1.5,
+            True,
+            "×",
+        )
+        for scale in ("100k", "1m")
+        for store in ("sqlite", "postgresql")
+    ),
     # Issue 13, item 2: the answer (until the response URL post), not only the ack, per server.
     *(
         Target(
@@ -133,6 +147,9 @@ SHOWN: dict[str, tuple[str, Callable[[float], str]]] = {
     "log_ack_p99_ratio": ("`/crm log` ack p99 ÷ floor", lambda v: f"{v:.2f}×"),
     "log_reply_p50_ms": ("`/crm log` reply p50 (ms)", lambda v: f"{v:.0f}"),
     "log_reply_p99_ms": ("`/crm log` reply p99 (ms)", lambda v: f"{v:.0f}"),
+    "arrivals_quiet_p99_ms": ("search p99 without arrivals (ms)", lambda v: f"{v:.1f}"),
+    "arrivals_busy_p99_ms": ("search p99, a customer added every 4th (ms)", lambda v: f"{v:.1f}"),
+    "arrivals_missed": ("newcomers not found by the next search", lambda v: f"{v:.0f}"),
     "answers_floor_ack_p99_ms": ("floor ack p99, beside the answers (ms)", lambda v: f"{v:.1f}"),
     **{
         f"answers_find_answer_{server}_{stat}_ms": (f"`/crm find` answer {stat}, {server} server (ms)", _ms)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, inspect, select, tuple_, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm_core.models import Customer, PostedMessage
@@ -64,26 +64,6 @@ def record_posted(
         for customer_id in sorted(wanted - known)
     )
     session.flush()
-
-
-def carry_posted(session: Session, *, from_customer_id: int, to_customer_id: int) -> None:
-    """A merge: the kept customer inherits the merged one's messages (once each), so erasing the
-    person later still finds every message that named them under either record."""
-    if not inspect(session.connection()).has_table(PostedMessage.__tablename__):
-        # Merges also run on a store not yet upgraded to migration 0006: the clash merges migration
-        # 0004 asks for before it makes contact keys unique. Nothing was recorded there to carry.
-        return
-    kept = select(PostedMessage.channel_id, PostedMessage.ts).where(
-        PostedMessage.customer_id == to_customer_id
-    )
-    session.execute(
-        update(PostedMessage)
-        .where(
-            PostedMessage.customer_id == from_customer_id,
-            tuple_(PostedMessage.channel_id, PostedMessage.ts).not_in(kept),
-        )
-        .values(customer_id=to_customer_id)
-    )
 
 
 def posted_naming(session: Session, *, customer_id: int) -> list[Posted]:

@@ -47,7 +47,7 @@ def resolve_customers(session: Session, references: pd.Series, problems: RowProb
         )
         ids = ids.fillna(found)
         external_ids = external_ids.mask(
-            unresolved, found.map(dict(zip(ids_, external_ids_, strict=True))).fillna("")
+            unresolved, found.map(dict(zip(ids_, external_ids_, strict=True))).astype(object).fillna("")
         )
 
     problems.add_where(

@@ -10,14 +10,13 @@ from __future__ import annotations
 from bot.blocks.limits import escape
 from bot.blocks.pending import FOLLOW_UP, LOG, PendingAction
 from bot.blocks.text import day
-from bot.request.posting import post_naming
+from bot.request.posting import confirm_in_thread
 from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
 from bot.request.user_request import UserRequest
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.interactions.service import Outcome, log_interaction
-from crm_core.privacy.posted import PostKind
 
 
 def pick_candidate(request: UserRequest) -> None:
@@ -88,14 +87,7 @@ def log_thread(request: UserRequest, customer: CustomerView, *, channel: str, th
         confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
     )
     if outcome is not Outcome.UNCHANGED or not request.is_retry:
-        request.send(
-            lambda: post_naming(
-                request,
-                customers=[customer.external_id],
-                kind=PostKind.THREAD_CONFIRMATION,
-                channel=channel,
-                thread_ts=thread_ts,
-                text=said,
-            )
+        confirm_in_thread(
+            request, customer=customer.external_id, channel=channel, thread_ts=thread_ts, text=said
         )
     return said

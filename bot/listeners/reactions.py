@@ -27,14 +27,13 @@ from bot.listeners.wiring import acknowledge, answered_later, before_ack
 from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import reads_before_ack, writes
-from bot.request.posting import post_naming
+from bot.request.posting import confirm_in_thread
 from bot.request.slack_threads import THREAD_KIND, FetchedThread, confirmation_key, fetch_thread
 from bot.request.user_request import UserRequest
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
 from crm_core.identity.mentions import customers_named_in
 from crm_core.interactions.service import Outcome, log_interaction
-from crm_core.privacy.posted import PostKind
 
 # What Slack answers when the bot may not read the conversation: it has to be invited first.
 _NOT_READABLE = frozenset({"not_in_channel", "channel_not_found"})
@@ -115,15 +114,12 @@ def _log_thread(request: UserRequest, thread: FetchedThread, customer: CustomerV
             confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
         )
         where = thread.where
-        request.send(
-            lambda: post_naming(
-                request,
-                customers=[customer.external_id],
-                kind=PostKind.THREAD_CONFIRMATION,
-                channel=where.channel_id,
-                thread_ts=where.thread_ts,
-                text=said,
-            )
+        confirm_in_thread(
+            request,
+            customer=customer.external_id,
+            channel=where.channel_id,
+            thread_ts=where.thread_ts,
+            text=said,
         )
     return logged.kind
 

@@ -53,3 +53,20 @@ def post_naming(
             ts=str(answer["ts"]),
             kind=kind,
         )
+
+
+def confirm_in_thread(
+    request: UserRequest, *, customer: str, channel: str, thread_ts: str, text: str
+) -> None:
+    """The confirmation that a thread was logged to ``customer`` (external id), for everyone in it:
+    posted once the unit of work has committed, and recorded as naming them."""
+    request.send(
+        lambda: post_naming(
+            request,
+            customers=[customer],
+            kind=PostKind.THREAD_CONFIRMATION,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+        )
+    )

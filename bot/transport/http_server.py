@@ -161,6 +161,8 @@ class HttpServer:
             max_request_body_size=MAX_BODY_BYTES,
         )
         self._stopped = threading.Event()
+        self._stopping = threading.Lock()
+        self._stop_asked = False
 
     @property
     def port(self) -> int:
@@ -178,10 +180,24 @@ class HttpServer:
             self._stopped.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Close the listening socket from inside waitress's loop, then wait for it to finish."""
-        self._server.trigger.pull_trigger(self._close_all)
+        """End waitress's loop from inside it, then wait for it to finish."""
+        with self._stopping:
+            if not self._stop_asked:
+                self._stop_asked = True
+                self._server.trigger.pull_trigger(self._close_all)
         self._stopped.wait(timeout)
 
     def _close_all(self) -> None:
+        """Close the sockets, let the request threads finish, and only then close the loop's trigger.
+
+        The trigger is a pipe that each finished request writes a byte to. Closed while a request
+        thread was still running, that write went to a file descriptor number the process may have
+        given to something else meanwhile (a SQLite database file opened by the next test: "disk
+        I/O error"), so the trigger is closed last, when no thread can write to it any more.
+        """
+        trigger = self._server.trigger
         for channel in list(self._server._map.values()):
-            channel.close()
+            if channel is not trigger:
+                channel.close()
+        self._server.task_dispatcher.shutdown()
+        trigger.close()  # the loop's map is empty now: run() returns

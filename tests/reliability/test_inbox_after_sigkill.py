@@ -24,7 +24,7 @@ from bot.console.fake_web_api import FakeSlack
 from bot.console.signed_requests import SlackSender
 from crm_core.models import InboxEntry, Interaction
 from crm_core.store import transaction
-from tests.cli.test_slack import SECRET, TOKEN, start_serve, wait_until_healthy
+from tests.bot.cli.test_slack import SECRET, TOKEN, start_serve, wait_until_healthy
 from tests.factories import customer
 
 pytestmark = pytest.mark.skipif(not Path("/proc").exists(), reason="kills a process group (Linux)")

@@ -6,7 +6,7 @@ import pytest
 
 from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.kpis import KPI_COLUMNS, period_kpis
-from tests.analytics.analytics_frames import contact_days, customers, purchase_days
+from tests.crm_core.analytics.analytics_frames import contact_days, customers, purchase_days
 
 JUNE = (dt.date(2024, 6, 1), dt.date(2024, 7, 1))
 CUSTOMERS = customers(1, 2, 3, 4, 5, owner_id=["U1", "U1", "U2", "U2", None])

@@ -279,7 +279,7 @@ def test_a_new_customer_named_like_an_existing_one_is_imported_with_a_warning(
 
 
 def test_every_import_first_says_how_it_read_each_column(crm: Crm, engine: Engine, tmp_path: Path) -> None:
-    result = crm("import", "customers", str(Path(__file__).parent.parent / "data" / "hubspot_contacts.csv"))
+    result = crm("import", "customers", str(Path(__file__).parents[2] / "data" / "hubspot_contacts.csv"))
     assert (result.exit_code, result.stdout) == (
         0,
         "imported 3 customers, 0 updated, 0 unchanged, 0 rejected\n",

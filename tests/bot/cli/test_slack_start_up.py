@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bot.console.fake_web_api import FakeSlack
-from tests.cli.test_slack import SECRET, TOKEN, free_port
+from tests.bot.cli.test_slack import SECRET, TOKEN, free_port
 from tests.conftest import CliResult
 
 Crm = Callable[..., CliResult]

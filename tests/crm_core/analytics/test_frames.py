@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from crm_core.analytics.frames import FrameContractError, validate_customers, validate_purchases
-from tests.analytics.analytics_frames import purchases
+from tests.crm_core.analytics.analytics_frames import purchases
 
 
 def test_a_missing_column_is_named() -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, insert
 from crm_core.demo.regular import regular_purchases
 from crm_core.models import Customer, Purchase
 from crm_core.store import transaction
-from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases
 from tests.conftest import CliResult
+from tests.crm_core.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases
 from tests.factories import customer
 
 Crm = Callable[..., CliResult]

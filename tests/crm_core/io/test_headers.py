@@ -21,8 +21,8 @@ from tests import factories
 
 ACTOR = Actor(user_id="cli:tester", surface="import")
 NOW = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
-DATA = Path(__file__).parent.parent / "data"
-README = Path(__file__).parent.parent.parent / "README.md"
+DATA = Path(__file__).parents[2] / "data"
+README = Path(__file__).parents[3] / "README.md"
 
 
 def write_csv(tmp_path: Path, text: str) -> Path:

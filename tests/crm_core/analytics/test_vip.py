@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 
 from crm_core.analytics.vip import pareto_vips
-from tests.analytics.analytics_frames import purchase_days
+from tests.crm_core.analytics.analytics_frames import purchase_days
 
 TODAY = dt.date(2024, 6, 30)
 

@@ -11,7 +11,7 @@ from crm_core.analytics.rfm import (
     rfm_scores,
     segment_grid,
 )
-from tests.analytics.analytics_frames import purchase_days
+from tests.crm_core.analytics.analytics_frames import purchase_days
 
 TODAY = dt.date(2024, 6, 30)
 

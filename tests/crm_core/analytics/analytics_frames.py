@@ -10,7 +10,7 @@ import pandas as pd
 
 from crm_core.analytics.history import ContactDays, PurchaseDays
 
-CDNOW_SAMPLE = Path(__file__).parents[1] / "data" / "CDNOW_sample.txt"
+CDNOW_SAMPLE = Path(__file__).parents[2] / "data" / "CDNOW_sample.txt"
 CDNOW_CALIBRATION_END = dt.date(1997, 9, 30)
 
 

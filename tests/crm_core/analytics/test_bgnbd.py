@@ -14,7 +14,7 @@ from crm_core.analytics.bgnbd import (
     fit_bgnbd,
     p_alive,
 )
-from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
+from tests.crm_core.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 
 # Fader, Hardie & Lee (2005), section 5: the CDNOW calibration fit, per week.
 PAPER = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)

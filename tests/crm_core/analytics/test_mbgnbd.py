@@ -11,7 +11,7 @@ from crm_core.analytics.mbgnbd import (
     p_alive,
     p_purchase_within,
 )
-from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases
+from tests.crm_core.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases
 
 # lifetimes 0.11.3's ModifiedBetaGeoFitter on the same CDNOW summary (days).
 LIFETIMES = {"r": 0.524843, "alpha": 43.28157, "a": 0.891360, "b": 1.614003}

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
-from tests.analytics.analytics_frames import contact_days, purchase_days, purchases
+from tests.crm_core.analytics.analytics_frames import contact_days, purchase_days, purchases
 
 
 def test_purchases_become_one_row_per_customer_and_day() -> None:

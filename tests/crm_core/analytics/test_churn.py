@@ -15,7 +15,7 @@ from crm_core.analytics.churn import (
 )
 from crm_core.analytics.reasons import churn_reasons
 from crm_core.analytics.returning import fit_return_model
-from tests.analytics.analytics_frames import (
+from tests.crm_core.analytics.analytics_frames import (
     CDNOW_CALIBRATION_END,
     cdnow_purchases,
     contact_days,

@@ -6,7 +6,7 @@ import pytest
 from crm_core.analytics.bgnbd import BgNbdFit, BgNbdParams, bgnbd_summary, expected_purchases
 from crm_core.analytics.gamma_gamma import GammaGammaParams, expected_order_value
 from crm_core.analytics.ltv import LTV_COLUMNS, lifetime_value
-from tests.analytics.analytics_frames import purchase_days
+from tests.crm_core.analytics.analytics_frames import purchase_days
 
 TODAY = dt.date(2024, 6, 30)
 # CDNOW's parameters with α in days.

@@ -9,7 +9,7 @@ from crm_core.analytics.gamma_gamma import (
     fit_gamma_gamma,
     spend_summary,
 )
-from tests.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
+from tests.crm_core.analytics.analytics_frames import CDNOW_CALIBRATION_END, cdnow_purchases, purchase_days
 
 # Fader, Hardie & Lee (2005), "RFM and CLV": the spend model on the same CDNOW calibration period.
 PAPER = GammaGammaParams(p=6.25, q=3.74, v=15.44)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from crm_core.analytics.scores import SCORE_COLUMNS, score_customers
-from tests.analytics.analytics_frames import (
+from tests.crm_core.analytics.analytics_frames import (
     CDNOW_CALIBRATION_END,
     cdnow_purchases,
     customers,

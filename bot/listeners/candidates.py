@@ -11,7 +11,7 @@ from bot.blocks.limits import escape
 from bot.blocks.pending import FOLLOW_UP, LOG, PendingAction
 from bot.blocks.text import day
 from bot.request.posting import confirm_in_thread
-from bot.request.slack_threads import THREAD_KIND, confirmation_key, fetch_thread
+from bot.request.slack_threads import THREAD_KIND, FetchedThread, confirmation_key, fetch_thread
 from bot.request.user_request import UserRequest
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
@@ -66,14 +66,24 @@ def _follow_up(request: UserRequest, customer: CustomerView, pending: PendingAct
 def log_thread(request: UserRequest, customer: CustomerView, *, channel: str, thread_ts: str) -> str:
     """Log the thread as it is now to ``customer``, tell the thread for everyone; return what was said.
 
-    A retried delivery that changed nothing tells nobody: the first delivery has answered. Read
-    again when a candidate is picked, the thread may have grown since the mention. The confirmation
-    names the customer, so where it went is recorded for an erasure (``bot.request.posting``); it
-    goes out after the unit of work commits.
+    Read again when a candidate is picked, the thread may have grown since the mention. A retried
+    delivery that changed nothing tells nobody: the first delivery has answered.
     """
     thread = fetch_thread(
         request.client, channel=channel, thread_ts=thread_ts, bot_user_id=request.bot_user_id
     )
+    return log_fetched_thread(request, thread, customer, confirm_unchanged=not request.is_retry)[1]
+
+
+def log_fetched_thread(
+    request: UserRequest, thread: FetchedThread, customer: CustomerView, *, confirm_unchanged: bool
+) -> tuple[str, str]:
+    """Log ``thread`` to ``customer`` (one interaction per thread) and confirm it in the thread.
+
+    The confirmation names the customer, so where it went is recorded for an erasure
+    (``bot.request.posting``); it goes out after the unit of work commits. Returns the kind logged
+    and what was said.
+    """
     logged, outcome = log_interaction(
         request.session,
         actor=request.actor,
@@ -86,8 +96,13 @@ def log_thread(request: UserRequest, customer: CustomerView, *, channel: str, th
     said = request.t(
         confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
     )
-    if outcome is not Outcome.UNCHANGED or not request.is_retry:
+    if outcome is not Outcome.UNCHANGED or confirm_unchanged:
+        where = thread.where
         confirm_in_thread(
-            request, customer=customer.external_id, channel=channel, thread_ts=thread_ts, text=said
+            request,
+            customer=customer.external_id,
+            channel=where.channel_id,
+            thread_ts=where.thread_ts,
+            text=said,
         )
-    return said
+    return logged.kind, said

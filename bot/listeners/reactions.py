@@ -22,18 +22,16 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.limits import escape
 from bot.blocks.reaction_picker import MAX_CANDIDATES, picked, render_reaction_picker
 from bot.ids import ActionId
+from bot.listeners.candidates import log_fetched_thread
 from bot.listeners.options import suggest_customers
 from bot.listeners.wiring import acknowledge, answered_later, before_ack
 from bot.parsing.grammar import UsageError
 from bot.request.deps import Deps
 from bot.request.handlers import reads_before_ack, writes
-from bot.request.posting import confirm_in_thread
-from bot.request.slack_threads import THREAD_KIND, FetchedThread, confirmation_key, fetch_thread
+from bot.request.slack_threads import fetch_thread
 from bot.request.user_request import UserRequest
-from crm_core.customer_view import CustomerView
 from crm_core.customers.service import get_customer
 from crm_core.identity.mentions import customers_named_in
-from crm_core.interactions.service import Outcome, log_interaction
 
 # What Slack answers when the bot may not read the conversation: it has to be invited first.
 _NOT_READABLE = frozenset({"not_in_channel", "channel_not_found"})
@@ -66,7 +64,8 @@ def log_reacted_message(request: UserRequest) -> None:
     session = request.session
     named = customers_named_in(session, actor=request.actor, text=thread.text, limit=MAX_CANDIDATES + 1)
     if len(named) == 1:
-        _log_thread(request, thread, named[0])
+        # Another reaction on a thread logged just so stays silent: nothing new to say.
+        log_fetched_thread(request, thread, named[0], confirm_unchanged=False)
         return
     blocks = render_reaction_picker(
         named,
@@ -88,7 +87,7 @@ def log_to_picked_customer(request: UserRequest) -> None:
     )
     session = request.session
     customer = get_customer(session, actor=request.actor, external_id=external_id)
-    logged = _log_thread(request, thread, customer)
+    logged, _ = log_fetched_thread(request, thread, customer, confirm_unchanged=False)
     said = request.t(
         "reaction.picked",
         link=thread.where.permalink or "",
@@ -96,32 +95,6 @@ def log_to_picked_customer(request: UserRequest) -> None:
         customer=escape(customer.name),
     )
     request.reply(said, replace=True)
-
-
-def _log_thread(request: UserRequest, thread: FetchedThread, customer: CustomerView) -> str:
-    """Log ``thread`` to ``customer`` and confirm in it, unless it was logged just so already; its kind."""
-    logged, outcome = log_interaction(
-        request.session,
-        actor=request.actor,
-        customer_external_id=customer.external_id,
-        kind=THREAD_KIND,
-        summary=thread.text,
-        occurred_at=thread.started_at,
-        thread=thread.where,
-    )
-    if outcome is not Outcome.UNCHANGED:
-        said = request.t(
-            confirmation_key(outcome), kind=request.t(f"kind.{logged.kind}"), customer=escape(customer.name)
-        )
-        where = thread.where
-        confirm_in_thread(
-            request,
-            customer=customer.external_id,
-            channel=where.channel_id,
-            thread_ts=where.thread_ts,
-            text=said,
-        )
-    return logged.kind
 
 
 def _thread_of(client: WebClient, channel: str, ts: str) -> str:

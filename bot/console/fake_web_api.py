@@ -422,11 +422,18 @@ def _make_request_handler(slack: FakeSlack) -> type[BaseHTTPRequestHandler]:
         def _receive_upload(self, path: str) -> None:
             """The file bytes of files_upload_v2, sent to the URL files.getUploadURLExternal gave."""
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            size = len(data)
+            size, fault = len(data), slack._next_fault(UPLOAD)
+            status = fault.status if fault is not None and fault.status is not None else 200
             slack._record(
-                Call(method=UPLOAD, params={"size": size, "content": data}, headers={}, status=200, path=path)
+                Call(
+                    method=UPLOAD,
+                    params={"size": size, "content": data},
+                    headers={},
+                    status=status,
+                    path=path,
+                )
             )
-            self._send(200, f"OK - {size}")
+            self._send(status, f"OK - {size}" if status == 200 else "upload refused")
 
         def _outcome(
             self, method: str, params: dict[str, Any], headers: dict[str, str]

@@ -27,7 +27,7 @@ from bot.blocks.digest import digest_fallback, render_digest
 from bot.jobs.charts import render_trend_png
 from bot.jobs.claimed_posts import find_claimed_post
 from bot.request.people import People
-from bot.slack_api.web_api import without_ambiguous_retries
+from bot.slack_api.web_api import upload_file, without_ambiguous_retries
 from crm_core.analytics.stored import kpi_history
 from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_sent, settled_deliveries
@@ -170,7 +170,8 @@ class DigestSender:
         if len(points) < 2:
             return
         try:
-            self.client.files_upload_v2(
+            upload_file(
+                self.client,
                 channel=channel,
                 content=render_trend_png(points),
                 filename=f"crm-trends-{local_date.isoformat()}.png",

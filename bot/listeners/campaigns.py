@@ -13,6 +13,7 @@ import re
 from bot.blocks.limits import escape
 from bot.parsing.grammar import ME, Segment
 from bot.request.user_request import UserRequest
+from bot.slack_api.web_api import upload_file
 from crm_core.campaigns.lists import CampaignList, campaign_list, write_csv
 
 
@@ -41,7 +42,8 @@ def _upload(request: UserRequest, campaign: CampaignList, filename: str, comment
     text = io.StringIO()
     write_csv(campaign, text)
     dm = request.client.conversations_open(users=request.user_id)["channel"]["id"]
-    request.client.files_upload_v2(
+    upload_file(
+        request.client,
         channel=dm,
         content=text.getvalue().encode("utf-8-sig"),
         filename=filename,

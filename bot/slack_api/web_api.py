@@ -10,9 +10,12 @@ Bolt's own ``respond`` does not retry 429 or 5xx, hence ``post_to_response_url``
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
+from urllib.error import HTTPError
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackRequestError
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -91,3 +94,24 @@ def post_to_response_url(url: str, message: dict[str, Any]) -> bool:
         log.warning("response URL refused a reply: HTTP %s %s", response.status_code, response.body[:200])
         return False
     return True
+
+
+UPLOAD_RETRY_SECONDS = 1.0
+
+
+def upload_file(client: WebClient, **file: Any) -> None:
+    """``files_upload_v2``, tried again when the file's bytes are refused.
+
+    The Web API calls around the upload retry 429s and 5xx like every call, but the bytes go to a
+    one-use URL with a plain POST that slack_sdk does not retry. A refusal there leaves no file
+    (``files.completeUploadExternal`` was never called), so trying the whole upload again, with a
+    new URL, cannot send the file twice.
+    """
+    for attempt in range(MAX_RETRIES + 1):
+        try:
+            client.files_upload_v2(**file)
+            return
+        except (SlackRequestError, HTTPError):  # the byte POST's refusal, as slack_sdk surfaces it
+            if attempt == MAX_RETRIES:
+                raise
+            time.sleep(UPLOAD_RETRY_SECONDS * (attempt + 1))

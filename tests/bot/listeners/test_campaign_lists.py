@@ -94,7 +94,7 @@ def test_an_empty_or_unknown_list_sends_no_file_and_guests_are_refused(
 
 
 @pytest.mark.usefixtures("scored")
-@pytest.mark.parametrize("method", ["files.getUploadURLExternal", "files.completeUploadExternal"])
+@pytest.mark.parametrize("method", ["files.getUploadURLExternal", UPLOAD, "files.completeUploadExternal"])
 @pytest.mark.parametrize("fault", [{"status": 429, "retry_after": 0}, {"status": 503}])
 def test_a_rate_limit_or_a_slack_outage_on_an_upload_call_is_retried_and_one_file_sent(
     sender: SlackSender, slack: FakeSlack, method: str, fault: dict[str, int]

@@ -79,6 +79,8 @@ def _finished_after(error: Exception, request: UserRequest) -> bool:
     False when another run had answered it already (then this one says nothing). If the store
     cannot be reached the person is still told; the row, left waiting, is run again later.
     """
+    if request.inbox_finished:  # this run committed its work; the error came while answering
+        return True
     try:
         request.finish_inbox_entry()
     except AlreadyDone:

@@ -66,6 +66,7 @@ class UserRequest:
     ) -> None:
         self.deps = deps
         self.inbox_id = inbox_id  # the request's inbox row: marked done in the handler's unit of work
+        self.inbox_finished = False
         self.client = client
         self.body = body
         self.metadata = view_metadata(body)
@@ -204,6 +205,7 @@ class UserRequest:
         self._end_unit(None)
         if not marked:
             self.finish_inbox_entry()  # a reader's reads are done: its row alone, before it answers
+        self.inbox_finished = True  # by this run: an error while answering is still this run's to tell
         for send in sends:
             send()
         if recorded and self.deps.alerts is not None:

@@ -103,3 +103,16 @@ def test_a_rate_limit_or_a_slack_outage_on_an_upload_call_is_retried_and_one_fil
     assert "3 customers" in ask(sender, slack, "segment vip")
     assert len(sent_csv(slack)) == 3
     assert len(slack.delivered("files.completeUploadExternal")) == 1
+
+
+@pytest.mark.usefixtures("scored")
+def test_a_file_slack_keeps_refusing_ends_in_an_apology_not_silence(
+    sender: SlackSender, slack: FakeSlack
+) -> None:
+    """The answer was counted, the request's work committed: a failure while sending is still told."""
+    slack.fail_next(UPLOAD, status=503, times=3)
+    sent = sender.command("segment vip", user=SALES)
+    replies = slack.wait_for_reply(sent.response_id, count=2)
+    assert "3 customers" in replies[0].text
+    assert replies[1].text.startswith(":warning: Sorry, something went wrong on our side")
+    assert slack.delivered("files.completeUploadExternal") == []

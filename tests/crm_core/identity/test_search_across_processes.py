@@ -112,7 +112,7 @@ def test_a_log_pruned_past_the_index_makes_the_next_search_rebuild(
 def test_changes_that_commit_out_of_order_are_all_seen(engine: Engine, database_url: str) -> None:
     """A change numbered before one that commits first must not be skipped by a reader in between."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer at a time; commits out of order need PostgreSQL")
+        pytest.skip("one writer at a time on SQLite: commits out of order need postgres")
     assert _found(engine, "Nobody Yet") == []
     first_writer = make_engine(database_url)
     second_writer = make_engine(database_url)

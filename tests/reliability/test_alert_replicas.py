@@ -9,13 +9,9 @@ its claim key, and records it instead of posting again. Every channel gets every
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -29,32 +25,19 @@ from crm_core.interactions.service import log_interaction
 from crm_core.models import AlertDelivery
 from crm_core.store import transaction
 from tests.factories import customer
+from tests.reliability.replicas import PROCESS_SECONDS, finished, start_replica
 
-ROOT = Path(__file__).resolve().parents[2]
 CHANNELS = ["C0ALERT1", "C0ALERT2", "C0ALERT3"]
 CASES = 4
 OPERATOR = Actor("cli:admin", "cli")
-PROCESS_SECONDS = 60
 
 
 def start_worker(
     database_url: str, slack: FakeSlack, worker: str, now: dt.datetime, *extra: str
 ) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "tests.reliability.alert_worker", database_url, slack.api_url]
-    return subprocess.Popen(
-        [*argv, now.isoformat(), worker, *extra],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    return start_replica(
+        "tests.reliability.alert_worker", database_url, slack.api_url, now.isoformat(), worker, *extra
     )
-
-
-def finished(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=PROCESS_SECONDS)
-    assert process.returncode == 0, out
-    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return report
 
 
 def alerts_by_channel(slack: FakeSlack) -> dict[str, list[str]]:

@@ -9,13 +9,9 @@ it instead of posting again. Every member gets their digest exactly once.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -27,32 +23,25 @@ from crm_core.models import DigestDelivery
 from crm_core.store import transaction
 from crm_core.team.service import add_member
 from tests.factories import customer
+from tests.reliability.replicas import PROCESS_SECONDS, finished, start_replica
 
-ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = [f"U0REP{number:02d}" for number in range(1, 9)]
 DAY = dt.date(2026, 3, 4)
 NOW = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)
-PROCESS_SECONDS = 60
 
 
 def start_worker(
     database_url: str, slack: FakeSlack, worker: str, now: dt.datetime, *extra: str
 ) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "tests.reliability.digest_worker", database_url, slack.api_url]
-    return subprocess.Popen(
-        [*argv, DAY.isoformat(), now.isoformat(), worker, *extra],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    return start_replica(
+        "tests.reliability.digest_worker",
+        database_url,
+        slack.api_url,
+        DAY.isoformat(),
+        now.isoformat(),
+        worker,
+        *extra,
     )
-
-
-def finished(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=PROCESS_SECONDS)
-    assert process.returncode == 0, out
-    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return report
 
 
 def digests_by_member(slack: FakeSlack) -> dict[str, int]:

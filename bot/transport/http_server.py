@@ -35,6 +35,7 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from waitress import wasyncore
 
 from bot.log_lines import printable, where
 from bot.request.bolt_requests import Unreadable, bolt_request
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 DEFAULT_THREADS = 16
+STOP_POLL_SECONDS = 0.2  # how soon the serving loop notices a stop
 MAX_BODY_BYTES = 1024 * 1024  # Slack's biggest payloads (a modal's full state) are tens of KiB
 _TEXT: dict[str, Sequence[str]] = {"content-type": ["text/plain; charset=utf-8"]}
 
@@ -161,8 +163,7 @@ class HttpServer:
             max_request_body_size=MAX_BODY_BYTES,
         )
         self._stopped = threading.Event()
-        self._stopping = threading.Lock()
-        self._stop_asked = False
+        self._stop_asked = threading.Event()
 
     @property
     def port(self) -> int:
@@ -173,31 +174,39 @@ class HttpServer:
         return f"http://{self._server.effective_host}:{self.port}"
 
     def serve_forever(self) -> None:
+        """Waitress's loop, one poll at a time, until ``stop`` is asked; then close from this thread."""
         try:
-            self._server.run()
+            while not self._stop_asked.is_set() and self._server._map:
+                wasyncore.loop(
+                    timeout=STOP_POLL_SECONDS,
+                    use_poll=self._server.adj.asyncore_use_poll,
+                    map=self._server._map,
+                    count=1,
+                )
         finally:
-            self._server.task_dispatcher.shutdown()
+            self._close_all()
             self._stopped.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """End waitress's loop from inside it, then wait for it to finish."""
-        with self._stopping:
-            if not self._stop_asked:
-                self._stop_asked = True
-                self._server.trigger.pull_trigger(self._close_all)
+        """Ask the loop to end (it notices within ``STOP_POLL_SECONDS``), then wait for it to finish.
+
+        Nothing is written to waitress's trigger pipe from here: a stop used to pull that trigger
+        from another thread, and once a descriptor number goes stale such a write fails ("Bad file
+        descriptor") or, worse, lands in whatever file now has that number.
+        """
+        self._stop_asked.set()
         self._stopped.wait(timeout)
 
     def _close_all(self) -> None:
         """Close the sockets, let the request threads finish, and only then close the loop's trigger.
 
-        The trigger is a pipe that each finished request writes a byte to. Closed while a request
-        thread was still running, that write went to a file descriptor number the process may have
-        given to something else meanwhile (a SQLite database file opened by the next test: "disk
-        I/O error"), so the trigger is closed last, when no thread can write to it any more.
+        The trigger is a pipe that each finished request writes a byte to; closed while a request
+        thread was still running, that write would go to a descriptor number the process may have
+        given to another file meanwhile (a SQLite store: "disk I/O error").
         """
         trigger = self._server.trigger
         for channel in list(self._server._map.values()):
             if channel is not trigger:
                 channel.close()
         self._server.task_dispatcher.shutdown()
-        trigger.close()  # the loop's map is empty now: run() returns
+        trigger.close()

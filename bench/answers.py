@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from bench.latency import CLIENTS, TimedSlack, Workload, run_clients, served_process
+from bench.latency import CLIENTS, TimedSlack, Workload, in_parallel, run_clients, served_process
 from bench.results import Figure
 from bench.stats import median, percentile
 from bot.console.signed_requests import SlackSender
@@ -179,13 +179,7 @@ def _send_nonstop(
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    in_parallel(client, failures)
     return acked, refused
 
 

@@ -187,31 +187,21 @@ def _measure_answers(
 ) -> None:
     """Issue 13's answers (find until its reply) and log throughput, in separate server runs."""
     runs = 1 if args.quick else args.runs
-    if "answers" in parts:
-        per_client = 3 if args.quick else latency.REQUESTS_PER_CLIENT
-        step(
-            f"answers {store}",
-            partial(
-                answers.measure_answers,
-                scale=scale,
-                store=store,
-                database_url=url,
-                runs=runs,
-                users=REPS,
-                per_client=per_client,
-            ),
-        )
-    if "throughput" in parts:
-        per_client = 5 if args.quick else answers.LOGS_PER_CLIENT
-        step(
-            f"log throughput {store}",
-            partial(
-                answers.measure_log_throughput,
-                scale=scale,
-                store=store,
-                database_url=url,
-                runs=runs,
-                users=REPS,
-                per_client=per_client,
-            ),
-        )
+    measured = {
+        "answers": ("answers", answers.measure_answers, 3, latency.REQUESTS_PER_CLIENT),
+        "throughput": ("log throughput", answers.measure_log_throughput, 5, answers.LOGS_PER_CLIENT),
+    }
+    for part, (title, measure, quick_count, full_count) in measured.items():
+        if part in parts:
+            step(
+                f"{title} {store}",
+                partial(
+                    measure,
+                    scale=scale,
+                    store=store,
+                    database_url=url,
+                    runs=runs,
+                    users=REPS,
+                    per_client=quick_count if args.quick else full_count,
+                ),
+            )

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -100,6 +100,17 @@ def served_process(
         process.wait(timeout=30)
 
 
+def in_parallel(client: Callable[[int], None], failures: list[BaseException]) -> None:
+    """Run ``client(n)`` for each of the CLIENTS on threads of its own; re-raise the first failure."""
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
 def run_clients(
     sender: SlackSender, slack: TimedSlack, commands: Sequence[str], users: Sequence[str], *, wait_reply: bool
 ) -> list[Timing]:
@@ -124,13 +135,7 @@ def run_clients(
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    in_parallel(client, failures)
     return timings
 
 

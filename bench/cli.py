@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench import analytics, answers, arrivals, bgnbd, imports, latency, search
+from bench import analytics, answers, arrivals, bgnbd, imports, latency, search, startup
 from bench.dataset import (
     REPS,
     SCALES,
@@ -35,7 +35,7 @@ from bench.dataset import (
 from bench.report import write_report
 from bench.results import Figure, describe_machine, load_results, save_results
 
-PARTS = ("import", "bgnbd", "search", "arrivals", "digests", "latency", "answers", "throughput")
+PARTS = ("startup", "import", "bgnbd", "search", "arrivals", "digests", "latency", "answers", "throughput")
 # Slow to drive over HTTP; the targets do not ask for it at 1M.
 LATENCY_MAX_CUSTOMERS = 100_000
 DEFAULT_LIFETIMES_PYTHON = "/tmp/lt-venv/bin/python"
@@ -123,6 +123,8 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
             print(f"    {figure.metric} = {figure.value:,.3f} {figure.note}".rstrip(), flush=True)
         figures.extend(measured)
 
+    if "startup" in parts and scale == startup.SCALE:
+        step("crm-bot --help", partial(startup.measure, runs=runs))
     if "import" in parts:
         step(
             "import",

@@ -42,6 +42,8 @@ class Target:
 DIGEST_LIMITS = (("100k", 10, 1536), ("1m", 10, 1024))
 MEASURED_STORES = (("100k", ("sqlite", "postgresql")), ("1m", ("sqlite",)))
 TARGETS = (
+    # Issue 13, item 5: a newcomer's first command answers at once.
+    Target("`crm-bot --help`, wall clock", "cli_help_s", "10k", "", 0.3, True, " s"),
     Target("import, rows/s", "import_rows_per_s", "100k", "sqlite", 20_000, False, ""),
     Target("import, rows/s", "import_rows_per_s", "1m", "sqlite", 20_000, False, ""),
     *(
@@ -128,6 +130,8 @@ def _ms(value: float) -> str:
 
 # Figures shown per scale, with how to print them; the growth table uses the costs among them.
 SHOWN: dict[str, tuple[str, Callable[[float], str]]] = {
+    "cli_help_s": ("`crm-bot --help` (s)", lambda v: f"{v:.3f}"),
+    "cli_help_cpu_s": ("`crm-bot --help`, CPU (s)", lambda v: f"{v:.3f}"),
     "import_rows_per_s": ("import rows/s", lambda v: f"{v:,.0f}"),
     "import_rows_per_cpu_s": ("import rows per CPU second", lambda v: f"{v:,.0f}"),
     "search_p50_ms": ("search_customers p50 (ms)", lambda v: f"{v:.1f}"),

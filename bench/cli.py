@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench import analytics, answers, arrivals, bgnbd, imports, latency, search, startup
+from bench import analytics, answers, arrivals, bgnbd, find_arrivals, imports, latency, search, startup
 from bench.dataset import (
     REPS,
     SCALES,
@@ -35,7 +35,18 @@ from bench.dataset import (
 from bench.report import write_report
 from bench.results import Figure, describe_machine, load_results, save_results
 
-PARTS = ("startup", "import", "bgnbd", "search", "arrivals", "digests", "latency", "answers", "throughput")
+PARTS = (
+    "startup",
+    "import",
+    "bgnbd",
+    "search",
+    "arrivals",
+    "find_arrivals",
+    "digests",
+    "latency",
+    "answers",
+    "throughput",
+)
 # Slow to drive over HTTP; the targets do not ask for it at 1M.
 LATENCY_MAX_CUSTOMERS = 100_000
 DEFAULT_LIFETIMES_PYTHON = "/tmp/lt-venv/bin/python"
@@ -146,7 +157,7 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
     if args.postgres:
         stores["postgresql"] = postgres_url(args.postgres, scale, args.postgres_prefix)
     for store, url in stores.items():
-        if not parts & {"search", "arrivals", "digests", "latency", "answers", "throughput"}:
+        if not parts & {"search", "arrivals", "find_arrivals", "digests", "latency", "answers", "throughput"}:
             break
         prepare_store(url, data)
         if "search" in parts:
@@ -159,6 +170,20 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
             step(
                 f"search while customers arrive {store}",
                 partial(arrivals.measure, scale=scale, store=store, database_url=url, runs=runs),
+            )
+        if "find_arrivals" in parts:
+            per_person = 5 if args.quick else find_arrivals.FINDS_PER_PERSON
+            step(
+                f"/crm find answers while customers arrive {store}",
+                partial(
+                    find_arrivals.measure,
+                    scale=scale,
+                    store=store,
+                    database_url=url,
+                    users=REPS,
+                    runs=runs,
+                    per_person=per_person,
+                ),
             )
         if "digests" in parts:
             step(

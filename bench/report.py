@@ -93,6 +93,20 @@ TARGETS = (
         for scale in ("100k", "1m")
         for store in ("sqlite", "postgresql")
     ),
+    # Issue 13, item 1 as the issue measured it: `/crm find` answers, 8 people, a customer every 0.3 s.
+    *(
+        Target(
+            f"`/crm find` answer p99 with arrivals ÷ without ({STORES[store]})",
+            "find_arrivals_p99_ratio",
+            scale,
+            store,
+            1.5,
+            True,
+            "×",
+        )
+        for scale in ("100k", "1m")
+        for store in ("sqlite", "postgresql")
+    ),
     # Issue 13, item 2: the answer (until the response URL post), not only the ack, per server.
     *(
         Target(
@@ -154,6 +168,9 @@ SHOWN: dict[str, tuple[str, Callable[[float], str]]] = {
     "arrivals_quiet_p99_ms": ("search p99 without arrivals (ms)", lambda v: f"{v:.1f}"),
     "arrivals_busy_p99_ms": ("search p99, a customer added every 4th (ms)", lambda v: f"{v:.1f}"),
     "arrivals_missed": ("newcomers not found by the next search", lambda v: f"{v:.0f}"),
+    "find_arrivals_quiet_p99_ms": ("`/crm find` answer p99, 8 people (ms)", _ms),
+    "find_arrivals_busy_p99_ms": ("the same while a customer arrives every 0.3 s (ms)", _ms),
+    "find_arrivals_missed": ("newcomers not found by the next find", lambda v: f"{v:.0f}"),
     "answers_floor_ack_p99_ms": ("floor ack p99, beside the answers (ms)", lambda v: f"{v:.1f}"),
     **{
         f"answers_find_answer_{server}_{stat}_ms": (f"`/crm find` answer {stat}, {server} server (ms)", _ms)

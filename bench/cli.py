@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from bench import analytics, answers, arrivals, bgnbd, find_arrivals, imports, latency, search, startup
+from bench import analytics, answers, arrivals, bgnbd, churn, find_arrivals, imports, latency, search, startup
 from bench.dataset import (
     REPS,
     SCALES,
@@ -46,10 +46,12 @@ PARTS = (
     "latency",
     "answers",
     "throughput",
+    "churn",
 )
 # Slow to drive over HTTP; the targets do not ask for it at 1M.
 LATENCY_MAX_CUSTOMERS = 100_000
 DEFAULT_LIFETIMES_PYTHON = "/tmp/lt-venv/bin/python"
+DEFAULT_PYMC_PYTHON = "/tmp/pymc-venv/bin/python"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,6 +78,19 @@ def main(argv: list[str] | None = None) -> None:
         "--lifetimes-python",
         default=os.environ.get("CRM_BENCH_LIFETIMES_PYTHON"),
         help=f"an interpreter with lifetimes installed (default {DEFAULT_LIFETIMES_PYTHON} if there)",
+    )
+    run.add_argument(
+        "--pymc-python",
+        default=os.environ.get("CRM_BENCH_PYMC_PYTHON"),
+        help=f"an interpreter with pymc-marketing, for churn (default {DEFAULT_PYMC_PYTHON} if there)",
+    )
+    run.add_argument(
+        "--backtest-store",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="churn: also time `crm-bot analytics backtest` on this store, loaded already at the scale run "
+        "(never loaded or changed; repeatable)",
     )
     run.add_argument(
         "--search-queries",
@@ -106,6 +121,8 @@ def _run(args: argparse.Namespace) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
     figures: list[Figure] = []
+    if "churn" in parts:
+        figures += _compare_churn(args)
     for scale in scales:
         print(f"== {scale}: {SCALES[scale]:,} customers", flush=True)
         figures += _measure_scale(args, scale, parts)
@@ -117,13 +134,34 @@ def _run(args: argparse.Namespace) -> None:
     print("wrote bench/results.json, docs/PERFORMANCE.md and docs/performance.png")
 
 
+def _interpreter(given: str | None, default: str) -> str | None:
+    return given or (default if Path(default).exists() else None)
+
+
+def _compare_churn(args: argparse.Namespace) -> list[Figure]:
+    """Churn risk beside lifetimes and PyMC-Marketing on the reference sets, once per run (no scale)."""
+    print("== churn risk on the reference sets", flush=True)
+    began = time.perf_counter()
+    figures = churn.compare(
+        runs=1 if args.quick else args.runs,
+        workdir=args.workdir,
+        lifetimes_python=_interpreter(args.lifetimes_python, DEFAULT_LIFETIMES_PYTHON),
+        pymc_python=None if args.quick else _interpreter(args.pymc_python, DEFAULT_PYMC_PYTHON),
+        sets=("cdnow",) if args.quick else churn.SETS,
+    )
+    print(f"  churn comparison ({time.perf_counter() - began:.0f} s)", flush=True)
+    for figure in figures:  # the rankings, scores and times; the rest is in bench/results.json
+        if figure.metric.endswith(("_auc", "_brier", "_fit_s", "_backtest_s", "_load")):
+            shown = f"    {figure.metric} [{figure.scale}] = {figure.value:,.4f} {figure.note}"
+            print(shown.rstrip(), flush=True)
+    return figures
+
+
 def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> list[Figure]:
     customers = SCALES[scale]
     runs = 1 if args.quick else args.runs
     data = bench_data(customers, SEED)
-    lifetimes = args.lifetimes_python or (
-        DEFAULT_LIFETIMES_PYTHON if Path(DEFAULT_LIFETIMES_PYTHON).exists() else None
-    )
+    lifetimes = _interpreter(args.lifetimes_python, DEFAULT_LIFETIMES_PYTHON)
     figures: list[Figure] = []
 
     def step(name: str, measure: Callable[[], list[Figure]]) -> None:
@@ -153,6 +191,16 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
                 lifetimes_python=lifetimes,
             ),
         )
+    if "churn" in parts:
+        step(
+            "churn: return model and backtest",
+            partial(churn.measure_scale, scale=scale, data=data, runs=runs),
+        )
+        for url in args.backtest_store:
+            step(
+                "churn: `crm-bot analytics backtest`",
+                partial(churn.measure_cli, scale=scale, database_url=url, runs=runs),
+            )
     stores = {"sqlite": sqlite_url(args.workdir, scale)}
     if args.postgres:
         stores["postgresql"] = postgres_url(args.postgres, scale, args.postgres_prefix)

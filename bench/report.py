@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench import churn_report
 from bench.dataset import SCALES
 
 if TYPE_CHECKING:
@@ -193,6 +194,9 @@ SHOWN: dict[str, tuple[str, Callable[[float], str]]] = {
     "bgnbd_fit_1blas_s": ("BG/NBD fit, OPENBLAS_NUM_THREADS=1 (s)", lambda v: f"{v:.3f}"),
     "lifetimes_fit_1blas_s": ("lifetimes fit, OPENBLAS_NUM_THREADS=1 (s)", lambda v: f"{v:.3f}"),
     "bgnbd_speedup_1blas": ("speed-up, both on one BLAS thread", lambda v: f"{v:.2f}×"),
+    "churn_return_fit_s": ("churn: return model fit, MBG/NBD twice + calibration (s)", lambda v: f"{v:.2f}"),
+    "churn_backtest_s": ("churn: backtest in memory, fit included (s)", lambda v: f"{v:.2f}"),
+    "churn_cli_backtest_s": ("churn: `crm-bot analytics backtest --json` (s)", lambda v: f"{v:.1f}"),
 }
 GROWTH = (
     ("import CPU time for the file", "import_rows_per_cpu_s", "sqlite", True),
@@ -333,6 +337,7 @@ def write_report(results: Results) -> None:
         else f"{text.rstrip()}\n\n{generated}\n"
     )
     PERFORMANCE_MD.write_text(text)
+    churn_report.write(results)
     plot(results)
 
 

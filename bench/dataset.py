@@ -4,17 +4,28 @@ Each scale is the demo generator's data (Japanese and English names, BG/NBD purc
 with two changes that make it look like a team rather than a demo: customers are spread over
 ``REPS`` sales reps (the demo has four), and interactions are topped up to
 ``INTERACTIONS_PER_CUSTOMER`` per customer, so 100k customers come with the 1M interactions the
-latency target speaks of. Everything is written through the import pipeline, as users' files are.
+latency target speaks of.
 
-Loading 100k customers takes a minute or two, so a store is kept (a SQLite file in the work
-directory, or a PostgreSQL database of its own) and reused while it still holds exactly this data.
+Up to ``BLOCK_CUSTOMERS`` that is one call of the generator (``bench_data``). Larger scales are blocks
+of it (``bench_blocks``): ``bench_data(BLOCK_CUSTOMERS, seed)`` with the seeds 1, 3, 5, … (``bench_data``
+draws owners with ``seed + 1``), so the first block is the 1M data set itself, external ids
+(``C<seed>-…``) and order ids (``O<seed>-…``) never repeat, and no block needs more memory than 1M
+does (one call for 10M would need about 25 GB). A customer's e-mail and phone belong to them alone,
+so from the second block on, an address an earlier block has (``info@…``, ``taro.sato@gmail.com``)
+is numbered on as the generator numbers repeats within a block (``taro.sato7@gmail.com``), and a
+phone number an earlier block has (about 1 in 100) is left out.
+
+The rows are written in bulk (``bench.bulk``: the import pipeline's rows, checked equal to them by
+tests/bench/test_bulk.py) rather than through the import, which took 48 minutes at 1M on SQLite and
+did not finish on PostgreSQL. A store is kept (a SQLite file in the work directory, or a PostgreSQL
+database of its own) and reused while it still holds exactly this data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, make_url, select, text
+from sqlalchemy.orm import Session
 
-from bench.import_bench import NOW, TODAY
+from bench.bulk import write_blocks
+from bench.import_bench import TODAY
 from crm_core.actor import Actor
 from crm_core.demo.generator import HISTORY_DAYS, DemoData, generate_demo_data
-from crm_core.demo.loader import write_demo_data
 from crm_core.models import Base, Customer, Interaction, Purchase
 from crm_core.store import current_revision, make_engine, transaction, upgrade
 from crm_core.team.service import add_member
@@ -36,7 +48,8 @@ INTERACTIONS_PER_CUSTOMER = 10
 REPS = tuple(f"U0REP{number:02d}" for number in range(1, 19))
 MANAGERS = ("U0MGR01", "U0MGR02")
 ACTOR = Actor(user_id="bench", surface="import")
-SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
+BLOCK_CUSTOMERS = 1_000_000
 
 
 def parse_scales(listed: str) -> list[str]:
@@ -83,6 +96,47 @@ def _more_interactions(rng: np.random.Generator, base: pd.DataFrame, wanted: int
     return everything.iloc[chosen].sort_values("occurred_at", kind="stable", ignore_index=True)
 
 
+def bench_blocks(customers: int, block: int = BLOCK_CUSTOMERS) -> Iterator[DemoData]:
+    """The data set of ``customers`` customers, ``block`` at a time (see the module docstring)."""
+    if customers <= block:
+        yield bench_data(customers, SEED)
+        return
+    if customers % block:
+        raise ValueError(f"above {block:,} customers, a data set is whole blocks of them")
+    contacts = _DistinctContacts()
+    for number in range(customers // block):
+        yield contacts.of(bench_data(block, SEED + 2 * number))
+
+
+class _DistinctContacts:
+    """Keeps the e-mails and phones of each block apart from those of the blocks before it."""
+
+    def __init__(self) -> None:
+        self.addresses: dict[str, int] = {}  # mailbox@domain -> how many numbers earlier blocks used
+        self.phones = np.array([], dtype="S")  # sorted
+
+    def of(self, data: DemoData) -> DemoData:
+        customers = data.customers
+        emails, phones = customers["email"].to_numpy(dtype=object), customers["phone"].to_numpy(dtype=object)
+        given = emails != ""
+        # The generator writes mailbox, number (none for the first), @, domain; mailboxes have no digits.
+        parts = pd.Series(emails[given]).str.extract(r"^(?P<box>[^@]*?)(?P<number>\d*)@(?P<domain>.*)$")
+        if parts.isna().any().any():
+            raise ValueError("an e-mail the generator did not write")
+        base = parts["box"] + "@" + parts["domain"]
+        occurrence = pd.to_numeric(parts["number"].replace("", "1")) - 1 + base.map(self.addresses).fillna(0)
+        occurrence = occurrence.astype("int64")
+        number = occurrence.map(lambda n: str(n + 1) if n else "")
+        emails[given] = (parts["box"] + number + "@" + parts["domain"]).to_numpy(dtype=object)
+        self.addresses.update({str(box): int(n) for box, n in (occurrence + 1).groupby(base).max().items()})
+        dialled = phones != ""
+        raw = phones[dialled].astype("S")
+        taken = np.isin(raw, self.phones)
+        phones[np.flatnonzero(dialled)[taken]] = ""
+        self.phones = np.union1d(self.phones, raw[~taken])
+        return dataclasses.replace(data, customers=customers.assign(email=emails, phone=phones))
+
+
 @dataclass(frozen=True)
 class Store:
     """A loaded store and what is in it."""
@@ -102,36 +156,59 @@ def postgres_url(server_url: str, scale: str, prefix: str = "crm_bench") -> str:
     return make_url(server_url).set(database=f"{prefix}_{scale}").render_as_string(hide_password=False)
 
 
-def prepare_store(url: str, data: DemoData, *, log: bool = True) -> Store:
-    """The store at ``url`` holding ``data``: reused when it already does, else emptied and loaded."""
-    expected = Store(url, len(data.customers), len(data.purchases), len(data.interactions))
-    with _engine(url) as engine:
+def prepare_store(url: str, data: DemoData | int, *, block: int = BLOCK_CUSTOMERS, log: bool = True) -> Store:
+    """The store at ``url`` holding ``data`` (or the data set of that many customers, ``bench_blocks``
+    of ``block``): reused when it already does, else emptied and written in bulk."""
+    blocks = _blocks(data, block)
+    with store_engine(url) as engine:
         if current_revision(engine) is not None:
-            # A kept store takes later migrations (an index, a table) in seconds; reloading it would
-            # take up to an hour at 1M.
+            # A kept store takes later migrations (an index, a table) in seconds; reloading it would not.
             upgrade(engine)
-        if _contents(engine, url) == expected:
-            return expected
+        held = _contents(engine, url)
+        if held is not None and held.customers and held == _expected(url, _blocks(data, block)):
+            return held
         started = time.perf_counter()
-        _reset(engine)
+        reset_store(engine)
         upgrade(engine)
-        with transaction(engine) as session:
-            report = write_demo_data(session, data=data, actor=ACTOR, now=NOW)
-            for member in REPS:
-                add_member(session, actor=ACTOR, user_id=member, role="sales", timezone="Asia/Tokyo")
-            for member in MANAGERS:
-                add_member(session, actor=ACTOR, user_id=member, role="manager", timezone="Asia/Tokyo")
-        rejected = sum(r.rejected for r in report.imports)
+        written = write_blocks(
+            engine,
+            blocks,
+            actor=ACTOR,
+            finish=add_team,
+            log=lambda line: print(f"  {line}", flush=True) if log else None,
+        )
+        expected = Store(url, written.customers, written.purchases, written.interactions)
         loaded = _contents(engine, url)
-        if rejected or loaded != expected:
-            raise SystemExit(f"loading the benchmark store went wrong: {rejected} rows rejected, {loaded}")
+        if loaded != expected:
+            raise SystemExit(f"writing the benchmark store went wrong: {loaded}, expected {expected}")
         if log:
             print(f"  loaded {expected} in {time.perf_counter() - started:.0f} s", flush=True)
         return loaded
 
 
+def _blocks(data: DemoData | int, block: int) -> Iterable[DemoData]:
+    return [data] if isinstance(data, DemoData) else bench_blocks(data, block)
+
+
+def _expected(url: str, blocks: Iterable[DemoData]) -> Store:
+    """What the store should hold, counted block by block (generating a million customers takes
+    about 15 s, writing them minutes)."""
+    counts = [0, 0, 0]
+    for block in blocks:
+        for position, frame in enumerate((block.customers, block.purchases, block.interactions)):
+            counts[position] += len(frame)
+    return Store(url, *counts)
+
+
+def add_team(session: Session) -> None:
+    for member in REPS:
+        add_member(session, actor=ACTOR, user_id=member, role="sales", timezone="Asia/Tokyo")
+    for member in MANAGERS:
+        add_member(session, actor=ACTOR, user_id=member, role="manager", timezone="Asia/Tokyo")
+
+
 @contextmanager
-def _engine(url: str) -> Iterator[Engine]:
+def store_engine(url: str) -> Iterator[Engine]:
     if url.startswith("postgresql"):
         _create_database(url)
     engine = make_engine(url)
@@ -171,7 +248,7 @@ def _contents(engine: Engine, url: str) -> Store | None:
     return Store(url, *counts)
 
 
-def _reset(engine: Engine) -> None:
+def reset_store(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")

@@ -170,6 +170,9 @@ def snapshot_from_frames(frames: StoreFrames, *, local_date: dt.date) -> TeamSna
     # A week ago first, while no score is held yet: judging a cut history takes the most memory.
     last_week = _levels_a_week_before(frames, purchases, contacts, fits, local_date)
     scores = score_histories(frames.customers, purchases, contacts, fits, local_date)
+    # The KPIs read whole histories only: the cuts the scores kept are memory to give back first.
+    purchases.forget_cuts()
+    contacts.forget_cuts()
     customers = frames.customers.set_index("customer_id").join(scores)
     customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(FLAGGED)
     team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)

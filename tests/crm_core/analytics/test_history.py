@@ -130,3 +130,35 @@ def test_cutting_a_cut_history() -> None:
     assert june_7.until(dt.date(2024, 6, 8)) is june_7  # nothing later is known to it
     assert june_7.until(dt.date(2024, 6, 2)).per_customer.loc[1, "contact_days"] == 1
     assert june_7.per_customer.loc[1, "contact_days"] == 2
+
+
+def _groupby_medians(frame: pd.DataFrame) -> pd.Series:
+    """Each customer's median gap between consecutive days, the obvious way."""
+    gaps = frame.groupby("customer_id")["day"].diff().dropna()
+    return gaps.groupby(frame.loc[gaps.index, "customer_id"]).median().rename(None)
+
+
+@pytest.mark.parametrize("spread", [365, 10**6, 2**40])  # the last too wide for one sort key
+def test_median_gaps_are_the_median_of_each_customers_gaps(spread: int) -> None:
+    rng = np.random.default_rng(spread % 1000)
+    rows = pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, 200, size=3000),
+            "day": rng.integers(-spread // 2, spread // 2, size=3000),  # days before 1970 too
+        }
+    )
+    contacts = ContactDays.from_interactions(rows)
+
+    expected = _groupby_medians(contacts.frame)
+    assert (expected != expected.round()).any()  # some even counts: the mean of the middle two
+    pd.testing.assert_series_equal(contacts.median_gap_days, expected, check_exact=True)
+
+
+def test_cuts_at_one_day_are_summarised_once_and_given_back_on_request() -> None:
+    purchases = purchase_days((1, "2024-06-01", 10.0), (1, "2024-06-05", 10.0), (1, "2024-06-09", 10.0))
+
+    june_7 = purchases.until(dt.date(2024, 6, 7))
+    assert purchases.until(pd.Timestamp("2024-06-07 18:00")) is june_7
+    assert purchases.until(dt.date(2024, 6, 8)).per_customer.loc[1, "purchase_days"] == 2
+    purchases.forget_cuts()
+    assert purchases.until(dt.date(2024, 6, 7)) is not june_7

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
 from slack_bolt import App
 
 from bot.blocks.audit import render_audit
@@ -28,11 +32,13 @@ from bot.parsing.grammar import (
     ShowAudit,
     Subscribe,
     Unsubscribe,
+    UsageError,
     parse_command,
 )
 from bot.request.deps import Deps
 from bot.request.handlers import Declared, Routed, reads, writes
 from bot.request.pending import resolve_for
+from bot.request.units import Unit
 from bot.request.user_request import UserRequest
 from crm_core.access.policy import Permission, authorize
 from crm_core.follow_ups.service import open_follow_ups
@@ -46,7 +52,7 @@ AUDIT_SHOWN = 100  # events of one customer in /crm admin audit; the CLI reads t
 
 
 def register(app: App, deps: Deps) -> None:
-    app.command(COMMAND)(**answered_later(deps, Routed(answer_crm_command)))
+    app.command(COMMAND)(**answered_later(deps, Routed(answer_crm_command, reads_only=only_reads)))
 
 
 def answer_crm_command(request: UserRequest) -> Declared:
@@ -54,6 +60,20 @@ def answer_crm_command(request: UserRequest) -> Declared:
     command = parse_command(typed_text(request.body.get("text", "")), today=request.today())
     request.parsed_command = command
     return SUB_COMMANDS[type(command)]
+
+
+def only_reads(body: Mapping[str, Any]) -> bool:
+    """Whether what was typed runs a reader (``find``, ``help``, ``mine``…), told at the ack from the words.
+
+    The person's time zone (which may take Slack) is not needed for that: only a follow-up's date
+    depends on their today, and only a writer takes a date. So any day will do here; the handler
+    parses again with theirs. What does not parse is answered with its mistake, and kept.
+    """
+    try:
+        command = parse_command(typed_text(body.get("text", "")), today=dt.date.today())
+    except UsageError:
+        return False
+    return SUB_COMMANDS[type(command)].unit is Unit.READS
 
 
 def show_help(request: UserRequest) -> None:

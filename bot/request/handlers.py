@@ -8,8 +8,9 @@ Both are plain module-level data, so a declaration can be sent to a worker proce
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.request.units import Unit
 from bot.request.user_request import UserRequest
@@ -36,6 +37,9 @@ class Declared:
 @dataclass(frozen=True)
 class Routed:
     route: Callable[[UserRequest], Declared]
+    # Whether a request surely runs a reader, told from its body alone (no Slack call, no store): such
+    # a request is answered without being kept in the inbox (``bot.transport.inbox``). None: always kept.
+    reads_only: Callable[[Mapping[str, Any]], bool] | None = None
 
     def for_request(self, request: UserRequest) -> Declared:
         return self.route(request)

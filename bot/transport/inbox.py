@@ -23,9 +23,17 @@ another process before its ack, which the units of work exist to prevent
 saved either: a modal's trigger id expires 3 seconds after the click, so a modal cannot be opened
 by a process finishing the request later, and the Home tab is published again when next opened.
 They are held to the same backlog bound (counting it is a read), so a busy server says so to them
-too. ``/crm`` itself is kept whatever was typed: which sub-command it is (``/crm find`` reads,
-``/crm log`` writes) is known only after parsing with the person's time zone, which takes Slack.
-A kept reader's row (``/crm find``) is marked done in a short transaction after its reads.
+too. ``/crm`` is routed by what was typed (``Routed.reads_only``): its words alone tell a reader
+(``find``, ``help``, ``mine``…) from a writer at the ack, without the person's time zone (only a
+follow-up's date needs it), so ``/crm find`` is not kept either. Its row cost two of the store's
+write transactions per search (the insert before the ack, the row marked done after the reads): on
+SQLite two turns on the one write lock behind every writer of every process, on PostgreSQL two WAL
+flushes, for no gain. A search lost in a crash is one the person types again; it changed nothing,
+and nothing of it needs finishing. A replayed search (issue 10, item 8: "the same trigger id twice
+has one effect") shows the same answer once more in the same conversation, and adds a second audit
+row of the search, which is what was asked; what a replay must never do, store a change twice, only
+writers can, and they are all kept. A command that does not parse is kept; if it runs a reader, its
+row is marked done in a short transaction after its reads.
 """
 
 from __future__ import annotations
@@ -174,7 +182,7 @@ class Inbox:
         try:
             if self.backlog.too_long():
                 return Accepted(Outcome.BUSY, request)
-            if not is_kept(declaration):
+            if not is_kept(declaration, request.body):
                 return Accepted(Outcome.KEPT, request)
             with transaction(self.engine) as session:
                 entry_id = enqueue(
@@ -195,9 +203,17 @@ class Inbox:
         return Accepted(Outcome.KEPT, replace(request, inbox_id=entry_id))
 
 
-def is_kept(declaration: Declaration) -> bool:
-    """Whether requests for ``declaration`` go through the inbox: all but those declared readers."""
-    return not (isinstance(declaration, Declared) and declaration.unit is Unit.READS)
+def is_kept(declaration: Declaration, body: Mapping[str, Any]) -> bool:
+    """Whether a request for ``declaration`` goes through the inbox: all but those that surely read."""
+    if isinstance(declaration, Declared):
+        return declaration.unit is not Unit.READS
+    if declaration.reads_only is None:
+        return True
+    try:
+        return not declaration.reads_only(body)
+    except Exception as error:  # what cannot be told apart at the ack is kept, as a writer would be
+        log.error("could not tell whether a request only reads (%s): it is kept", type(error).__name__)
+        return True
 
 
 def _stored(request: Envelope) -> dict[str, Any]:

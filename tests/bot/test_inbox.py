@@ -29,18 +29,16 @@ def interactions(engine: Engine) -> int:
         return int(session.scalar(select(func.count()).select_from(Interaction)) or 0)
 
 
-def test_a_replayed_slash_command_is_stored_once_and_answered_once(
-    sender: SlackSender, slack: FakeSlack, engine: Engine, listeners: ListenerPool, acme: None
-) -> None:
-    """The same signed ``/crm log`` sent twice within Slack's five minutes, as an attacker would."""
+def send_twice(sender: SlackSender, slack: FakeSlack, text: str, response_id: str) -> None:
+    """The same signed ``/crm`` command sent twice within Slack's five minutes, as an attacker would."""
     body = urlencode(
         {
             "team_id": TEAM_ID,
             "channel_id": CHANNEL,
             "user_id": SALES,
             "command": "/crm",
-            "text": "log acme call asked for a quote",
-            "response_url": slack.response_url("replayed"),
+            "text": text,
+            "response_url": slack.response_url(response_id),
             "trigger_id": "13345224609.738474920.8088930838d88f008e0",
         }
     ).encode()
@@ -49,6 +47,12 @@ def test_a_replayed_slash_command_is_stored_once_and_answered_once(
     for _ in range(2):
         answer = sender.post(body, "application/x-www-form-urlencoded", timestamp=stamp, signature=signature)
         assert (answer.status, answer.body) == (200, "")
+
+
+def test_a_replayed_slash_command_is_stored_once_and_answered_once(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, listeners: ListenerPool, acme: None
+) -> None:
+    send_twice(sender, slack, "log acme call asked for a quote", "replayed")
     assert listeners.settle(30)
     [reply] = slack.wait_for_reply("replayed")
     assert "Logged" in reply.text
@@ -56,19 +60,35 @@ def test_a_replayed_slash_command_is_stored_once_and_answered_once(
     assert interactions(engine) == 1
 
 
-def test_every_acknowledged_command_is_marked_done_by_its_handler(
+def test_every_kept_command_is_marked_done_by_its_handler_and_searches_are_not_kept(
     sender: SlackSender, slack: FakeSlack, engine: Engine, listeners: ListenerPool, acme: None
 ) -> None:
     logged = sender.command("log acme call hello")
-    found = sender.command("find acme")
-    wrong = sender.command("log")  # a usage error is an answer too
+    found = sender.command("find acme")  # a reader, told by its words at the ack: nothing to keep
+    helped = sender.command("help")
+    wrong = sender.command("log")  # a usage error is an answer too; what does not parse is kept
     assert listeners.settle(30)
-    for sent in (logged, found, wrong):
+    for sent in (logged, found, helped, wrong):
         assert len(slack.wait_for_reply(sent.response_id)) == 1
+    assert "Acme" in slack.wait_for_reply(found.response_id)[0].text
     with transaction(engine) as session:
-        rows = session.execute(select(InboxEntry.handler, InboxEntry.done_at)).all()
-    assert len(rows) == 3 and all(done is not None for _, done in rows)
+        rows = session.execute(select(InboxEntry.request, InboxEntry.done_at)).all()
+    assert sorted(request["body"]["text"] for request, _ in rows) == ["log", "log acme call hello"]
+    assert all(done is not None for _, done in rows)
     assert interactions(engine) == 1
+
+
+def test_a_replayed_search_is_answered_again_and_stores_nothing(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, listeners: ListenerPool, acme: None
+) -> None:
+    """Not kept, a search's replay is a second answer in the same conversation, and no write."""
+    send_twice(sender, slack, "find acme", "searched")
+    assert listeners.settle(30)
+    replies = slack.replies("searched")
+    assert len(replies) == 2 and all("Acme" in reply.text for reply in replies)
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(InboxEntry)) == 0
+    assert interactions(engine) == 0
 
 
 def test_a_backlog_longer_than_the_workers_clear_in_seconds_is_answered_busy_in_the_ack(

@@ -196,9 +196,10 @@ def _judged(
     predictions: pd.DataFrame,
     returned: np.ndarray,
     fitted: dict[str, Any],
-    note: str,
+    note: list[str],
 ) -> list[Figure]:
-    """AUC and Brier of a model's chance, AUC of its expected purchases, fit time and parameters."""
+    """AUC and Brier of a model's chance, AUC of its expected purchases, and its fit time (the note
+    holds its parameters and the library's versions)."""
     model = label.split("_", 1)[1]
     chance = predictions[f"{model}_p_purchase"].to_numpy(dtype=np.float64)
     expected = predictions[f"{model}_expected"].to_numpy(dtype=np.float64)
@@ -209,16 +210,13 @@ def _judged(
     auc = area_under_curve(chance, returned)
     expected_auc = area_under_curve(expected, returned)
     fit = [float(s) for s in fitted["seconds"]]
+    params = ", ".join(f"{k} {v:.4g}" for k, v in fitted["params"].items())
     figures = [
-        Figure(f"churn_{label}_undefined", name, "", float((~finite).sum()), 1),
         Figure(f"churn_{label}_brier", name, "", float(np.mean((chance - returned) ** 2)), 1),
-        Figure(f"churn_{label}_fit_s", name, "", median(fit), len(fit), note=note),
-        *(
-            Figure(f"churn_{label}_{k}", name, "", float(v), 1)
-            for k, v in fitted["params"].items()
-            if np.isfinite(v)
-        ),
+        Figure(f"churn_{label}_fit_s", name, "", median(fit), len(fit), note="; ".join([params, *note])),
     ]
+    if not finite.all():
+        figures.append(Figure(f"churn_{label}_undefined", name, "", float((~finite).sum()), 1))
     if auc is not None:
         figures.append(Figure(f"churn_{label}_auc", name, "", auc, 1))
     if expected_auc is not None:
@@ -272,7 +270,7 @@ def compare_set(
     for library, models, argv in foreign:
         predictions_csv = workdir / f"churn-{library}-{name}.csv"
         fitted, predictions = _foreign([*argv, str(HORIZON_DAYS), str(predictions_csv)], predictions_csv)
-        versions = ", ".join(f"{k} {v}" for k, v in fitted.get("versions", {}).items())
+        versions = [", ".join(f"{k} {v}" for k, v in fitted.get("versions", {}).items())]
         for model in models:
             figures += _judged(name, f"{library}_{model}", predictions, returned, fitted[model], versions)
     return figures
@@ -292,10 +290,9 @@ def compare(
     if not pymc_python:
         print("  PyMC-Marketing not found (--pymc-python): its model is left out", flush=True)
     figures = []
-    load = []
     for name in sets:
         began = time.perf_counter()
-        load.append(os.getloadavg()[0])
+        load = os.getloadavg()[0]
         measured = compare_set(
             load_set(name),
             runs=runs,
@@ -304,9 +301,10 @@ def compare(
             pymc_python=pymc_python,
         )
         print(f"    {name}: {len(measured)} figures in {time.perf_counter() - began:.0f} s", flush=True)
-        figures += measured
-    note = f"load average {min(load):.1f}–{max(load):.1f} on {os.cpu_count()} cores"
-    return [*figures, *(Figure("churn_load", name, "", max(load), 1, note=note) for name in sets)]
+        load = max(load, os.getloadavg()[0])
+        note = f"load average up to {load:.1f} on {os.cpu_count()} cores"
+        figures += [*measured, Figure("churn_load", name, "", load, 1, note=note)]
+    return figures
 
 
 def measure_scale(*, scale: str, data: DemoData, runs: int) -> list[Figure]:

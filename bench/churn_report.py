@@ -124,18 +124,16 @@ def _cell(figure: Figure | None) -> str:
 
 
 def _notes(results: Results) -> list[str]:
-    notes = []
-    for library in ("lifetimes", "pymc"):
-        figure = results.get(f"churn_{library}_bgnbd_fit_s", "cdnow")
-        if figure and figure.note:
-            notes.append(f"{library}: {figure.note}")
-    loads = [f.note for f in results.figures if f.metric == "churn_load" and f.note]
+    """When, how busy the machine was, and with which versions of the other libraries."""
+    loads = [f.value for f in results.figures if f.metric == "churn_load"]
     dates = sorted({f.measured_on for f in results.figures if f.metric.startswith("churn_")})
     text = f"Measured {', '.join(dates)}"
     if loads:
-        text += f" ({loads[0]})"
-    if notes:
-        text += "; " + "; ".join(notes)
+        text += f" (load average up to {max(loads):.1f} on the reference sets)"
+    for library in ("lifetimes", "pymc"):
+        figure = results.get(f"churn_{library}_bgnbd_fit_s", "cdnow")
+        if figure and figure.note:
+            text += f"; {figure.note.split('; ')[-1]}"
     return [text + "."]
 
 

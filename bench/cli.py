@@ -18,11 +18,12 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 from bench import analytics, answers, arrivals, bgnbd, churn, find_arrivals, imports, latency, search, startup
 from bench.dataset import (
+    BLOCK_CUSTOMERS,
     REPS,
     SCALES,
     SEED,
@@ -160,7 +161,8 @@ def _compare_churn(args: argparse.Namespace) -> list[Figure]:
 def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> list[Figure]:
     customers = SCALES[scale]
     runs = 1 if args.quick else args.runs
-    data = bench_data(customers, SEED)
+    # Made when a part needs it; above BLOCK_CUSTOMERS the stores are written block by block, never whole.
+    data = cache(partial(bench_data, customers, SEED))
     lifetimes = _interpreter(args.lifetimes_python, DEFAULT_LIFETIMES_PYTHON)
     figures: list[Figure] = []
 
@@ -185,7 +187,7 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
             partial(
                 bgnbd.measure,
                 scale=scale,
-                data=data,
+                data=data(),
                 runs=runs,
                 workdir=args.workdir,
                 lifetimes_python=lifetimes,
@@ -194,7 +196,7 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
     if "churn" in parts:
         step(
             "churn: return model and backtest",
-            partial(churn.measure_scale, scale=scale, data=data, runs=runs),
+            partial(churn.measure_scale, scale=scale, data=data(), runs=runs),
         )
         for url in args.backtest_store:
             step(
@@ -207,7 +209,7 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
     for store, url in stores.items():
         if not parts & {"search", "arrivals", "find_arrivals", "digests", "latency", "answers", "throughput"}:
             break
-        prepare_store(url, data)
+        prepare_store(url, data() if customers <= BLOCK_CUSTOMERS else customers)
         if "search" in parts:
             count = 100 if args.quick else args.search_queries
             step(

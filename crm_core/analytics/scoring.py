@@ -67,7 +67,7 @@ def score_now(session: Session, *, today: dt.date) -> ScoringRun:
 
 def scores_as_of(session: Session, *, today: dt.date) -> pd.DataFrame:
     """Every customer's scores as of ``today``, computed now and kept nowhere (indexed by customer_id)."""
-    frames = load_frames(session)
+    frames = load_frames(session, names=False)  # the scores need no names
     scores, _fits = score_customers(frames.customers, frames.purchases, frames.interactions, today)
     return scores
 

@@ -8,8 +8,9 @@ own follow-ups and the customers they own.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
-from functools import cached_property
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -19,12 +20,13 @@ from crm_core.access.policy import Permission, may
 from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import period_kpis
-from crm_core.analytics.load import StoreFrames, load_frames
+from crm_core.analytics.load import StoreFrames, load_frames, read_names
 from crm_core.analytics.reasons import Reason, churn_reasons
 from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
 from crm_core.team.service import MemberView
 
 OPEN = ("open", "snoozed")
+NAME_COLUMNS = ("external_id", "name")
 KPI_WEEK = dt.timedelta(days=7)
 FLAGGED = ("at_risk", "churned")
 
@@ -124,46 +126,34 @@ class TeamSections:
 
 @dataclass(frozen=True)
 class TeamSnapshot:
-    """Scores and follow-ups of the whole team as of one local date."""
+    """Scores and follow-ups of the whole team as of one local date, and the digests' sections."""
 
     local_date: dt.date
-    customers: pd.DataFrame  # indexed by customer_id, with the score columns joined
+    customers: pd.DataFrame  # indexed by customer_id, with the score columns joined (no names)
     follow_ups: pd.DataFrame
     kpis: KpiLine | None
     kpis_by_owner: dict[str, KpiLine]
+    sections: TeamSections
 
-    @cached_property
-    def sections(self) -> TeamSections:
-        """Selected and sorted once for everybody's digest, not once per person over a million rows.
 
-        A stable sort, so each person's part comes out in the order sorting it alone would give.
-        """
-        follow_ups = self.follow_ups[self.follow_ups["status"].isin(OPEN)]
-        due = follow_ups.assign(due_date=follow_ups["due_on"].dt.date)
-        due = due[due["due_date"] <= self.local_date]
-        due = due.join(self.customers[["external_id", "name", "vip"]], on="customer_id")
-        due = due.sort_values(["owner_id", "due_date", "follow_up_id"], kind="stable")
-        customers = self.customers
-        new_risks = customers[customers["churn_risk"].isin(FLAGGED) & ~customers["was_at_risk"]]
-        # VIPs first, then by the revenue at stake: a year's revenue times the chance it is lost.
-        at_stake = new_risks["revenue_12m"] * (1.0 - new_risks["p_return_90d"].fillna(0.0))
-        new_risks = new_risks.assign(at_stake=at_stake)
-        return TeamSections(
-            overdue=due[due["due_date"] < self.local_date],
-            due_today=due[due["due_date"] == self.local_date],
-            new_risks=new_risks.sort_values(
-                ["vip", "at_stake"], ascending=[False, False], na_position="last", kind="stable"
-            ),
-            reactivated=customers[customers["reactivated"].fillna(False).astype(bool)],
-        )
+# Reads ``external_id`` and ``name`` of the given customer ids, indexed by customer_id.
+NameReader = Callable[[Sequence[int]], pd.DataFrame]
 
 
 def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
-    """Load the store once and score every customer as of ``local_date``."""
-    return snapshot_from_frames(load_frames(session), local_date=local_date)
+    """Load the store once and score every customer as of ``local_date``.
+
+    Customers' names and external ids are read only for those a digest can show.
+    """
+    frames = load_frames(session, names=False)
+    return snapshot_from_frames(frames, local_date=local_date, names=partial(read_names, session))
 
 
-def snapshot_from_frames(frames: StoreFrames, *, local_date: dt.date) -> TeamSnapshot:
+def snapshot_from_frames(
+    frames: StoreFrames, *, local_date: dt.date, names: NameReader | None = None
+) -> TeamSnapshot:
+    """The snapshot of ``frames``; ``names`` reads the names of the customers shown, when the
+    frames' customers carry none (see ``load_frames``)."""
     purchases = PurchaseDays.from_purchases(frames.purchases)
     contacts = ContactDays.from_interactions(frames.interactions)
     fits = fit_models(purchases, local_date)
@@ -173,10 +163,75 @@ def snapshot_from_frames(frames: StoreFrames, *, local_date: dt.date) -> TeamSna
     # The KPIs read whole histories only: the cuts the scores kept are memory to give back first.
     purchases.forget_cuts()
     contacts.forget_cuts()
-    customers = frames.customers.set_index("customer_id").join(scores)
+    owned = frames.customers.set_index("customer_id")
+    customers = owned.drop(columns=[c for c in NAME_COLUMNS if c in owned.columns]).join(scores)
     customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(FLAGGED)
     team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)
-    return TeamSnapshot(local_date, customers, frames.follow_ups, team, by_owner)
+    sections = _team_sections(customers, frames.follow_ups, local_date)
+    shown = _shown_customers(sections)
+    sections = _named(sections, owned.loc[shown, list(NAME_COLUMNS)] if names is None else names(shown))
+    return TeamSnapshot(local_date, customers, frames.follow_ups, team, by_owner, sections)
+
+
+def _team_sections(customers: pd.DataFrame, follow_ups: pd.DataFrame, local_date: dt.date) -> TeamSections:
+    """Selected and sorted once for everybody's digest, not once per person over a million rows.
+
+    A stable sort, so each person's part comes out in the order sorting it alone would give.
+    """
+    follow_ups = follow_ups[follow_ups["status"].isin(OPEN)]
+    due = follow_ups.assign(due_date=follow_ups["due_on"].dt.date)
+    due = due[due["due_date"] <= local_date]
+    due = due.join(customers[["vip"]], on="customer_id")
+    due = due.sort_values(["owner_id", "due_date", "follow_up_id"], kind="stable")
+    new_risks = customers[customers["churn_risk"].isin(FLAGGED) & ~customers["was_at_risk"]]
+    # VIPs first, then by the revenue at stake: a year's revenue times the chance it is lost.
+    at_stake = new_risks["revenue_12m"] * (1.0 - new_risks["p_return_90d"].fillna(0.0))
+    new_risks = new_risks.assign(at_stake=at_stake)
+    return TeamSections(
+        overdue=due[due["due_date"] < local_date],
+        due_today=due[due["due_date"] == local_date],
+        new_risks=new_risks.sort_values(
+            ["vip", "at_stake"], ascending=[False, False], na_position="last", kind="stable"
+        ),
+        reactivated=customers[customers["reactivated"].fillna(False).astype(bool)],
+    )
+
+
+def _section_limits(sections: TeamSections) -> list[tuple[pd.DataFrame, int]]:
+    shown = ITEMS_PER_SECTION
+    return [
+        (sections.overdue, shown.overdue),
+        (sections.due_today, shown.due_today),
+        (sections.new_risks, shown.new_risks),
+        (sections.reactivated, shown.reactivated),
+    ]
+
+
+def _shown_customers(sections: TeamSections) -> list[int]:
+    """The customers any digest can name: each section's first items for the team, and for each owner."""
+    shown: set[int] = set()
+    for rows, limit in _section_limits(sections):
+        ids = rows["customer_id"] if "customer_id" in rows.columns else rows.index.to_series()
+        first = pd.concat(
+            [ids.head(limit), ids.groupby(rows["owner_id"], sort=False, dropna=False).head(limit)]
+        )
+        shown.update(int(i) for i in first)
+    return sorted(shown)
+
+
+def _named(sections: TeamSections, names: pd.DataFrame) -> TeamSections:
+    """The sections with ``external_id`` and ``name`` of the customers shown (missing for the rest)."""
+
+    def named(rows: pd.DataFrame) -> pd.DataFrame:
+        on = "customer_id" if "customer_id" in rows.columns else None
+        return rows.join(names[list(NAME_COLUMNS)], on=on)
+
+    return TeamSections(
+        overdue=named(sections.overdue),
+        due_today=named(sections.due_today),
+        new_risks=named(sections.new_risks),
+        reactivated=named(sections.reactivated),
+    )
 
 
 def _levels_a_week_before(

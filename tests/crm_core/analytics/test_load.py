@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from crm_core.analytics import load
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
-from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames
+from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names
 from crm_core.analytics.scores import score_customers
 from crm_core.demo.generator import generate_demo_data
 from crm_core.demo.loader import write_demo_data
-from crm_core.models import Interaction, Purchase
+from crm_core.models import Customer, Interaction, Purchase
 from tests.factories import TEST_ACTOR, customer
 
 # Stored naive UTC. The last microseconds of a day, which julianday() of the whole timestamp rounds
@@ -153,3 +153,26 @@ def test_the_loader_reads_what_reading_row_by_row_reads(
     loaded_scores, _ = score_customers(frames.customers, frames.purchases, frames.interactions, TODAY)
     read_scores, _ = score_customers(frames.customers, purchases, interactions, TODAY)
     pd.testing.assert_frame_equal(loaded_scores, read_scores, check_exact=True)
+
+
+@pytest.mark.parametrize("block_customers", [BLOCK_CUSTOMERS, 7])
+def test_without_names_customers_are_their_ids_and_owners_and_names_are_read_for_the_few_asked(
+    session: Session, monkeypatch: pytest.MonkeyPatch, block_customers: int
+) -> None:
+    _generated_store(session)
+    session.add(Customer(external_id="C-NOBODY", name="Unowned, Ltd.", name_key="unowned ltd", owner_id=None))
+    session.flush()
+    monkeypatch.setattr(load, "BLOCK_CUSTOMERS", block_customers)
+    monkeypatch.setattr(load, "NAMES_PER_QUERY", 3)
+    named = load_frames(session).customers.sort_values("customer_id", ignore_index=True)
+
+    owned = load_frames(session, names=False).customers
+
+    pd.testing.assert_frame_equal(owned, named[["customer_id", "owner_id"]], check_exact=True)
+    assert owned["owner_id"].isna().sum() == 2 and owned["owner_id"].nunique() > 1  # and Many Baskets
+    asked = named.iloc[[0, 5, 9, 11, 200, -1]]
+    pd.testing.assert_frame_equal(
+        read_names(session, [*asked["customer_id"], int(asked["customer_id"].iloc[0])]),
+        asked.set_index("customer_id")[["external_id", "name"]],
+    )
+    assert read_names(session, []).empty

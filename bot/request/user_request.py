@@ -45,7 +45,7 @@ from crm_core.access.resolve import resolve_access
 from crm_core.actor import Actor
 from crm_core.alerts.events import RECORDED as ALERTS_RECORDED
 from crm_core.inbox.entries import mark_done
-from crm_core.store import reading, transaction
+from crm_core.store import reading
 
 _Parsed = TypeVar("_Parsed")
 
@@ -223,8 +223,8 @@ class UserRequest:
         back) and is about to be told so. ``AlreadyDone`` when another run answered it first.
         """
         if self.inbox_id is not None:
-            with transaction(self.engine) as session:
-                mark_done(session, entry_id=self.inbox_id, now=utc_now())
+            with self.engine.begin() as connection:  # one statement: no ORM session needed
+                mark_done(connection, entry_id=self.inbox_id, now=utc_now())
 
     def _end_unit(self, error: BaseException | None) -> None:
         stack, self._open_unit, self._session, self._unit = self._open_unit, None, None, None

@@ -184,9 +184,9 @@ class Inbox:
                 return Accepted(Outcome.BUSY, request)
             if not is_kept(declaration, request.body):
                 return Accepted(Outcome.KEPT, request)
-            with transaction(self.engine) as session:
+            with self.engine.begin() as connection:  # one statement: no ORM session needed
                 entry_id = enqueue(
-                    session,
+                    connection,
                     key=request_key(request.body),
                     handler=declaration.name,
                     request=_stored(request),
@@ -310,8 +310,8 @@ class InboxSweeper:
             attempts,
         )
         try:
-            with transaction(self._inbox.engine) as session:
-                mark_done(session, entry_id=entry_id, now=utc_now())
+            with self._inbox.engine.begin() as connection:
+                mark_done(connection, entry_id=entry_id, now=utc_now())
         except AlreadyDone:
             pass
 

@@ -19,7 +19,7 @@ The generated sets end on the benchmark's today and are scored 90 days before it
 
 ``measure_scale``: the return model's fit and the whole backtest (fit, scoring, judging) on the
 benchmark's data at a scale, in memory; ``measure_cli``: ``crm-bot analytics backtest --json``
-against a store that is already loaded (never loaded or changed here).
+against a store that is already loaded (never loaded here; each run adds its audit record).
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,7 @@ PYMC_SCRIPT = HERE / "pymc_fit.py"
 SETS = ("cdnow", "regular", "bgnbd_sim", "demo")
 # The models each library fits (lifetimes_fit.py and pymc_fit.py name them so in their output).
 MODELS = ("bgnbd", "mbgnbd", "pareto")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -316,26 +318,28 @@ def measure_scale(*, scale: str, data: DemoData, runs: int) -> list[Figure]:
     """
     customers, purchases, interactions = demo_frames(data)
     date = TODAY - dt.timedelta(days=HORIZON_DAYS)
-    aggregate, fits, backtests, cpu = [], [], [], []
+    steps = ("aggregate", "return_fit", "backtest")
+    seconds: dict[str, list[float]] = {f"{step}{clock}": [] for step in steps for clock in ("", "_cpu")}
     report = None
-    for _ in range(runs):
-        began = time.perf_counter()
-        days = PurchaseDays.from_purchases(purchases)
-        contacts = ContactDays.from_interactions(interactions)
-        aggregate.append(time.perf_counter() - began)
-        began = time.perf_counter()
-        fit_return_model(days, date)
-        fits.append(time.perf_counter() - began)
+
+    def timed(step: str, call: Callable[[], _T]) -> _T:
         began, began_cpu = time.perf_counter(), time.process_time()
-        report = backtest(customers, days, contacts, date=date)
-        backtests.append(time.perf_counter() - began)
-        cpu.append(time.process_time() - began_cpu)
+        result = call()
+        seconds[step].append(time.perf_counter() - began)
+        seconds[f"{step}_cpu"].append(time.process_time() - began_cpu)
+        return result
+
+    for _ in range(runs):
+        days, contacts = timed(
+            "aggregate",
+            lambda: (PurchaseDays.from_purchases(purchases), ContactDays.from_interactions(interactions)),
+        )
+        timed("return_fit", lambda: fit_return_model(days, date))  # noqa: B023 (called at once)
+        report = timed("backtest", lambda: backtest(customers, days, contacts, date=date))  # noqa: B023
     note = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     figures = [
-        Figure("churn_aggregate_s", scale, "", median(aggregate), runs),
-        Figure("churn_return_fit_s", scale, "", median(fits), runs),
-        Figure("churn_backtest_s", scale, "", median(backtests), runs, note=note),
-        Figure("churn_backtest_cpu_s", scale, "", median(cpu), runs),
+        Figure(f"churn_{name}_s", scale, "", median(values), runs, note=note if name == "backtest" else "")
+        for name, values in seconds.items()
     ]
     if report is not None and report.auc is not None:
         figures.append(Figure("churn_backtest_auc", scale, "", report.auc, 1))
@@ -344,7 +348,8 @@ def measure_scale(*, scale: str, data: DemoData, runs: int) -> list[Figure]:
 
 def measure_cli(*, scale: str, database_url: str, runs: int) -> list[Figure]:
     """``crm-bot analytics backtest --json`` as of 90 days before the benchmark's today, on a store as
-    it is: wall and CPU seconds of the whole command (loading the frames included)."""
+    it is: wall and CPU seconds of the whole command (loading the frames included). The store is
+    never loaded or emptied here; each run adds the command's audit record to it, as any run does."""
     store = "postgresql" if make_url(database_url).get_backend_name() == "postgresql" else "sqlite"
     date = TODAY - dt.timedelta(days=HORIZON_DAYS)
     command = [str(Path(sys.executable).with_name("crm-bot")), "analytics", "backtest"]

@@ -96,9 +96,11 @@ def _ours(results: Results) -> list[str]:
 def _at_scale(results: Results) -> list[str]:
     rows = (
         ("aggregate purchases and contacts to days", "churn_aggregate_s", ""),
+        ("the same, CPU", "churn_aggregate_cpu_s", ""),
         ("return model fit (MBG/NBD twice, calibration)", "churn_return_fit_s", ""),
+        ("the same, CPU", "churn_return_fit_cpu_s", ""),
         ("backtest in memory (fit, score, level, judge)", "churn_backtest_s", ""),
-        ("backtest in memory, CPU", "churn_backtest_cpu_s", ""),
+        ("the same, CPU", "churn_backtest_cpu_s", ""),
         ("`crm-bot analytics backtest --json`, SQLite", "churn_cli_backtest_s", "sqlite"),
         ("`crm-bot analytics backtest --json`, PostgreSQL", "churn_cli_backtest_s", "postgresql"),
     )
@@ -113,14 +115,17 @@ def _at_scale(results: Results) -> list[str]:
         cells = [results.get(metric, s, store) for s in scales]
         if any(cells):
             lines.append(f"| {label} | " + " | ".join(_cell(c) for c in cells) + " |")
-    return lines
+    when = [(s, results.get("churn_backtest_s", s)) for s in scales]
+    measured = "; ".join(
+        f"{SCALES[s]:,}: {f.measured_on}, median of {f.runs}{f', {f.note}' if f.note else ''}"
+        for s, f in when
+        if f
+    )
+    return [*lines, "", f"Measured {measured}."] if measured else lines
 
 
 def _cell(figure: Figure | None) -> str:
-    if figure is None:
-        return "–"
-    runs = f", {figure.runs} runs" if figure.runs > 1 else ""
-    return f"{figure.value:.1f} ({figure.measured_on}{runs})"
+    return "–" if figure is None else f"{figure.value:.2f}"
 
 
 def _notes(results: Results) -> list[str]:
@@ -161,11 +166,6 @@ def render(results: Results) -> str:
             "with its on-disk cache warm)",
             "",
             *_comparison(results),
-            *(
-                ["", "**At scale** (the benchmark's demo data, scored 90 days before its today)", ""]
-                if at_scale
-                else []
-            ),
             *at_scale,
             "",
             END,

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         metavar="URL",
         help="churn: also time `crm-bot analytics backtest` on this store, loaded already at the scale run "
-        "(never loaded or changed; repeatable)",
+        "(never loaded here; each run adds its audit record; repeatable)",
     )
     run.add_argument(
         "--search-queries",

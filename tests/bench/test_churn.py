@@ -86,5 +86,5 @@ def test_report_replaces_only_the_marked_part(tmp_path: Path) -> None:
     assert "old" not in text
     assert "| CDNOW 1997-09-30 | **ours: `p_return_90d`** (MBG/NBD + calibration) | 0.793 |" in text
     assert "lifetimes Pareto/NBD (92 customers without a finite chance left out) | 0.791 |" in text
-    assert "| backtest in memory (fit, score, level, judge) | 3.6 (" in text
+    assert "| backtest in memory (fit, score, level, judge) | 3.60 |" in text
     assert unmarked.read_text() == "# Other\n"

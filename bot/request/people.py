@@ -93,6 +93,7 @@ class People:
         self._ttl = ttl
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, Person]] = {}
+        self._languages: dict[str, tuple[float, str | None]] = {}  # known_language's reads of the store
         self._lock = threading.Lock()
         self._remembering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-remember-profile")
         self._installation: Workspace | None = None
@@ -125,14 +126,25 @@ class People:
             log.warning("could not remember the Slack profile of %s: %s", user_id, type(error).__name__)
 
     def known_language(self, user_id: str) -> str | None:
-        """Their language without asking Slack (for an ack): cached here, or remembered in the store."""
+        """Their language without asking Slack (for an ack): cached here, or remembered in the store.
+
+        What the store says is kept as long as a profile is: a server whose handlers run in worker
+        processes looks nobody up itself, and under a burst it answers "busy" to the same people
+        many times a second, each answer a read of the store before the ack.
+        """
         with self._lock:
             cached = self._cache.get(user_id)
+            read = self._languages.get(user_id)
         if cached:
             return cached[1].language
+        if read and self._monotonic() - read[0] < self._ttl:
+            return read[1]
         with reading(self._engine) as session:
             member = get_member(session, user_id)
-        return language_of(member.locale) if member and member.locale else None
+        language = language_of(member.locale) if member and member.locale else None
+        with self._lock:
+            self._languages[user_id] = (self._monotonic(), language)
+        return language
 
     def lookup(self, client: WebClient, user_id: str) -> Person:
         """The person, asking Slack when the cached answer is missing or old."""

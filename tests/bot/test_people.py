@@ -92,6 +92,20 @@ def test_answers_are_cached_until_they_are_old(engine: Engine, client: WebClient
     assert len(slack.calls_to("users.info")) == 2
 
 
+def test_the_language_known_without_slack_is_read_from_the_store_again_once_old(engine: Engine) -> None:
+    ticks = Ticks()
+    people = People(engine=engine, default_timezone="UTC", ttl=60, monotonic=ticks)
+    with transaction(engine) as session:
+        add_member(session, actor=ADMIN, user_id="U0SET", role="sales", locale="ja-JP")
+    assert people.known_language("U0SET") == "ja"
+    with transaction(engine) as session:
+        add_member(session, actor=ADMIN, user_id="U0SET", role="sales", locale="en-US")
+    ticks.now = 59
+    assert people.known_language("U0SET") == "ja"  # the store was read a minute ago: no read now
+    ticks.now = 61
+    assert people.known_language("U0SET") == "en"
+
+
 def test_when_slack_cannot_answer_the_defaults_apply_and_slack_is_asked_again(
     engine: Engine, client: WebClient, slack: FakeSlack
 ) -> None:

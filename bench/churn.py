@@ -38,8 +38,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import make_url
+from sqlalchemy import func, make_url, select
 
+from bench.dataset import SCALES
 from bench.import_bench import TODAY
 from bench.results import Figure
 from bench.stats import median
@@ -49,6 +50,8 @@ from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.returning import HORIZON_DAYS, fit_return_model
 from crm_core.demo.generator import DemoData, generate_demo_data
 from crm_core.demo.regular import regular_purchases
+from crm_core.models import Customer
+from crm_core.store import make_engine, transaction
 
 HERE = Path(__file__).resolve().parent
 CDNOW_SAMPLE = HERE.parent / "tests" / "data" / "CDNOW_sample.txt"
@@ -349,8 +352,21 @@ def measure_scale(*, scale: str, data: DemoData, runs: int) -> list[Figure]:
 def measure_cli(*, scale: str, database_url: str, runs: int) -> list[Figure]:
     """``crm-bot analytics backtest --json`` as of 90 days before the benchmark's today, on a store as
     it is: wall and CPU seconds of the whole command (loading the frames included). The store is
-    never loaded or emptied here; each run adds the command's audit record to it, as any run does."""
+    never loaded or emptied here; each run adds the command's audit record to it, as any run does.
+    A store that does not hold the scale's number of customers is left for its own scale."""
     store = "postgresql" if make_url(database_url).get_backend_name() == "postgresql" else "sqlite"
+    engine = make_engine(database_url)
+    try:
+        with transaction(engine) as session:
+            held = session.scalar(select(func.count()).select_from(Customer)) or 0
+    finally:
+        engine.dispose()
+    if held != SCALES[scale]:
+        print(
+            f"    {store} store holds {held:,} customers, not {SCALES[scale]:,}: left for its scale",
+            flush=True,
+        )
+        return []
     date = TODAY - dt.timedelta(days=HORIZON_DAYS)
     command = [str(Path(sys.executable).with_name("crm-bot")), "analytics", "backtest"]
     command += ["--date", date.isoformat(), "--json"]

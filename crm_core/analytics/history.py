@@ -90,6 +90,15 @@ class _DayRows:
             del self._cuts[next(iter(self._cuts))]
         return cut
 
+    def activity_days(self) -> tuple[IntArray, IntArray]:
+        """Customer ids and days of the rows that count as activity (purchase days, not refund-only
+        ones; contact days), sorted by customer then day: arrays to read, not to write."""
+        ids, days, _starts, _sizes = self._activity
+        if self.cut_day is None:
+            return ids, days
+        kept = days <= self.cut_day
+        return ids[kept], days[kept]
+
     def forget_cuts(self) -> None:
         """Let the kept cuts go (see ``until``), when no model will cut this history again."""
         self._cuts.clear()

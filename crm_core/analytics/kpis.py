@@ -8,6 +8,7 @@ measure" is not shown as "everybody failed".
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,13 +16,11 @@ from numpy.typing import NDArray
 
 from crm_core.analytics.churn import AT_RISK, CHURNED
 from crm_core.analytics.frames import (
-    CUSTOMER_ID,
-    DAY,
     FrameContractError,
     validate_customers,
     validate_follow_ups,
 )
-from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
+from crm_core.analytics.history import ContactDays, IntArray, PurchaseDays, day_number
 
 OWNER_ID = "owner_id"
 ALL_CUSTOMERS = "all"
@@ -61,55 +60,110 @@ def period_kpis(
       columns, as ``score_customers`` returns them at the end of the period);
     - follow-ups: those due in the period and not cancelled, and those done by their due day.
     """
-    start_day, end_day = day_number(start), day_number(end)
-    length = end_day - start_day
-    if length <= 0:
-        raise ValueError(f"the period must end after it starts, got [{start}, {end})")
-    known = validate_customers(customers)
-    if by_owner and OWNER_ID not in known.columns:
-        raise FrameContractError("customers lacks column owner_id, needed for KPIs by owner")
-    bought = purchases.frame[purchases.frame["purchased"]]
+    counted = _Counted.of(customers, purchases, contacts, churn, follow_ups, start, end, by_owner)
+    return counted.by_owner() if by_owner else counted.team()
 
-    buyers = _had_days(known.index, bought, start_day, end_day)
-    active = buyers | _had_days(known.index, contacts.frame, start_day, end_day)
-    before = (start_day - length, start_day)
-    active_before = _had_days(known.index, bought, *before) | _had_days(known.index, contacts.frame, *before)
-    purchase_days = bought[bought[DAY] < end_day].groupby(CUSTOMER_ID).size().reindex(known.index)
-    risk = churn["churn_risk"].reindex(known.index)
-    per_customer = pd.DataFrame(
-        {
-            "active": active,
-            "buyers": buyers,
-            "repeat_buyers": buyers & (purchase_days >= 2).to_numpy(),
-            "active_before": active_before,
-            "retained": active_before & active,
-            "at_risk": risk == AT_RISK,
-            "churned": risk == CHURNED,
-            "reactivated": churn["reactivated"].reindex(known.index, fill_value=False).astype(bool),
-        },
-        index=known.index,
-    )
-    owners = known[OWNER_ID] if by_owner else pd.Series(ALL_CUSTOMERS, index=known.index)
-    counts = per_customer.groupby(owners.rename(OWNER_ID), dropna=False).sum()
 
-    due = _follow_ups_due(follow_ups, start, end)
-    due_owners = due[OWNER_ID] if by_owner else pd.Series(ALL_CUSTOMERS, index=due.index)
-    follow_up_counts = due.groupby(due_owners.rename(OWNER_ID), dropna=False)["on_time"].agg(
-        follow_ups_due="size", follow_ups_on_time="sum"
-    )
+def team_and_owner_kpis(
+    *,
+    customers: pd.DataFrame,
+    purchases: PurchaseDays,
+    contacts: ContactDays,
+    churn: pd.DataFrame,
+    follow_ups: pd.DataFrame,
+    start: dt.date,
+    end: dt.date,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``period_kpis`` for the team and by owner, each customer's part of them computed once."""
+    counted = _Counted.of(customers, purchases, contacts, churn, follow_ups, start, end, True)
+    return counted.team(), counted.by_owner()
 
-    table = counts.join(follow_up_counts, how="outer").fillna(0).astype("int64")
-    if not by_owner:
-        table = table.reindex(pd.Index([ALL_CUSTOMERS], name=OWNER_ID), fill_value=0)
+
+@dataclass(frozen=True)
+class _Counted:
+    """What each customer and each follow-up due counts for, before they are summed by owner."""
+
+    per_customer: pd.DataFrame
+    owners: pd.Series
+    due: pd.DataFrame
+
+    @classmethod
+    def of(
+        cls,
+        customers: pd.DataFrame,
+        purchases: PurchaseDays,
+        contacts: ContactDays,
+        churn: pd.DataFrame,
+        follow_ups: pd.DataFrame,
+        start: dt.date,
+        end: dt.date,
+        by_owner: bool,
+    ) -> _Counted:
+        start_day, end_day = day_number(start), day_number(end)
+        length = end_day - start_day
+        if length <= 0:
+            raise ValueError(f"the period must end after it starts, got [{start}, {end})")
+        known = validate_customers(customers)
+        if by_owner and OWNER_ID not in known.columns:
+            raise FrameContractError("customers lacks column owner_id, needed for KPIs by owner")
+        index = known.index
+        bought, contacted = purchases.activity_days(), contacts.activity_days()
+
+        buyers = _had_days(index, *bought, start_day, end_day)
+        active = buyers | _had_days(index, *contacted, start_day, end_day)
+        before = (start_day - length, start_day)
+        active_before = _had_days(index, *bought, *before) | _had_days(index, *contacted, *before)
+        risk = churn["churn_risk"].reindex(index)
+        per_customer = pd.DataFrame(
+            {
+                "active": active,
+                "buyers": buyers,
+                "repeat_buyers": buyers & index.isin(_with_days_before(*bought, 2, end_day)),
+                "active_before": active_before,
+                "retained": active_before & active,
+                "at_risk": risk == AT_RISK,
+                "churned": risk == CHURNED,
+                "reactivated": churn["reactivated"].reindex(index, fill_value=False).astype(bool),
+            },
+            index=index,
+        )
+        owners = known[OWNER_ID] if OWNER_ID in known.columns else pd.Series(np.nan, index=index)
+        return cls(per_customer, owners, _follow_ups_due(follow_ups, start, end))
+
+    def team(self) -> pd.DataFrame:
+        counts = self.per_customer.sum().to_frame(ALL_CUSTOMERS).T
+        on_time = self.due["on_time"]
+        table = counts.assign(follow_ups_due=len(on_time), follow_ups_on_time=int(on_time.sum()))
+        return _rated(table.set_axis(pd.Index([ALL_CUSTOMERS], name=OWNER_ID)).astype("int64"))
+
+    def by_owner(self) -> pd.DataFrame:
+        counts = self.per_customer.groupby(self.owners.rename(OWNER_ID), dropna=False).sum()
+        follow_up_counts = self.due.groupby(self.due[OWNER_ID].rename(OWNER_ID), dropna=False)["on_time"].agg(
+            follow_ups_due="size", follow_ups_on_time="sum"
+        )
+        return _rated(counts.join(follow_up_counts, how="outer").fillna(0).astype("int64"))
+
+
+def _rated(table: pd.DataFrame) -> pd.DataFrame:
     table["repeat_purchase_rate"] = _rate(table["repeat_buyers"], table["buyers"])
     table["retention_rate"] = _rate(table["retained"], table["active_before"])
     table["follow_ups_on_time_rate"] = _rate(table["follow_ups_on_time"], table["follow_ups_due"])
     return table[list(KPI_COLUMNS)]
 
 
-def _had_days(index: pd.Index, days: pd.DataFrame, start_day: int, end_day: int) -> NDArray[np.bool_]:
-    in_period = (days[DAY] >= start_day) & (days[DAY] < end_day)
-    return np.asarray(index.isin(days.loc[in_period, CUSTOMER_ID].to_numpy()), dtype=bool)
+def _had_days(
+    index: pd.Index, ids: IntArray, days: IntArray, start_day: int, end_day: int
+) -> NDArray[np.bool_]:
+    """Whether each customer of ``index`` has a day in [start_day, end_day)."""
+    return np.asarray(index.isin(ids[(days >= start_day) & (days < end_day)]), dtype=bool)
+
+
+def _with_days_before(ids: IntArray, days: IntArray, at_least: int, end_day: int) -> IntArray:
+    """The customers with at least ``at_least`` days before ``end_day`` (rows sorted by customer)."""
+    ids = ids[days < end_day]
+    starts = np.flatnonzero(np.append(True, ids[1:] != ids[:-1])) if len(ids) else np.empty(0, np.int64)
+    sizes = np.diff(np.append(starts, len(ids)))
+    return ids[starts[sizes >= at_least]]
 
 
 def _follow_ups_due(follow_ups: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, may
 from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.history import ContactDays, PurchaseDays
-from crm_core.analytics.kpis import period_kpis
+from crm_core.analytics.kpis import team_and_owner_kpis
 from crm_core.analytics.load import StoreFrames, load_frames, read_names
 from crm_core.analytics.reasons import Reason, churn_reasons
 from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
@@ -263,12 +263,15 @@ def _kpis(
     last_week: pd.DataFrame,
     today: dt.date,
 ) -> tuple[KpiLine | None, dict[str, KpiLine]]:
-    follow_ups = frames.follow_ups.assign(due_on=frames.follow_ups["due_on"].dt.date)
-    common: dict[str, Any] = {"customers": frames.customers, "purchases": purchases, "contacts": contacts}
+    common: dict[str, Any] = {
+        "customers": frames.customers,
+        "purchases": purchases,
+        "contacts": contacts,
+        "follow_ups": frames.follow_ups,
+    }
     tables = []
     for end, churn in ((today, scores), (today - KPI_WEEK, last_week)):
-        kwargs = {**common, "churn": churn, "follow_ups": follow_ups, "start": end - KPI_WEEK, "end": end}
-        tables.append((period_kpis(**kwargs), period_kpis(**kwargs, by_owner=True)))
+        tables.append(team_and_owner_kpis(**common, churn=churn, start=end - KPI_WEEK, end=end))
     (now_all, now_owner), (before_all, before_owner) = tables
     team = _kpi_line(now_all.iloc[0], before_all.iloc[0]) if len(now_all) else None
     before_rows = {str(owner): row for owner, row in before_owner.iterrows()}

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from crm_core.analytics.frames import FrameContractError
-from crm_core.analytics.kpis import KPI_COLUMNS, period_kpis
+from crm_core.analytics.kpis import KPI_COLUMNS, period_kpis, team_and_owner_kpis
 from tests.crm_core.analytics.analytics_frames import contact_days, customers, purchase_days
 
 JUNE = (dt.date(2024, 6, 1), dt.date(2024, 7, 1))
@@ -126,3 +126,29 @@ def test_kpis_by_owner_need_an_owner_column() -> None:
             end=JUNE[1],
             by_owner=True,
         )
+
+
+def test_team_and_owner_kpis_at_once_are_those_asked_apart_and_the_team_sums_the_owners() -> None:
+    # A follow-up of an owner with no customer, and a cut history (what was known at the end of June).
+    follow_ups = pd.concat(
+        [FOLLOW_UPS, FOLLOW_UPS.iloc[[0]].assign(owner_id="U9", due_on=dt.date(2024, 6, 11))],
+        ignore_index=True,
+    )
+    purchases = PURCHASES.until(dt.date(2024, 6, 30))
+    asked = {
+        "customers": CUSTOMERS,
+        "purchases": purchases,
+        "contacts": CONTACTS,
+        "churn": CHURN,
+        "follow_ups": follow_ups,
+        "start": JUNE[0],
+        "end": JUNE[1],
+    }
+
+    team, by_owner = team_and_owner_kpis(**asked)
+
+    pd.testing.assert_frame_equal(team, period_kpis(**asked), check_exact=True)
+    pd.testing.assert_frame_equal(by_owner, period_kpis(**asked, by_owner=True), check_exact=True)
+    counts = [c for c in KPI_COLUMNS if not c.endswith("_rate")]
+    assert by_owner[counts].sum().tolist() == team.loc["all", counts].tolist()
+    assert by_owner.loc["U9", "follow_ups_due"] == 1 and team.loc["all", "buyers"] == 3

@@ -23,9 +23,10 @@ from bot.messages import has_message
 from bot.parsing.grammar import UsageError
 from bot.request.bolt_requests import SIGNATURE_VERIFIED
 from bot.request.deps import Deps
-from bot.request.handlers import Declaration
+from bot.request.handlers import Declaration, Declared
 from bot.request.pending import PendingChoice
 from bot.request.steps import StepInputMissing, fail_step, is_step
+from bot.request.units import Unit
 from bot.request.user_request import UserRequest
 from crm_core.errors import Ambiguous, CrmError, Forbidden, NoMatch
 from crm_core.inbox.entries import AlreadyDone
@@ -60,17 +61,34 @@ def register(app: App, deps: Deps) -> None:
 
 
 def run_handler(declaration: Declaration, request: UserRequest) -> None:
-    """Admit the asker, then run the handler in its unit of work; every error becomes a message to them."""
+    """Admit the asker, then run the handler in its unit of work; every error becomes a message to them.
+
+    A reader's asker is admitted inside its unit (``UserRequest.admit_in_reader``: one transaction,
+    not two), a writer's before its unit opens. What was typed is routed first either way, since the
+    unit depends on it; routing reads nothing from the store, and when it fails the asker is
+    admitted before the mistake is told, so someone refused is told that, whatever they typed.
+    """
     try:
-        request.admit()
-        declared = declaration.for_request(request)
+        declared = _routed(declaration, request)
+        if declared.unit is not Unit.READS:
+            request.admit()
         with request.unit_of_work(declared.unit):
+            if declared.unit is Unit.READS:
+                request.admit_in_reader()
             declared.handler(request)
     except AlreadyDone:
         log.info("a request another run had answered was run again: nothing changed, nothing sent")
     except Exception as error:
         if _finished_after(error, request):
             report(error, request)
+
+
+def _routed(declaration: Declaration, request: UserRequest) -> Declared:
+    try:
+        return declaration.for_request(request)
+    except Exception:
+        request.admit()  # a refusal is told before a mistake in what was typed
+        raise
 
 
 def _finished_after(error: Exception, request: UserRequest) -> bool:

@@ -150,20 +150,38 @@ class UserRequest:
         """Decide who the asker is now, before anything is read: Forbidden here is the refusal."""
         self._actor = self.actor
 
-    def _resolve_actor(self) -> Actor:
+    def admit_in_reader(self) -> None:
+        """``admit``, reading the asker's role in the reader's own unit of work, which it opens.
+
+        For a handler declared a reader, called first thing inside ``unit_of_work(Unit.READS)``: the
+        role and the handler's reads then share one snapshot, and the request one connection and
+        one transaction instead of two. A refusal is audited by the unit (``reading``), as
+        ``admit``'s own is. A writer's asker is admitted before its unit, which must not begin (on
+        SQLite: take the write lock) before the handler's Slack calls.
+        """
+        if self._actor is None:
+            self._actor = self._resolve_actor(in_unit=True)
+
+    def _resolve_actor(self, *, in_unit: bool = False) -> Actor:
         workflow = personless_actor(self.body)  # a Workflow Builder step that names nobody
         if workflow is not None:
             return workflow
-        is_guest, settings = self.is_guest, self.deps.settings  # may ask Slack: not inside the transaction
+        is_guest = self.is_guest  # may ask Slack: before any unit or transaction opens
+        if in_unit:
+            return self._access(self.session, is_guest)
         with reading(self.engine) as session:
-            access = resolve_access(
-                session,
-                user_id=self.user_id,
-                is_guest=is_guest,
-                admins=settings.admins,
-                default_role=settings.default_role,
-            )
-            return access.actor(surface="slack")
+            return self._access(session, is_guest)
+
+    def _access(self, session: Session, is_guest: bool) -> Actor:
+        settings = self.deps.settings
+        access = resolve_access(
+            session,
+            user_id=self.user_id,
+            is_guest=is_guest,
+            admins=settings.admins,
+            default_role=settings.default_role,
+        )
+        return access.actor(surface="slack")
 
     def parsed(self, kind: type[_Parsed]) -> _Parsed:
         """The parsed command, as the type its router chose this handler for."""

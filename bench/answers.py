@@ -11,7 +11,9 @@ acknowledged); the figure is the interactions stored and replied per second, fro
 the last reply, with ``--workers 2``. Each command carries a token of its own, so the store shows
 which were lost (acknowledged, never stored) or stored twice.
 
-The machine is shared: each figure's note carries the load average when it was measured.
+The machine is shared: each figure's note carries the load average when it was measured, and on
+PostgreSQL the server's commit settings (``synchronous_commit``, ``fsync``, group commit's
+``commit_delay`` and ``commit_siblings``), which the figures depend on as much as on the code.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from bench.latency import CLIENTS, TimedSlack, Workload, in_parallel, run_clients, served_process
 from bench.results import Figure
@@ -67,6 +69,27 @@ def _load() -> str:
     return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+# What a PostgreSQL figure depends on besides the code: how commits reach the disk. Group commit
+# (commit_delay, commit_siblings) lets concurrent commits share one WAL flush.
+_COMMIT_SETTINGS = ("synchronous_commit", "fsync", "commit_delay", "commit_siblings")
+
+
+def server_settings(database_url: str) -> str:
+    """The store server's commit settings, for a figure's note ("" for SQLite)."""
+    engine = make_engine(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return ""
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names) ORDER BY name"),
+                {"names": list(_COMMIT_SETTINGS)},
+            ).all()
+    finally:
+        engine.dispose()
+    return "; " + " ".join(f"{name}={setting}" for name, setting in rows)
+
+
 def measure_answers(
     *, scale: str, store: str, database_url: str, users: Sequence[str], runs: int, per_client: int
 ) -> list[Figure]:
@@ -104,7 +127,7 @@ def measure_answers(
                 samples.setdefault(f"find_answer_{name}_p99_ms", []).append(reply_p99)
                 samples.setdefault(f"find_answer_{name}_ratio", []).append(reply_p99 / floor_p99)
                 samples.setdefault(f"find_cpu_{name}_ms", []).append(cpu_ms)
-    note = _load()
+    note = _load() + server_settings(database_url)
     return [
         Figure(f"answers_{metric}", scale, store, median(values), runs, note=note)
         for metric, values in samples.items()
@@ -146,7 +169,7 @@ def measure_log_throughput(
             )
             samples.setdefault("log_twice", []).append(twice)
     _forget_logged(database_url)
-    note = _load()
+    note = _load() + server_settings(database_url)
     figures = [Figure(m, scale, store, median(v), runs, note=note) for m, v in samples.items()]
     figures += [  # lost or doubled in any run counts, not the median
         Figure(f"{m}_total", scale, store, sum(samples[m]), runs, note=note)

@@ -183,17 +183,22 @@ class PurchaseDays(_DayRows):
 
     @cached_property
     def per_customer(self) -> pd.DataFrame:
-        """Per customer with a purchase day: ``first_day``, ``last_day``, ``purchase_days``, ``net_revenue``.
+        """Per customer with a purchase day: ``first_day``, ``last_day``, ``purchase_days``.
 
-        ``net_revenue`` subtracts refunds from any day, so revenue is what the business kept.
+        Revenue is apart (``net_revenue``): most models that cut the history need only the days.
         """
-        history = _first_last_count(*self._activity, self._cut_sizes, self.DAYS_COLUMN)
+        return _first_last_count(*self._activity, self._cut_sizes, self.DAYS_COLUMN)
+
+    @cached_property
+    def net_revenue(self) -> pd.Series:
+        """Per customer of ``per_customer`` (same index), refunds subtracted from any day: what the
+        business kept."""
         rows = self._rows[[CUSTOMER_ID, "net"]]
         if self.cut_day is not None:
             rows = rows[self._rows[DAY].to_numpy() <= self.cut_day]
         # Summed by pandas (compensated summation), as revenue always was.
-        history["net_revenue"] = rows.groupby(CUSTOMER_ID, sort=False)["net"].sum().reindex(history.index)
-        return history
+        revenue: pd.Series = rows.groupby(CUSTOMER_ID, sort=False)["net"].sum()
+        return revenue.reindex(self.per_customer.index).rename("net_revenue")
 
     @cached_property
     def repeat_spend(self) -> pd.DataFrame:

@@ -37,9 +37,10 @@ def lifetime_value(
     ``historical_revenue`` is net of refunds. Without a BG/NBD fit nothing is predicted (NaN): a guess
     without a model would look as authoritative as a real prediction on the profile card.
     """
-    history = days.until(today).per_customer
+    known = days.until(today)
+    history, revenue = known.per_customer, known.net_revenue
     if spend is None:
-        order_value = (history["net_revenue"] / history["purchase_days"]).clip(lower=0.0).to_numpy()
+        order_value = (revenue / history["purchase_days"]).clip(lower=0.0).to_numpy()
     else:
         observed = spend_summary(days, today).reindex(history.index)
         order_value = expected_order_value(spend, observed["x"], observed["mean_value"])
@@ -51,7 +52,7 @@ def lifetime_value(
         purchases_90d = expected_purchases(bgnbd.params, horizon, summary["x"], summary["t_x"], summary["T"])
     return pd.DataFrame(
         {
-            "historical_revenue": history["net_revenue"].to_numpy(),
+            "historical_revenue": revenue.to_numpy(),
             "expected_purchases_90d": purchases_90d,
             "expected_order_value": order_value,
             "predicted_value_90d": purchases_90d * order_value,

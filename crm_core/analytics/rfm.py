@@ -78,10 +78,11 @@ def rfm_scores(days: PurchaseDays, today: dt.date) -> pd.DataFrame:
     Frequency counts purchase days; monetary is net of refunds (it can be negative); recency is
     whole days since the last purchase day. Purchases after ``today`` do not exist yet.
     """
-    history = days.until(today).per_customer
+    known = days.until(today)
+    history = known.per_customer
     recency_days = (day_number(today) - history["last_day"]).astype("int64")
     frequency = history["purchase_days"].astype("int64")
-    monetary = history["net_revenue"].astype("float64")
+    monetary = known.net_revenue.astype("float64")
     r_score = quintile_scores(-recency_days)
     f_score = quintile_scores(frequency)
     m_score = quintile_scores(monetary)

@@ -133,8 +133,18 @@ class _DayRows:
         if self.uncut is None or self.cut_day is None:
             return _median_gaps(ids, days)
         return _median_gaps_after_cut(
-            ids, days, starts, sizes, self.cut_day, self._cut_sizes, self.uncut.median_gap_days
+            ids, days, starts, sizes, self._cut_sizes, self.uncut._medians_per_customer
         )
+
+    @cached_property
+    def _medians_per_customer(self) -> NDArray[np.float64]:
+        """``median_gap_days`` for every customer of the rows, in their order (NaN without one):
+        what a cut starts from."""
+        ids, _days, starts, _sizes = self._activity
+        medians = self.median_gap_days
+        per_customer = np.full(len(starts), np.nan)
+        per_customer[np.searchsorted(ids[starts], medians.index.to_numpy())] = medians.to_numpy()
+        return per_customer
 
     @cached_property
     def _cut_sizes(self) -> IntArray:
@@ -340,28 +350,28 @@ def _median_gaps_after_cut(
     days: IntArray,
     starts: IntArray,
     sizes: IntArray,
-    cut_day: int,
     kept_sizes: IntArray,
-    uncut_medians: pd.Series,
+    uncut_medians: NDArray[np.float64],
 ) -> pd.Series:
-    """``_median_gaps`` of the rows up to ``cut_day``, computed again only for the customers the cut changed.
+    """``_median_gaps`` of the rows up to a cut, computed again only for the customers the cut changed.
 
     ``ids`` and ``days`` are the uncut rows, each customer's from ``starts``, ``sizes`` long, of
-    which ``kept_sizes`` are up to the cut; ``uncut_medians`` are the medians of all rows. A cut
-    only drops each customer's latest days, so a customer with as many days as before has the
-    same gaps, and the same median. Digests judge a week and a month ago, when most customers had
-    already had their last contact: this spares recomputing the medians of every customer, the
-    costliest step for millions of days.
+    which the first ``kept_sizes`` are up to the cut; ``uncut_medians`` are the medians of all
+    rows per customer (NaN without one). A cut only drops each customer's latest days, so a
+    customer with as many days as before has the same gaps, and the same median. Digests judge a
+    week and a month ago, when most customers had already had their last contact: this spares
+    recomputing the medians of every customer, the costliest step for millions of days, and
+    only the changed customers' rows are gathered, not a mask of every row.
     """
-    changed = kept_sizes != sizes
-    rows = np.repeat(changed, sizes) & (days <= cut_day)
+    changed = np.flatnonzero(kept_sizes != sizes)
+    lengths = kept_sizes[changed]
+    # The positions of the changed customers' kept rows: each a run from its start.
+    offsets = np.repeat(starts[changed] - (np.cumsum(lengths) - lengths), lengths)
+    rows = offsets + np.arange(len(offsets))
     recomputed = _median_gaps(ids[rows], days[rows])
-    # Every customer of the uncut rows, in their (sorted) order: the kept medians, then the new.
     customers = ids[starts]
-    medians = np.full(len(customers), np.nan)
-    uncut_at = np.searchsorted(customers, uncut_medians.index.to_numpy())
-    medians[uncut_at] = uncut_medians.to_numpy()
+    medians = uncut_medians.copy()
     medians[changed] = np.nan
-    medians[np.searchsorted(customers, recomputed.index.to_numpy())] = recomputed.to_numpy()
+    medians[changed[np.searchsorted(customers[changed], recomputed.index.to_numpy())]] = recomputed.to_numpy()
     has_median = ~np.isnan(medians)  # a median of whole-day gaps is never NaN
     return pd.Series(medians[has_median], index=pd.Index(customers[has_median], name=CUSTOMER_ID))

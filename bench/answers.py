@@ -27,7 +27,15 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, text
 
-from bench.latency import CLIENTS, TimedSlack, Workload, in_parallel, run_clients, served_process
+from bench.latency import (
+    CLIENTS,
+    TimedSlack,
+    Workload,
+    in_parallel,
+    run_clients,
+    score_store,
+    served_process,
+)
 from bench.results import Figure
 from bench.stats import median, percentile
 from bot.console.signed_requests import SlackSender
@@ -95,6 +103,7 @@ def measure_answers(
 ) -> list[Figure]:
     """Medians over ``runs``: the floor's ack p99, find's reply p99 and CPU ms per find, each server."""
     count = CLIENTS * per_client
+    score_store(database_url)  # finds show profile cards, which read the kept scores
     # A fake Slack per server: each sender numbers its response URLs from one, so one fake for two
     # servers would match a reply of one to a request of the other.
     slacks = [TimedSlack(), TimedSlack(), TimedSlack()]

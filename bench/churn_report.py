@@ -102,7 +102,9 @@ def _at_scale(results: Results) -> list[str]:
         ("backtest in memory (fit, score, level, judge)", "churn_backtest_s", ""),
         ("the same, CPU", "churn_backtest_cpu_s", ""),
         ("`crm-bot analytics backtest --json`, SQLite", "churn_cli_backtest_s", "sqlite"),
+        ("the same, the command's CPU", "churn_cli_backtest_cpu_s", "sqlite"),
         ("`crm-bot analytics backtest --json`, PostgreSQL", "churn_cli_backtest_s", "postgresql"),
+        ("the same, the command's CPU (the server's not counted)", "churn_cli_backtest_cpu_s", "postgresql"),
     )
     scales = [s for s in SCALES if any(results.get(metric, s, store) for _, metric, store in rows)]
     if not scales:
@@ -121,7 +123,12 @@ def _at_scale(results: Results) -> list[str]:
         for s, f in when
         if f
     )
-    return [*lines, "", f"Measured {measured}."] if measured else lines
+    stores = "; ".join(
+        f"{f.store} store {f.note}"
+        for f in results.figures
+        if f.metric == "churn_cli_backtest_s" and f.scale in scales and f.note
+    )
+    return [*lines, "", f"Measured {measured}" + (f"; the command: {stores}." if stores else ".")]
 
 
 def _cell(figure: Figure | None) -> str:

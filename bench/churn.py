@@ -30,6 +30,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,9 +186,9 @@ def _ours(churn_set: ChurnSet, runs: int) -> tuple[Backtest, list[float], list[f
     return report, fits, backtests
 
 
-def _foreign(argv: list[str], predictions: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+def _foreign(argv: list[str], predictions: Path, **env_vars: str) -> tuple[dict[str, Any], pd.DataFrame]:
     """Run a fitting script in its own interpreter; its JSON report and per-customer predictions."""
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", **env_vars)
     child = subprocess.run(argv, capture_output=True, text=True, env=env)
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{child.stderr[-2000:]}")
@@ -278,7 +279,19 @@ def compare_set(
         versions = [", ".join(f"{k} {v}" for k, v in fitted.get("versions", {}).items())]
         for model in models:
             figures += _judged(name, f"{library}_{model}", predictions, returned, fitted[model], versions)
+    if pymc_python and name == "cdnow":
+        figures.append(_pymc_cold_fit(pymc_python, csv, workdir))
     return figures
+
+
+def _pymc_cold_fit(pymc_python: str, csv: Path, workdir: Path) -> Figure:
+    """PyMC-Marketing's BG/NBD fit as a first-time user meets it: PyTensor compiles into an empty
+    cache (a directory of its own, removed after), not the warm one the other fits use."""
+    with tempfile.TemporaryDirectory(dir=workdir) as compiledir:
+        predictions = workdir / "churn-pymc-cold.csv"
+        argv = [pymc_python, str(PYMC_SCRIPT), str(csv), str(HORIZON_DAYS), str(predictions), "bgnbd"]
+        fitted, _ = _foreign(argv, predictions, PYTENSOR_FLAGS=f"compiledir={compiledir}")
+    return Figure("churn_pymc_bgnbd_cold_fit_s", "cdnow", "", float(fitted["bgnbd"]["seconds"][0]), 1)
 
 
 def compare(

@@ -12,7 +12,7 @@ PostgreSQL a ``GROUP BY`` of each block doubled the server's time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,20 +149,18 @@ def _iso_days(joined: str) -> IntArray:
     same day SQLite's ``julianday`` and pandas give, without a function call per row.
     """
     raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-    starts = np.concatenate(([0], np.flatnonzero(raw == ord(",")) + 1))
-    if len(raw) < starts[-1] + 10:
-        raise FrameContractError("a stored time is shorter than YYYY-MM-DD")
+    character = _characters_at(raw, joined.find(",") + 1)
 
     def number(*offsets: int) -> NDArray[np.int32]:
-        value = np.zeros(len(starts), dtype=np.int32)
+        value = np.zeros(1, dtype=np.int32)
         for offset in offsets:
-            digit = raw[starts + offset].astype(np.int32) - ord("0")
+            digit = character(offset).astype(np.int32) - ord("0")
             if ((digit < 0) | (digit > 9)).any():
                 raise FrameContractError("a stored time does not begin with YYYY-MM-DD")
             value = value * 10 + digit
         return value
 
-    if not ((raw[starts + 4] == ord("-")).all() and (raw[starts + 7] == ord("-")).all()):
+    if not ((character(4) == ord("-")).all() and (character(7) == ord("-")).all()):
         raise FrameContractError("a stored time does not begin with YYYY-MM-DD")
     year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
     if ((month < 1) | (month > 12) | (day < 1) | (day > 31)).any():
@@ -174,6 +172,23 @@ def _iso_days(joined: str) -> IntArray:
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     days: IntArray = (era * 146_097 + day_of_era - 719_468).astype(np.int64)
     return days
+
+
+def _characters_at(raw: NDArray[np.uint8], width: int) -> Callable[[int], NDArray[np.uint8]]:
+    """A function giving the character at an offset of every comma-separated value of ``raw``,
+    whose first value is ``width`` - 1 long; raises if a value is shorter than YYYY-MM-DD.
+
+    Stored times all have one length (SQLAlchemy writes microseconds always): then the values
+    are rows of a table, and a character of each is every ``width``-th byte, read in place.
+    Otherwise each value's start is found from the commas.
+    """
+    count, remainder = divmod(len(raw) + 1, width) if width > 10 else (0, 1)
+    if remainder == 0 and (raw[width - 1 :: width] == ord(",")).all():
+        return lambda offset: raw[offset::width][:count]
+    starts = np.concatenate(([0], np.flatnonzero(raw == ord(",")) + 1))
+    if len(raw) < starts[-1] + 10 or (np.diff(starts) < 11).any():
+        raise FrameContractError("a stored time is shorter than YYYY-MM-DD")
+    return lambda offset: raw[starts + offset]
 
 
 def _days(joined: str, dialect: str) -> IntArray:

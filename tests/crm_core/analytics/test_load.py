@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.analytics import load
+from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names
 from crm_core.analytics.scores import score_customers
@@ -176,3 +177,18 @@ def test_without_names_customers_are_their_ids_and_owners_and_names_are_read_for
         asked.set_index("customer_id")[["external_id", "name"]],
     )
     assert read_names(session, []).empty
+
+
+def test_stored_times_of_one_length_and_of_several_give_the_same_days() -> None:
+    times = ["2026-11-24 23:59:59.999900", "1969-12-31 23:00:00.000000", "2000-02-29 12:00:00.000000"]
+    expected = [day_number(dt.date(2026, 11, 24)), -1, day_number(dt.date(2000, 2, 29))]
+
+    assert load._iso_days(",".join(times)).tolist() == expected  # one length: read in place
+    assert load._iso_days(",".join([*times, "2026-11-25"])).tolist() == [*expected, expected[0] + 1]
+    for broken in (
+        "2026-11-24,2026-1-25",
+        "2026-11-2",
+        "2026-11-24 00:00:00.000000,2026-11-x4 00:00:00.000000",
+    ):
+        with pytest.raises(FrameContractError):
+            load._iso_days(broken)

@@ -152,8 +152,14 @@ def _insert_unless_logged_meanwhile(session: Session, row: Interaction) -> Inter
 
     Slack delivers a retried event while the first delivery may still be logging it; on PostgreSQL
     both can miss each other's row and the unique key refuses the second insert. The savepoint keeps
-    this transaction usable, and the committed row is then updated like any repeated log.
+    this transaction usable, and the committed row is then updated like any repeated log. A row
+    without a key (``/crm log``) cannot meet another: it is inserted without the savepoint's two
+    round trips.
     """
+    if row.idempotency_key is None:
+        session.add(row)
+        session.flush()
+        return None
     try:
         with session.begin_nested():
             session.add(row)

@@ -106,6 +106,10 @@ def score_histories(
     churn_now = churn_risk(
         customers=customers, purchases=days, contacts=contacts, returns=fits.returns, today=today
     )
+    # No model cuts the histories again here: the cuts kept for reuse (a month ago) are memory to
+    # give back before the scores are assembled, where a snapshot's memory peaks.
+    purchases.forget_cuts()
+    contacts.forget_cuts()
     first_purchase = days.per_customer["first_day"]
 
     parts = (

@@ -160,9 +160,6 @@ def snapshot_from_frames(
     # A week ago first, while no score is held yet: judging a cut history takes the most memory.
     last_week = _levels_a_week_before(frames, purchases, contacts, fits, local_date)
     scores = score_histories(frames.customers, purchases, contacts, fits, local_date)
-    # The KPIs read whole histories only: the cuts the scores kept are memory to give back first.
-    purchases.forget_cuts()
-    contacts.forget_cuts()
     owned = frames.customers.set_index("customer_id")
     customers = owned.drop(columns=[c for c in NAME_COLUMNS if c in owned.columns]).join(scores)
     customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(FLAGGED)

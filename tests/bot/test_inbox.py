@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from bot.console.fake_web_api import FakeSlack
 from bot.console.signed_requests import CHANNEL, TEAM_ID, SlackSender, sign
+from bot.request.handlers import Routed, reads
 from bot.transport import inbox
 from bot.transport.listener_pool import ListenerPool
 from crm_core.models import InboxEntry, Interaction
@@ -112,3 +115,17 @@ def test_a_backlog_longer_than_the_workers_clear_in_seconds_is_answered_busy_in_
         assert "Logged" in slack.wait_for_reply(sent.response_id)[0].text
     assert slack.replies(refused.response_id) == []
     assert interactions(engine) == 3
+
+
+def _reads_when_asked_to(body: Mapping[str, Any]) -> bool:
+    if body.get("text") == "unreadable":
+        raise ValueError("cannot tell")
+    return body.get("text") == "find acme"
+
+
+def test_a_routed_request_is_kept_unless_its_body_surely_reads() -> None:
+    routed = Routed(lambda request: reads(lambda request: None), reads_only=_reads_when_asked_to)
+    assert not inbox.is_kept(routed, {"text": "find acme"})
+    assert inbox.is_kept(routed, {"text": "log acme call"})
+    assert inbox.is_kept(routed, {"text": "unreadable"})  # what cannot be told apart is kept
+    assert inbox.is_kept(Routed(lambda request: reads(lambda request: None)), {"text": "find acme"})

@@ -73,6 +73,24 @@ def hold_for_adding(session: Session, customer_ids: Iterable[int]) -> dict[int, 
     return {origin: target for origin, target in route.items() if target in held}
 
 
+def held_at_once(session: Session, external_id: str) -> Customer | None:
+    """The customer with ``external_id``, locked FOR KEY SHARE and loaded as committed, in one statement;
+    None when it cannot be held at once.
+
+    That is a writer's usual case, read and held in one round trip. ``SKIP LOCKED`` makes a customer
+    that a merge or erasure holds (FOR UPDATE) come back as None rather than be waited for, as does
+    one that is not there: the caller then takes the long way (``hold_for_adding``), which waits and
+    follows a merge. Waiting here instead would lose the customer's id, and with it the merge's trail.
+    """
+    query = (
+        select(Customer)
+        .where(Customer.external_id == external_id)
+        .with_for_update(read=True, key_share=True, skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).first()
+
+
 def _key_share(session: Session, customer_ids: set[int]) -> set[int]:
     ordered = sorted(customer_ids)
     present: set[int] = set()

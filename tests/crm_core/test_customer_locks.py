@@ -25,7 +25,7 @@ from crm_core.models import Customer, FollowUp, Interaction, Purchase
 from crm_core.privacy.service import ERASED_SUMMARY, erase_customer
 from crm_core.store import transaction
 from tests.factories import TEST_ACTOR, customer
-from tests.races import needs_postgres, race
+from tests.races import Rival, blocked, needs_postgres, race
 
 pytestmark = needs_postgres
 
@@ -133,3 +133,17 @@ def test_logging_to_a_customer_being_erased_is_refused(engine: Engine, twins: tu
         writer.outcome()
     assert refused.value.key == "customer.erased"
     assert owners(engine, Interaction) == []
+
+
+def test_writers_adding_to_one_customer_do_not_wait_for_each_other(
+    engine: Engine, twins: tuple[str, str]
+) -> None:
+    """Their FOR KEY SHARE locks go together; only a merge or an erasure (FOR UPDATE) is waited for."""
+    kept, _ = twins
+    with transaction(engine) as session:
+        log_call(kept)(session)
+        rival = Rival(engine, add_reminder(kept))
+        assert not blocked(rival, engine)
+        rival.outcome()
+        assert owners(engine, FollowUp) == [kept]
+    assert owners(engine, Interaction) == [kept]

@@ -54,9 +54,11 @@ def probe(database_url: str) -> dict[str, float]:
     with transaction(engine) as session:
         members = list_members(session)
         # As ``take_snapshot`` does: the names only of the customers the digests show.
-        frames = load_frames(session, names=False)
+        loaded_frames = [load_frames(session, names=False)]
         loaded, loaded_cpu = time.perf_counter(), time.process_time()
-        snapshot = snapshot_from_frames(frames, local_date=TODAY, names=partial(read_names, session))
+        # Handed over (no name kept here), so the snapshot can let the raw purchase rows go.
+        names = partial(read_names, session)
+        snapshot = snapshot_from_frames(loaded_frames.pop(), local_date=TODAY, names=names)
         scored, scored_cpu = time.perf_counter(), time.process_time()
     blocks = 0
     for member in members:

@@ -7,6 +7,7 @@ own follow-ups and the customers they own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
@@ -155,6 +156,9 @@ def snapshot_from_frames(
     """The snapshot of ``frames``; ``names`` reads the names of the customers shown, when the
     frames' customers carry none (see ``load_frames``)."""
     purchases = PurchaseDays.from_purchases(frames.purchases)
+    # The raw purchases are not read again: when the caller handed the frames over (as
+    # take_snapshot does), the millions of rows are memory given back before the models run.
+    frames = dataclasses.replace(frames, purchases=frames.purchases.iloc[:0].copy())  # no view
     contacts = ContactDays.from_interactions(frames.interactions)
     fits = fit_models(purchases, local_date)
     # A week ago first, while no score is held yet: judging a cut history takes the most memory.

@@ -146,8 +146,9 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
 
     Customers' names and external ids are read only for those a digest can show.
     """
-    frames = load_frames(session, names=False)
-    return snapshot_from_frames(frames, local_date=local_date, names=partial(read_names, session))
+    names = partial(read_names, session)
+    # Handed over, not kept in a variable here: the snapshot can then let the raw purchases go.
+    return snapshot_from_frames(load_frames(session, names=False), local_date=local_date, names=names)
 
 
 def snapshot_from_frames(

@@ -74,9 +74,11 @@ def fit_document(today: dt.date, customers: int, fits: ScoringFits) -> dict[str,
     }
 
 
-def _load(context: CliContext, action: str, detail: dict[str, object]) -> StoreFrames:
+def _load(context: CliContext, action: str, detail: dict[str, object], *, names: bool = True) -> StoreFrames:
+    """The store's frames; without ``names`` when nothing printed shows a customer (a quarter of a
+    million customers' frames is their names and external ids)."""
     with transaction(context.engine()) as session:
-        frames = load_frames(session)
+        frames = load_frames(session, names=names)
         record(
             session, actor=context.actor, action=action, detail={"customers": len(frames.customers), **detail}
         )
@@ -189,7 +191,7 @@ def analytics_backtest(context: CliContext, on_date: dt.datetime, horizon: int, 
             f"the horizon ends on {end.isoformat()}, after today ({today.isoformat()}): "
             f"choose a --date at least {horizon} days ago"
         )
-    frames = _load(context, "analytics.backtest", {"date": date.isoformat(), "horizon": horizon})
+    frames = _load(context, "analytics.backtest", {"date": date.isoformat(), "horizon": horizon}, names=False)
     report = backtest(
         frames.customers,
         PurchaseDays.from_purchases(frames.purchases),

@@ -11,13 +11,14 @@ from the store.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, delete
 
-from bench.latency import TimedSlack, Workload, served_process
+from bench.latency import TimedSlack, Workload, in_parallel, served_process
 from bench.results import Figure
 from bench.search import BENCH_ACTOR
 from bench.stats import median, percentile
@@ -72,7 +73,10 @@ def measure(
         with transaction(writer) as session:
             session.execute(delete(Customer).where(Customer.name.like(f"{_PREFIX} %")))
         writer.dispose()
-    return [Figure(metric, scale, store, median(values), runs) for metric, values in samples.items()]
+    note = "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        Figure(metric, scale, store, median(values), runs, note=note) for metric, values in samples.items()
+    ]
 
 
 def _answers(
@@ -97,13 +101,7 @@ def _answers(
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=person, args=(n,)) for n in range(PEOPLE)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    in_parallel(person, failures, PEOPLE)
     return answered
 
 

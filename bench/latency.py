@@ -125,9 +125,9 @@ def score_store(database_url: str) -> None:
         engine.dispose()
 
 
-def in_parallel(client: Callable[[int], None], failures: list[BaseException]) -> None:
-    """Run ``client(n)`` for each of the CLIENTS on threads of its own; re-raise the first failure."""
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+def in_parallel(client: Callable[[int], None], failures: list[BaseException], count: int = CLIENTS) -> None:
+    """Run ``client(n)`` for each of ``count`` clients on threads of its own; re-raise the first failure."""
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -74,11 +74,12 @@ def fit_document(today: dt.date, customers: int, fits: ScoringFits) -> dict[str,
     }
 
 
-def _load(context: CliContext, action: str, detail: dict[str, object], *, names: bool = True) -> StoreFrames:
-    """The store's frames; without ``names`` when nothing printed shows a customer (a quarter of a
-    million customers' frames is their names and external ids)."""
+def _load(
+    context: CliContext, action: str, detail: dict[str, object], *, everything: bool = True
+) -> StoreFrames:
+    """The store's frames; only what the backtest reads unless ``everything`` (see ``load_frames``)."""
     with transaction(context.engine()) as session:
-        frames = load_frames(session, names=names)
+        frames = load_frames(session, names=everything, contacts=everything)
         record(
             session, actor=context.actor, action=action, detail={"customers": len(frames.customers), **detail}
         )
@@ -191,7 +192,9 @@ def analytics_backtest(context: CliContext, on_date: dt.datetime, horizon: int, 
             f"the horizon ends on {end.isoformat()}, after today ({today.isoformat()}): "
             f"choose a --date at least {horizon} days ago"
         )
-    frames = _load(context, "analytics.backtest", {"date": date.isoformat(), "horizon": horizon}, names=False)
+    frames = _load(
+        context, "analytics.backtest", {"date": date.isoformat(), "horizon": horizon}, everything=False
+    )
     report = backtest(
         frames.customers,
         PurchaseDays.from_purchases(frames.purchases),

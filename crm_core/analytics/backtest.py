@@ -93,7 +93,8 @@ def backtest(
     fitted on what was known then (too few repeat buyers).
 
     The caller makes sure the history reaches past the horizon: otherwise late purchases are missing
-    and the scores look worse than they are.
+    and the scores look worse than they are. Only buyers are judged, and a buyer's chance and level
+    rest on purchases alone, so ``contacts`` may be empty (the CLI reads none).
     """
     model = fit_return_model(purchases, date, horizon_days)
     if model is None:

@@ -13,6 +13,7 @@ from crm_core.analytics.churn import (
     churn_risk,
     reactivated,
 )
+from crm_core.analytics.history import ContactDays
 from crm_core.analytics.reasons import churn_reasons
 from crm_core.analytics.returning import fit_return_model
 from tests.crm_core.analytics.analytics_frames import (
@@ -195,3 +196,32 @@ def test_a_customer_with_no_activity_is_not_judged() -> None:
 
     assert (result["churn_risk"], result["reason_key"]) == ("ok", "")
     assert np.isnan(result["p_return_90d"])
+
+
+def test_a_buyers_chance_and_level_do_not_depend_on_contacts() -> None:
+    """What lets `analytics backtest`, which judges buyers only, leave ten million interactions unread."""
+    days = cdnow_purchases()
+    model = fit_return_model(days, CDNOW_CALIBRATION_END)
+    assert model is not None
+    ids = days.per_customer.index.to_numpy()
+    rng = np.random.default_rng(5)
+    chatty = rng.choice(ids, size=len(ids) // 2, replace=False)
+    contacts = contact_days(
+        *((int(i), f"1997-0{rng.integers(7, 10)}-{rng.integers(10, 29)}") for i in chatty),
+        (999_999, "1997-09-01"),  # a contact who never bought is not judged, but is scored
+    )
+    everyone = customers(*ids, 999_999)
+
+    def buyers(contacts_given: ContactDays) -> pd.DataFrame:
+        levels = churn_levels(
+            customers=everyone,
+            purchases=days,
+            contacts=contacts_given,
+            returns=model,
+            today=CDNOW_CALIBRATION_END,
+        )
+        return levels.loc[levels["p_return_90d"].notna(), ["p_return_90d", "churn_risk"]]
+
+    with_contacts, without = buyers(contacts), buyers(contact_days())
+    assert len(with_contacts) == len(ids)
+    pd.testing.assert_frame_equal(with_contacts, without, check_exact=True)

@@ -206,54 +206,41 @@ def _measure_scale(args: argparse.Namespace, scale: str, parts: set[str]) -> lis
     stores = {"sqlite": sqlite_url(args.workdir, scale)}
     if args.postgres:
         stores["postgresql"] = postgres_url(args.postgres, scale, args.postgres_prefix)
+    quick = args.quick
+    # Each part on a loaded store: its title, its measure (called with scale, store, database_url,
+    # runs), what else it takes, and the largest scale it runs at.
+    store_parts: dict[str, tuple[str, Callable[..., list[Figure]], dict[str, object], float]] = {
+        "search": (
+            "search",
+            search.measure,
+            {"count": 100 if quick else args.search_queries},
+            float("inf"),
+        ),
+        "arrivals": ("search while customers arrive", arrivals.measure, {}, float("inf")),
+        "find_arrivals": (
+            "/crm find answers while customers arrive",
+            find_arrivals.measure,
+            {"users": REPS, "per_person": 5 if quick else find_arrivals.FINDS_PER_PERSON},
+            float("inf"),
+        ),
+        "digests": ("digests", analytics.measure, {}, float("inf")),
+        "latency": (
+            "latency",
+            latency.measure,
+            {"users": REPS, "per_client": 3 if quick else latency.REQUESTS_PER_CLIENT},
+            LATENCY_MAX_CUSTOMERS,
+        ),
+    }
     for store, url in stores.items():
-        if not parts & {"search", "arrivals", "find_arrivals", "digests", "latency", "answers", "throughput"}:
+        if not parts & {*store_parts, "answers", "throughput"}:
             break
         prepare_store(url, data() if customers <= BLOCK_CUSTOMERS else customers)
-        if "search" in parts:
-            count = 100 if args.quick else args.search_queries
-            step(
-                f"search {store}",
-                partial(search.measure, scale=scale, store=store, database_url=url, runs=runs, count=count),
-            )
-        if "arrivals" in parts:
-            step(
-                f"search while customers arrive {store}",
-                partial(arrivals.measure, scale=scale, store=store, database_url=url, runs=runs),
-            )
-        if "find_arrivals" in parts:
-            per_person = 5 if args.quick else find_arrivals.FINDS_PER_PERSON
-            step(
-                f"/crm find answers while customers arrive {store}",
-                partial(
-                    find_arrivals.measure,
-                    scale=scale,
-                    store=store,
-                    database_url=url,
-                    users=REPS,
-                    runs=runs,
-                    per_person=per_person,
-                ),
-            )
-        if "digests" in parts:
-            step(
-                f"digests {store}",
-                partial(analytics.measure, scale=scale, store=store, database_url=url, runs=runs),
-            )
-        if "latency" in parts and customers <= LATENCY_MAX_CUSTOMERS:
-            per_client = 3 if args.quick else latency.REQUESTS_PER_CLIENT
-            step(
-                f"latency {store}",
-                partial(
-                    latency.measure,
-                    scale=scale,
-                    store=store,
-                    database_url=url,
-                    runs=runs,
-                    users=REPS,
-                    per_client=per_client,
-                ),
-            )
+        for part, (title, measure, extra, max_customers) in store_parts.items():
+            if part in parts and customers <= max_customers:
+                step(
+                    f"{title} {store}",
+                    partial(measure, scale=scale, store=store, database_url=url, runs=runs, **extra),
+                )
         if customers <= LATENCY_MAX_CUSTOMERS:
             _measure_answers(args, scale, store, url, parts, step)
     return figures

@@ -11,6 +11,11 @@ acknowledged); the figure is the interactions stored and replied per second, fro
 the last reply, with ``--workers 2``. Each command carries a token of its own, so the store shows
 which were lost (acknowledged, never stored) or stored twice.
 
+The clients and the response URLs they wait on are ``bench.loadgen``'s, an asyncio process of its
+own, so that the load generator's own queueing is not part of an answer's time and its CPU is
+small; what it spends per request is measured too (``answers_loadgen_cpu_*``, ``log_loadgen_cpu_ms``:
+its process over the run, plus this process's fake Web API), since it runs on the same cores.
+
 The machine is shared: each figure's note carries the load average when it was measured, and on
 PostgreSQL the server's commit settings (``synchronous_commit``, ``fsync``, group commit's
 ``commit_delay`` and ``commit_siblings``), which the figures depend on as much as on the code.
@@ -20,32 +25,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, text
 
-from bench.latency import (
-    CLIENTS,
-    TimedSlack,
-    Workload,
-    in_parallel,
-    run_clients,
-    score_store,
-    served_process,
-)
+from bench.latency import CLIENTS, Workload, score_store, served_process
+from bench.loadgen import LoadGenerator
+from bench.loadgen import cpu_seconds as own_cpu_seconds
 from bench.results import Figure
+from bench.serve import BOT_TOKEN, SIGNING_SECRET
 from bench.stats import median, percentile
-from bot.console.signed_requests import SlackSender
+from bot.console.fake_web_api import FakeSlack
 from crm_core.models import Interaction
 from crm_core.store import make_engine, transaction
 
 APP_WORKERS = 2
 LOGS_PER_CLIENT = 60  # 960 logs a run
 _TICKS = os.sysconf("SC_CLK_TCK")
-_BUSY = ":hourglass:"  # the busy ack's text (message key error.busy)
 
 
 def cpu_seconds(process: subprocess.Popen[str]) -> float:
@@ -101,41 +98,45 @@ def server_settings(database_url: str) -> str:
 def measure_answers(
     *, scale: str, store: str, database_url: str, users: Sequence[str], runs: int, per_client: int
 ) -> list[Figure]:
-    """Medians over ``runs``: the floor's ack p99, find's reply p99 and CPU ms per find, each server."""
+    """Medians over ``runs``: the floor's ack p99, find's reply p99 and CPU ms per find, each server;
+    and the load generator's CPU ms per find (its process, and this one's fake Web API)."""
     count = CLIENTS * per_client
     score_store(database_url)  # finds show profile cards, which read the kept scores
-    # A fake Slack per server: each sender numbers its response URLs from one, so one fake for two
-    # servers would match a reply of one to a request of the other.
-    slacks = [TimedSlack(), TimedSlack(), TimedSlack()]
+    # The Web API (users.info, rarely: people are cached) is this process's fake Slack; the response
+    # URLs, the clients and their timing are the load generator's, in a process of its own.
+    slack = FakeSlack(token=BOT_TOKEN)
     samples: dict[str, list[float]] = {}
     with (
-        slacks[0],
-        slacks[1],
-        slacks[2],
-        served_process("floor", database_url, slacks[0]) as (floor, _floor_process),
-        served_process("app", database_url, slacks[1]) as default,
-        served_process("app", database_url, slacks[2], APP_WORKERS) as workers,
+        slack,
+        LoadGenerator(SIGNING_SECRET) as load,
+        served_process("floor", database_url, slack) as (floor, _floor_process),
+        served_process("app", database_url, slack) as default,
+        served_process("app", database_url, slack, APP_WORKERS) as workers,
     ):
-        servers = {"default": (*default, slacks[1]), "workers": (*workers, slacks[2])}
+        servers = {"default": default, "workers": workers}
         for run in range(-1, runs):  # run -1 warms up
             commands = Workload.sample(database_url, count, seed=run + 20).commands("find")
-            floor_timings = run_clients(floor, slacks[0], commands, users, wait_reply=False)
-            floor_acks = [t.ack * 1000 for t in floor_timings]
-            for name, (sender, process, slack) in servers.items():
-                before = cpu_seconds(process)
-                timings = run_clients(sender, slack, commands, users, wait_reply=True)
-                cpu_ms = (cpu_seconds(process) - before) * 1000 / len(timings)
+            floor_run = load.closed_loop(floor.url, commands, users, wait_reply=False)
+            floor_p99 = percentile([t.ack * 1000 for t in floor_run.timings], 99)
+            for name, (sender, process) in servers.items():
+                before, own_before = cpu_seconds(process), own_cpu_seconds()
+                found = load.closed_loop(sender.url, commands, users, wait_reply=True)
+                cpu_ms = (cpu_seconds(process) - before) * 1000 / len(found.timings)
+                loadgen_ms = (found.cpu_seconds + own_cpu_seconds() - own_before) * 1000 / len(found.timings)
                 if run < 0:
                     continue
-                reply_p99 = percentile([t.reply * 1000 for t in timings if t.reply is not None], 99)
-                floor_p99 = percentile(floor_acks, 99)
+                replies = [t.reply * 1000 for t in found.timings if t.reply is not None]
+                reply_p99 = percentile(replies, 99)
                 samples.setdefault("floor_ack_p99_ms", []).append(floor_p99)
-                samples.setdefault(f"find_answer_{name}_p50_ms", []).append(
-                    percentile([t.reply * 1000 for t in timings if t.reply is not None], 50)
-                )
+                samples.setdefault(f"find_answer_{name}_p50_ms", []).append(percentile(replies, 50))
                 samples.setdefault(f"find_answer_{name}_p99_ms", []).append(reply_p99)
                 samples.setdefault(f"find_answer_{name}_ratio", []).append(reply_p99 / floor_p99)
                 samples.setdefault(f"find_cpu_{name}_ms", []).append(cpu_ms)
+                samples.setdefault(f"loadgen_cpu_{name}_ms", []).append(loadgen_ms)
+            if run >= 0:
+                samples.setdefault("floor_loadgen_cpu_ms", []).append(
+                    floor_run.cpu_seconds * 1000 / len(floor_run.timings)
+                )
     note = _load() + server_settings(database_url)
     return [
         Figure(f"answers_{metric}", scale, store, median(values), runs, note=note)
@@ -152,29 +153,33 @@ def measure_log_throughput(
     runs: int,
     per_client: int = LOGS_PER_CLIENT,
 ) -> list[Figure]:
-    """Medians over ``runs`` of logs processed per second, CPU ms per log, and the lost and doubled."""
+    """Medians over ``runs`` of logs processed per second, CPU ms per log (the server's, and the load
+    generator's), and the lost and doubled."""
     count = CLIENTS * per_client
-    slack = TimedSlack()
+    slack = FakeSlack(token=BOT_TOKEN)
     samples: dict[str, list[float]] = {}
-    with slack, served_process("app", database_url, slack, APP_WORKERS) as (sender, process):
+    with (
+        slack,
+        LoadGenerator(SIGNING_SECRET) as load,
+        served_process("app", database_url, slack, APP_WORKERS) as (sender, process),
+    ):
         for run in range(-1, runs):
             emails = Workload.sample(database_url, count, seed=run + 40).emails
             commands = [f"log {email} call bench-log-{run}-{i:05d}" for i, email in enumerate(emails)]
-            before = cpu_seconds(process)
-            began = time.perf_counter()
-            acked, refused = _send_nonstop(sender, commands, users)
-            last_reply = max(slack.replied_at(response_id) for response_id, _text in acked)
-            elapsed = last_reply - began
+            before, own_before = cpu_seconds(process), own_cpu_seconds()
+            found = load.nonstop(sender.url, commands, users)
+            loadgen_s = found.cpu_seconds + own_cpu_seconds() - own_before
             stored, twice = _stored(database_url, f"bench-log-{run}-%")
             cpu_ms = (cpu_seconds(process) - before) * 1000 / max(len(stored), 1)
             if run < 0:
                 continue
-            samples.setdefault("log_processed_per_s", []).append(len(acked) / elapsed)
+            samples.setdefault("log_processed_per_s", []).append(len(found.acked) / found.elapsed)
             samples.setdefault("log_cpu_ms", []).append(cpu_ms)
-            samples.setdefault("log_refused", []).append(len(refused))
+            samples.setdefault("log_loadgen_cpu_ms", []).append(loadgen_s * 1000 / len(commands))
+            samples.setdefault("log_refused", []).append(len(found.refused))
             # Acknowledged and never stored (a refused one may still be stored: acked too late).
             samples.setdefault("log_lost", []).append(
-                sum(text.rsplit(" ", 1)[1] not in stored for _, text in acked)
+                sum(text.rsplit(" ", 1)[1] not in stored for _, text in found.acked)
             )
             samples.setdefault("log_twice", []).append(twice)
     _forget_logged(database_url)
@@ -185,34 +190,6 @@ def measure_log_throughput(
         for m in ("log_lost", "log_twice", "log_refused")
     ]
     return figures
-
-
-def _send_nonstop(
-    sender: SlackSender, commands: Sequence[str], users: Sequence[str]
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Send ``commands`` from ``CLIENTS`` threads, each its next as soon as the last is answered;
-    the response ids and texts of those kept, and of those refused or answered busy."""
-    acked: list[tuple[str, str]] = []
-    refused: list[tuple[str, str]] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    start = threading.Barrier(CLIENTS)
-
-    def client(number: int) -> None:
-        start.wait()
-        try:
-            for text in commands[number::CLIENTS]:
-                sent = sender.command(text, user=users[number % len(users)])
-                # Refused: not acknowledged in time (Bolt answers 404 past its 3 s), or acknowledged
-                # with "busy" (the inbox's backlog bound: nothing kept, no reply to come).
-                kept = sent.answer.status == 200 and _BUSY not in sent.answer.body
-                with lock:
-                    (acked if kept else refused).append((sent.response_id, text))
-        except BaseException as error:
-            failures.append(error)
-
-    in_parallel(client, failures)
-    return acked, refused
 
 
 def _stored(database_url: str, pattern: str) -> tuple[set[str], int]:

@@ -160,6 +160,17 @@ def reading(engine: Engine) -> Iterator[Session]:
             writer.add_all(pending)
 
 
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A bare connection for a read that records nothing (an asker's role), rolled back at the end.
+
+    Cheaper than ``reading`` (no session, no audit): on SQLite its transaction is deferred like
+    ``reading``'s, so it never takes the write lock.
+    """
+    with engine.connect() as connection:
+        yield connection.execution_options(**{_READS_ONLY: True})
+
+
 def _audit_refusal(engine: Engine, refused: Forbidden) -> None:
     with Session(bind=engine, expire_on_commit=False) as session, session.begin():
         record(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
@@ -22,6 +23,8 @@ from crm_core.errors import Forbidden
 from crm_core.models import TeamMember
 
 ACCESS_ACTION = "access"  # the audit action of a refused guest or outsider
+# Read on every request: built once, and only the role (no TeamMember object to build).
+_ROLE = select(TeamMember.role).where(TeamMember.slack_user_id == bindparam("user_id"))
 
 
 @dataclass(frozen=True)
@@ -58,20 +61,25 @@ def role_of(session: Session, *, user_id: str, admins: Collection[str], default_
 
 
 def resolve_access(
-    session: Session, *, user_id: str, is_guest: bool, admins: Collection[str], default_role: str
+    session: Session | Connection, *, user_id: str, is_guest: bool, admins: Collection[str], default_role: str
 ) -> Access:
-    """What ``user_id`` may do: pass ``settings.admins`` and ``settings.default_role``."""
+    """What ``user_id`` may do: pass ``settings.admins`` and ``settings.default_role``.
+
+    ``session`` may be a bare connection: the role is one Core read.
+    """
     if is_guest:
         return Access(user_id, None, "guest")
     return _decide(session, user_id=user_id, admins=admins, default_role=default_role)
 
 
-def _decide(session: Session, *, user_id: str, admins: Collection[str], default_role: str) -> Access:
+def _decide(
+    session: Session | Connection, *, user_id: str, admins: Collection[str], default_role: str
+) -> Access:
     if user_id in admins:
         return Access(user_id, "admin", "admins_setting")
-    member = session.get(TeamMember, user_id)
-    if member is not None:
-        return Access(user_id, member.role, "team")
+    role: str | None = session.scalar(_ROLE, {"user_id": user_id})
+    if role is not None:
+        return Access(user_id, role, "team")
     if default_role == NO_ROLE:
         return Access(user_id, None, "not_in_team")
     return Access(user_id, default_role, "default_role")

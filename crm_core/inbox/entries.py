@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -61,13 +61,19 @@ def _connection(unit: Session | Connection) -> Connection:
     return unit.connection() if isinstance(unit, Session) else unit
 
 
-def _insert_once(connection: Connection, values: dict[str, Any]) -> ReturningInsert[Any]:
-    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, in the store's dialect."""
-    if connection.dialect.name == "postgresql":
-        pg = postgresql.insert(_INBOX).values(values).on_conflict_do_nothing(index_elements=["key"])
-        return pg.returning(_INBOX.c.id)
-    lite = sqlite.insert(_INBOX).values(values).on_conflict_do_nothing(index_elements=["key"])
-    return lite.returning(_INBOX.c.id)
+# Built once: a statement built per call (``.values(…)`` with the row's values) costs its
+# construction and cache key every time, about a quarter of a millisecond of CPU on the ack's path.
+_INSERT_ONCE: dict[str, ReturningInsert[Any]] = {
+    "postgresql": postgresql.insert(_INBOX)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(_INBOX.c.id),
+    "sqlite": sqlite.insert(_INBOX).on_conflict_do_nothing(index_elements=["key"]).returning(_INBOX.c.id),
+}
+_MARK_DONE = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("entry_id"), _INBOX.c.done_at.is_(None))
+    .values(done_at=bindparam("done_at"))
+)
 
 
 def enqueue(
@@ -91,7 +97,9 @@ def enqueue(
         "attempts": 1,
     }
     connection = _connection(unit)
-    inserted: int | None = connection.execute(_insert_once(connection, values)).scalar_one_or_none()
+    # INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, in the store's dialect.
+    insert = _INSERT_ONCE[connection.dialect.name]
+    inserted: int | None = connection.execute(insert, values).scalar_one_or_none()
     return inserted
 
 
@@ -101,9 +109,7 @@ def mark_done(unit: Session | Connection, *, entry_id: int, now: dt.datetime) ->
     On PostgreSQL a second run's update waits for the first run's transaction and then finds the
     row done; on SQLite the write lock orders them the same way.
     """
-    marked = _connection(unit).execute(
-        update(_INBOX).where(_INBOX.c.id == entry_id, _INBOX.c.done_at.is_(None)).values(done_at=_naive(now))
-    )
+    marked = _connection(unit).execute(_MARK_DONE, {"entry_id": entry_id, "done_at": _naive(now)})
     if marked.rowcount != 1:
         raise AlreadyDone(f"inbox entry {entry_id} was answered by another run")
 

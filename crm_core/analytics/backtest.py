@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import rankdata
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.churn import AT_RISK, CHURNED, RISK_LEVELS, churn_levels
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.returning import HORIZON_DAYS, fit_return_model
@@ -104,8 +105,8 @@ def backtest(
     )
     judged = levels[levels["p_return_90d"].notna()]
     end = date + dt.timedelta(days=horizon_days)
-    days_then = purchases.until(date).per_customer["purchase_days"].reindex(judged.index)
-    days_after = purchases.until(end).per_customer["purchase_days"].reindex(judged.index)
+    days_then = aligned(purchases.until(date).per_customer["purchase_days"], judged.index)
+    days_after = aligned(purchases.until(end).per_customer["purchase_days"], judged.index)
     returned = (days_after.to_numpy() > days_then.to_numpy()).astype(np.float64)
     chance = judged["p_return_90d"].to_numpy(dtype=np.float64)
     level = judged["churn_risk"].astype(str).to_numpy()

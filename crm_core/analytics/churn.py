@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.frames import validate_customers
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number, day_timestamps
 from crm_core.analytics.returning import ReturnModel, p_return
@@ -124,7 +125,7 @@ def reactivated(*, before: pd.DataFrame, now: pd.DataFrame, since: dt.date) -> p
     Both frames come from ``churn_levels`` or ``churn_risk``; they are compared rather than computed
     here so a caller who already has today's risk pays only for the earlier levels.
     """
-    was_flagged = before["churn_risk"].reindex(now.index).isin([AT_RISK, CHURNED])
+    was_flagged = aligned(before["churn_risk"], now.index).isin([AT_RISK, CHURNED])
     active_since = now["last_activity_on"] > pd.Timestamp(since).normalize()
     return (was_flagged & active_since & (now["churn_risk"] == OK)).rename("reactivated")
 
@@ -140,14 +141,14 @@ def _assess(
     index = validate_customers(customers).index
     today_day = day_number(today)
     known_purchases, known_contacts = purchases.until(today), contacts.until(today)
-    bought = known_purchases.per_customer.reindex(index)
-    contacted = known_contacts.per_customer.reindex(index)
+    bought = aligned(known_purchases.per_customer, index)
+    contacted = aligned(known_contacts.per_customer, index)
     is_buyer = bought["last_day"].notna().to_numpy()
     is_contact_only = ~is_buyer & contacted["last_day"].notna().to_numpy()
     repeat = (bought["purchase_days"] > 1).to_numpy()
 
-    purchase_gap = _usual_purchase_gap(known_purchases).reindex(index).to_numpy()
-    contact_gap = _usual_contact_gap(known_contacts).reindex(index).to_numpy()
+    purchase_gap = aligned(_usual_purchase_gap(known_purchases), index).to_numpy()
+    contact_gap = aligned(_usual_contact_gap(known_contacts), index).to_numpy()
     since_purchase = today_day - bought["last_day"].to_numpy()
     since_contact = today_day - contacted["last_day"].to_numpy()
     last_activity = np.fmax(bought["last_day"].to_numpy(), contacted["last_day"].to_numpy())
@@ -190,13 +191,13 @@ def _usual_purchase_gap(purchases: PurchaseDays) -> pd.Series:
     """A repeat buyer's own median gap; one-time buyers get the repeat buyers' typical gap."""
     own = purchases.median_gap_days
     typical = float(own.median()) if len(own) else TEAM_GAP_DAYS
-    return own.reindex(purchases.per_customer.index, fill_value=typical)
+    return aligned(own, purchases.per_customer.index, fill_value=typical)
 
 
 def _usual_contact_gap(contacts: ContactDays) -> pd.Series:
     """A customer's own median gap once there are enough contact days, else the team's rhythm."""
     counted = contacts.per_customer["contact_days"]
-    own = contacts.median_gap_days.reindex(counted.index)
+    own = aligned(contacts.median_gap_days, counted.index)
     return own.where(counted >= MIN_CONTACT_DAYS_FOR_RHYTHM, TEAM_GAP_DAYS)
 
 
@@ -205,4 +206,4 @@ def _p_return(
 ) -> NDArray[np.float64]:
     if returns is None:
         return np.full(len(index), np.nan, dtype=np.float64)
-    return np.asarray(p_return(returns, purchases, today).reindex(index), dtype=np.float64)
+    return np.asarray(aligned(p_return(returns, purchases, today), index), dtype=np.float64)

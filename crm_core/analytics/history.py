@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.frames import (
     AMOUNT,
     CUSTOMER_ID,
@@ -208,7 +209,7 @@ class PurchaseDays(_DayRows):
             rows = rows[self._rows[DAY].to_numpy() <= self.cut_day]
         # Summed by pandas (compensated summation), as revenue always was.
         revenue: pd.Series = rows.groupby(CUSTOMER_ID, sort=False)["net"].sum()
-        return revenue.reindex(self.per_customer.index).rename("net_revenue")
+        return aligned(revenue, self.per_customer.index).rename("net_revenue")
 
     @cached_property
     def repeat_spend(self) -> pd.DataFrame:
@@ -222,8 +223,8 @@ class PurchaseDays(_DayRows):
         buyers = self.per_customer.index
         return pd.DataFrame(
             {
-                "x": repeats["size"].reindex(buyers, fill_value=0).astype("float64"),
-                "mean_value": repeats["mean"].reindex(buyers, fill_value=0.0),
+                "x": aligned(repeats["size"], buyers, fill_value=0).astype("float64"),
+                "mean_value": aligned(repeats["mean"], buyers, fill_value=0.0),
             }
         )
 

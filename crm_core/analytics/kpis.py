@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.churn import AT_RISK, CHURNED
 from crm_core.analytics.frames import (
     FrameContractError,
@@ -113,7 +114,7 @@ class _Counted:
         active = buyers | _had_days(index, *contacted, start_day, end_day)
         before = (start_day - length, start_day)
         active_before = _had_days(index, *bought, *before) | _had_days(index, *contacted, *before)
-        risk = churn["churn_risk"].reindex(index)
+        risk = aligned(churn["churn_risk"], index)
         per_customer = pd.DataFrame(
             {
                 "active": active,
@@ -123,7 +124,7 @@ class _Counted:
                 "retained": active_before & active,
                 "at_risk": risk == AT_RISK,
                 "churned": risk == CHURNED,
-                "reactivated": churn["reactivated"].reindex(index, fill_value=False).astype(bool),
+                "reactivated": aligned(churn["reactivated"], index, fill_value=False).astype(bool),
             },
             index=index,
         )

@@ -12,6 +12,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.bgnbd import UNIT_DAYS, BgNbdFit, bgnbd_summary, expected_purchases
 from crm_core.analytics.gamma_gamma import GammaGammaParams, expected_order_value, spend_summary
 from crm_core.analytics.history import PurchaseDays
@@ -42,12 +43,12 @@ def lifetime_value(
     if spend is None:
         order_value = (revenue / history["purchase_days"]).clip(lower=0.0).to_numpy()
     else:
-        observed = spend_summary(days, today).reindex(history.index)
+        observed = aligned(spend_summary(days, today), history.index)
         order_value = expected_order_value(spend, observed["x"], observed["mean_value"])
     if bgnbd is None:
         purchases_90d = np.full(len(history), np.nan)
     else:
-        summary = bgnbd_summary(days, today, unit=bgnbd.unit).reindex(history.index)
+        summary = aligned(bgnbd_summary(days, today, unit=bgnbd.unit), history.index)
         horizon = HORIZON_DAYS / UNIT_DAYS[bgnbd.unit]
         purchases_90d = expected_purchases(bgnbd.params, horizon, summary["x"], summary["t_x"], summary["T"])
     return pd.DataFrame(

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.bgnbd import bgnbd_summary
 from crm_core.analytics.history import PurchaseDays
 from crm_core.analytics.mbgnbd import MbgNbdFit, fit_mbgnbd, p_purchase_within
@@ -102,7 +103,7 @@ def _features(raw: FloatArray, summary: pd.DataFrame, overdue: FloatArray) -> Fl
 def _overdue(purchases: PurchaseDays, today: dt.date, summary: pd.DataFrame) -> FloatArray:
     """log(1 + days since the last purchase / the customer's median gap); 0 for one-time buyers."""
     known = purchases.until(today)
-    gap = known.median_gap_days.reindex(summary.index).to_numpy()
+    gap = aligned(known.median_gap_days, summary.index).to_numpy()
     silence = (summary["T"] - summary["t_x"]).to_numpy()
     return np.where(np.isnan(gap), 0.0, np.log1p(silence / np.fmax(gap, 1.0)))
 
@@ -121,8 +122,8 @@ def _learn_calibration(purchases: PurchaseDays, today: dt.date, horizon: int) ->
     if earlier is None:
         return IDENTITY
     days_then = purchases.until(origin).per_customer["purchase_days"]
-    days_now = purchases.until(today).per_customer["purchase_days"].reindex(summary.index)
-    bought = (days_now.to_numpy() > days_then.reindex(summary.index).to_numpy()).astype("float64")
+    days_now = aligned(purchases.until(today).per_customer["purchase_days"], summary.index)
+    bought = (days_now.to_numpy() > aligned(days_then, summary.index).to_numpy()).astype("float64")
     returned = int(bought.sum())
     if min(returned, len(bought) - returned) < MIN_OUTCOMES:
         return IDENTITY

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.bgnbd import BgNbdFit, bgnbd_summary, fit_bgnbd, p_alive
 from crm_core.analytics.churn import REASON_COLUMNS, TREND_DAYS, churn_levels, churn_risk, reactivated
 from crm_core.analytics.frames import validate_customers
@@ -118,11 +119,11 @@ def score_histories(
         value,
         churn_now,
     )
-    scores = pd.concat([part.reindex(index) for part in parts], axis=1)
+    scores = pd.concat([aligned(part, index) for part in parts], axis=1)
     scores["vip"] = scores["vip"].fillna(False).astype(bool)
-    scores["p_alive"] = _p_alive(days, fits.bgnbd, today).reindex(index)
+    scores["p_alive"] = aligned(_p_alive(days, fits.bgnbd, today), index)
     scores["reactivated"] = reactivated(before=churn_before, now=churn_now, since=month_ago)
-    scores["days_since_first_purchase"] = day_number(today) - first_purchase.reindex(index)
+    scores["days_since_first_purchase"] = day_number(today) - aligned(first_purchase, index)
     scores = scores.join(next_steps(scores))
     return scores[list(SCORE_COLUMNS)]
 

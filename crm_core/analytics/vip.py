@@ -10,6 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.frames import CUSTOMER_ID, DAY
 from crm_core.analytics.history import PurchaseDays, day_number
 
@@ -28,7 +29,7 @@ def pareto_vips(days: PurchaseDays, today: dt.date, share: float = VIP_REVENUE_S
     window_start = day_number(pd.Timestamp(today) - pd.DateOffset(years=1))
     in_window = known[known[DAY] > window_start]
     customers = pd.Index(known[CUSTOMER_ID].unique(), name=CUSTOMER_ID)
-    revenue = in_window.groupby(CUSTOMER_ID)["net"].sum().reindex(customers, fill_value=0.0)
+    revenue = aligned(in_window.groupby(CUSTOMER_ID)["net"].sum(), customers, fill_value=0.0)
 
     ranked = pd.DataFrame({"revenue_12m": revenue}).reset_index()
     ranked = ranked.sort_values(["revenue_12m", CUSTOMER_ID], ascending=[False, True])
@@ -40,4 +41,4 @@ def pareto_vips(days: PurchaseDays, today: dt.date, share: float = VIP_REVENUE_S
     target = share * total * (1.0 - 1e-12)
     ranked["vip"] = (positive > 0) & (cumulative - positive < target)
     ranked["cumulative_share"] = cumulative / total if total > 0 else np.nan
-    return ranked.set_index(CUSTOMER_ID).reindex(customers)[["revenue_12m", "cumulative_share", "vip"]]
+    return aligned(ranked.set_index(CUSTOMER_ID), customers)[["revenue_12m", "cumulative_share", "vip"]]

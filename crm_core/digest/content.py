@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, may
+from crm_core.analytics.aligned import aligned
 from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import team_and_owner_kpis
@@ -167,7 +168,7 @@ def snapshot_from_frames(
     scores = score_histories(frames.customers, purchases, contacts, fits, local_date)
     owned = frames.customers.set_index("customer_id")
     customers = owned.drop(columns=[c for c in NAME_COLUMNS if c in owned.columns]).join(scores)
-    customers["was_at_risk"] = last_week["churn_risk"].reindex(customers.index).isin(FLAGGED)
+    customers["was_at_risk"] = aligned(last_week["churn_risk"], customers.index).isin(FLAGGED)
     team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)
     sections = _team_sections(customers, frames.follow_ups, local_date)
     shown = _shown_customers(sections)

@@ -1,0 +1,54 @@
+"""Aligning per-customer results on another set of customers, without pandas' hash tables.
+
+``reindex`` looks each id up in a hash table that pandas builds for the source's index and then
+keeps on that index for as long as it lives: 32 MB per million customers. The per-customer
+summaries are cached on the histories and reindexed many times in a morning's scoring, so at a
+million customers those tables were a quarter of a GiB of the job's peak. Every per-customer
+result here is indexed by customer ids in increasing order (they come from sorted histories), so a
+binary search finds the same rows and keeps nothing. Anything else is left to ``reindex``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+Part = TypeVar("Part", pd.Series, pd.DataFrame)
+
+_NO_FILL: Any = object()
+
+
+def aligned(part: Part, index: pd.Index, fill_value: Any = _NO_FILL) -> Part:
+    """``part.reindex(index)`` (``fill_value`` as there): the same values, dtypes and index."""
+    indexer = _positions(part.index, index)
+    if indexer is None:
+        return part.reindex(index) if fill_value is _NO_FILL else part.reindex(index, fill_value=fill_value)
+    fill = {} if fill_value is _NO_FILL else {"fill_value": fill_value}
+    if isinstance(part, pd.Series):
+        return pd.Series(_take(part, indexer, fill), index=index, name=part.name, copy=False)
+    columns = {column: _take(part[column], indexer, fill) for column in part.columns}
+    return pd.DataFrame(columns, index=index, columns=part.columns, copy=False)
+
+
+def _positions(source: pd.Index, target: pd.Index) -> np.ndarray[Any, np.dtype[np.intp]] | None:
+    """Where each target id is in ``source`` (-1 where it is not), or None where ``source`` is not
+    integer ids in strictly increasing order (then ``reindex`` is what is wanted)."""
+    if not (pd.api.types.is_integer_dtype(source.dtype) and pd.api.types.is_integer_dtype(target.dtype)):
+        return None
+    ids = source.to_numpy()
+    if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        return None
+    wanted = target.to_numpy()
+    if not len(ids):
+        return np.full(len(wanted), -1, dtype=np.intp)
+    positions = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1).astype(np.intp)
+    positions[ids[positions] != wanted] = -1
+    return positions
+
+
+def _take(values: pd.Series, indexer: np.ndarray[Any, np.dtype[np.intp]], fill: dict[str, Any]) -> Any:
+    """The values at ``indexer``, missing (or ``fill``) at -1, promoted as ``reindex`` promotes them."""
+    array = values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
+    return pd.api.extensions.take(array, indexer, allow_fill=True, **fill)

@@ -242,8 +242,10 @@ def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[
         if len(found) >= limit:
             break
         # Customers changed since the base are skipped there: their key now is in ``recent_keys``.
-        base = [
-            [i for i in index.base.customers_of[p] if i not in index.recent]
+        # Lazily: a common name holds thousands of customers and only the first few are taken, so
+        # filtering whole lists cost every search after an arrival milliseconds at 1M customers.
+        base: list[Iterable[int]] = [
+            (i for i in index.base.customers_of[p] if i not in index.recent)
             if index.recent
             else index.base.customers_of[p]
             for p in base_positions[base_scores == level].tolist()

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, update
 from sqlalchemy.orm import Session
 
 from crm_core.identity import search
@@ -90,6 +90,28 @@ def test_changes_by_another_process_are_seen_by_the_next_search_without_a_rebuil
     assert _found(searched, "Renamed Foods") == []
     assert _found(searched, "Other Customer 007")  # the customers that did not change are still there
     assert _base(searched) is base  # followed the log, never read the whole table again
+
+
+def test_customers_renamed_away_from_a_shared_name_leave_the_next_ones_in_id_order(
+    searched: Engine, database_url: str
+) -> None:
+    """Many customers share a name; those renamed since the index was read are skipped, the rest
+    still come in id order up to the limit (the base's long lists are filtered only as far as read)."""
+    with transaction(searched) as session:
+        shared = [customer(session, "Shared Name Trading").external_id for _ in range(40)]
+    assert _found(searched, "Shared Name Trading") == shared[:10]
+    base = _base(searched)
+    other = make_engine(database_url)
+    try:
+        with other.begin() as connection:
+            renamed = update(Customer).where(Customer.external_id.in_(shared[:3] + shared[5:7]))
+            connection.execute(renamed.values(name="Moved Away Foods", name_key="moved away foods"))
+    finally:
+        other.dispose()
+    kept = shared[3:5] + shared[7:]
+    assert _found(searched, "Shared Name Trading") == kept[:10]
+    assert sorted(_found(searched, "Moved Away Foods")) == sorted(shared[:3] + shared[5:7])
+    assert _base(searched) is base
 
 
 def test_a_log_pruned_past_the_index_makes_the_next_search_rebuild(

@@ -30,8 +30,8 @@ from bot.transport.inbox import Inbox, InboxSweeper
 from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 
-# Bolt runs ack functions and lazy listeners on this pool (process_before_response=False), so it
-# must be wide enough that slow Web API calls in lazy listeners never starve the next ack.
+# Handlers answered after their ack run on this pool (``bot.transport.inbox.hand_over``, without
+# worker processes), so it must be wide enough that slow Web API calls never starve the next one.
 LISTENER_THREADS = 32
 
 
@@ -68,7 +68,12 @@ def create_app(
         name="crm-bot",
         client=client,
         signing_secret=secret,
-        process_before_response=False,
+        # Every listener acks quickly itself (``bot.listeners.wiring``: keep, ack, hand over; or a
+        # short unit of work before the ack), so Bolt runs it on the HTTP request's thread and
+        # answers when it returns. With False, Bolt would hop to another thread for each listener
+        # and poll for its ack every 10 ms (CPU and up to 10 ms per ack), and would acknowledge an
+        # event before the listener had kept it in the inbox.
+        process_before_response=True,
         listener_executor=executor,
     )
     deps = Deps(

@@ -136,9 +136,7 @@ def reading(engine: Engine) -> Iterator[Session]:
     fails the caller gets the error and shows nothing, so nothing is read without its audit row.
     Anything else added, changed or deleted is a programming error, refused before it is written.
     """
-    reader = Session(
-        bind=engine.execution_options(**{_READS_ONLY: True}), autoflush=False, expire_on_commit=False
-    )
+    reader = Session(bind=_reads_only(engine), autoflush=False, expire_on_commit=False)
     try:
         with reader:
             try:
@@ -169,6 +167,15 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect() as connection:
         yield connection.execution_options(**{_READS_ONLY: True})
+
+
+def _reads_only(engine: Engine) -> Engine:
+    """``engine`` with the reads-only option, made once: each ``execution_options`` is a new engine
+    whose event dispatch SQLAlchemy builds again."""
+    reader: Engine | None = engine.__dict__.get(_READS_ONLY)
+    if reader is None:
+        reader = engine.__dict__[_READS_ONLY] = engine.execution_options(**{_READS_ONLY: True})
+    return reader
 
 
 def _audit_refusal(engine: Engine, refused: Forbidden) -> None:

@@ -46,9 +46,11 @@ def acknowledge(ack: Ack) -> None:
 def answered_later(deps: Deps, handler: Declaration, *, busy_notice: bool = True) -> dict[str, Any]:
     """Bolt's listener arguments (``ack=``, ``lazy=``) to keep the request, acknowledge, and run ``handler``.
 
-    The ack listener does it all, after the ack on its own thread, rather than a Bolt lazy listener:
-    Bolt would first deep-copy the request on the thread that holds Slack's HTTP request, before
-    that thread answers (docs/PERFORMANCE.md, "/crm find"). ``busy_notice=False`` for what nobody
+    The ack listener does it all on the thread that holds Slack's HTTP request (the app runs with
+    ``process_before_response=True``): keep, ack, hand the handler over to a pool or a worker; Bolt
+    answers Slack when it returns, so nothing, an event included, is acknowledged before it is
+    kept. Not a Bolt lazy listener: Bolt would first deep-copy the request on that thread, before
+    it answers (docs/PERFORMANCE.md, "/crm find"). ``busy_notice=False`` for what nobody
     asked for in words (the Home tab opened): a busy server then says nothing.
     """
     inbox = deps.inbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -129,3 +130,36 @@ def test_a_routed_request_is_kept_unless_its_body_surely_reads() -> None:
     assert inbox.is_kept(routed, {"text": "log acme call"})
     assert inbox.is_kept(routed, {"text": "unreadable"})  # what cannot be told apart is kept
     assert inbox.is_kept(Routed(lambda request: reads(lambda request: None)), {"text": "find acme"})
+
+
+def test_an_event_is_acknowledged_only_once_it_is_kept(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, listeners: ListenerPool, acme: None
+) -> None:
+    """Slack's retries are an event's only other copy: its 200 must not come before its inbox row.
+
+    The inbox is held locked, so the row cannot be written yet: an ack sent meanwhile (Bolt's
+    automatic ack of an event, on another thread than the one keeping it) is an event nobody kept.
+    """
+    answered_while_locked: list[bool] = []
+    locked = threading.Event()
+    mention = {"type": "app_mention", "user": SALES, "text": "<@U0BOT> log acme", "ts": "1.2"}
+    mention["channel"] = CHANNEL
+
+    def send() -> None:
+        answer = sender.event(mention, event_id="Ev0KEPTFIRST")
+        answered_while_locked.append(locked.is_set())
+        assert answer.status == 200
+
+    thread = threading.Thread(target=send)
+    with engine.begin() as holder:  # on SQLite BEGIN IMMEDIATE: the write lock
+        if engine.dialect.name == "postgresql":
+            holder.exec_driver_sql(f"LOCK TABLE {InboxEntry.__tablename__} IN EXCLUSIVE MODE")
+        locked.set()
+        thread.start()
+        thread.join(timeout=1.0)  # an ack that does not wait for the row comes now
+        locked.clear()
+    thread.join(timeout=30)
+    assert answered_while_locked == [False]
+    assert listeners.settle(30)
+    with transaction(engine) as session:
+        assert session.scalar(select(InboxEntry.key)) == "event:Ev0KEPTFIRST"

@@ -14,7 +14,9 @@ which were lost (acknowledged, never stored) or stored twice.
 The clients and the response URLs they wait on are ``bench.loadgen``'s, an asyncio process of its
 own, so that the load generator's own queueing is not part of an answer's time and its CPU is
 small; what it spends per request is measured too (``answers_loadgen_cpu_*``, ``log_loadgen_cpu_ms``:
-its process over the run, plus this process's fake Web API), since it runs on the same cores.
+its process over the run, plus this process's fake Web API), since it runs on the same cores, and
+so is how late its loop ran (``answers_loadgen_lag_p99_ms``, ``log_loadgen_lag_p99_ms``): about what
+a reply may have waited to be timed.
 
 The machine is shared: each figure's note carries the load average when it was measured, and on
 PostgreSQL the server's commit settings (``synchronous_commit``, ``fsync``, group commit's
@@ -133,6 +135,7 @@ def measure_answers(
                 samples.setdefault(f"find_answer_{name}_ratio", []).append(reply_p99 / floor_p99)
                 samples.setdefault(f"find_cpu_{name}_ms", []).append(cpu_ms)
                 samples.setdefault(f"loadgen_cpu_{name}_ms", []).append(loadgen_ms)
+                samples.setdefault("loadgen_lag_p99_ms", []).append(found.lag_p99_ms)
             if run >= 0:
                 samples.setdefault("floor_loadgen_cpu_ms", []).append(
                     floor_run.cpu_seconds * 1000 / len(floor_run.timings)
@@ -176,6 +179,7 @@ def measure_log_throughput(
             samples.setdefault("log_processed_per_s", []).append(len(found.acked) / found.elapsed)
             samples.setdefault("log_cpu_ms", []).append(cpu_ms)
             samples.setdefault("log_loadgen_cpu_ms", []).append(loadgen_s * 1000 / len(commands))
+            samples.setdefault("log_loadgen_lag_p99_ms", []).append(found.lag_p99_ms)
             samples.setdefault("log_refused", []).append(len(found.refused))
             # Acknowledged and never stored (a refused one may still be stored: acked too late).
             samples.setdefault("log_lost", []).append(

@@ -22,6 +22,8 @@ _NO_FILL: Any = object()
 
 def aligned(part: Part, index: pd.Index, fill_value: Any = _NO_FILL) -> Part:
     """``part.reindex(index)`` (``fill_value`` as there): the same values, dtypes and index."""
+    if part.index.equals(index):  # nothing moves: share the values (pandas copies on write)
+        return part.set_axis(index)
     indexer = _positions(part.index, index)
     if indexer is None:
         return part.reindex(index) if fill_value is _NO_FILL else part.reindex(index, fill_value=fill_value)

@@ -25,7 +25,7 @@ from bench.results import Figure
 from bench.stats import median
 from bot.blocks.digest import digest_fallback, render_digest
 from bot.messages import language_of
-from crm_core.analytics.load import load_frames, read_names
+from crm_core.analytics.load import load_frames, read_names, read_notes
 from crm_core.digest.content import digest_for, snapshot_from_frames
 from crm_core.store import make_engine, transaction
 from crm_core.team.service import list_members
@@ -53,12 +53,12 @@ def probe(database_url: str) -> dict[str, float]:
     began, began_cpu = time.perf_counter(), time.process_time()
     with transaction(engine) as session:
         members = list_members(session)
-        # As ``take_snapshot`` does: the names only of the customers the digests show.
+        # As ``take_snapshot`` does: the names and notes only of the customers and follow-ups shown.
         loaded_frames = [load_frames(session, names=False)]
         loaded, loaded_cpu = time.perf_counter(), time.process_time()
         # Handed over (no name kept here), so the snapshot can let the raw purchase rows go.
-        names = partial(read_names, session)
-        snapshot = snapshot_from_frames(loaded_frames.pop(), local_date=TODAY, names=names)
+        names, notes = partial(read_names, session), partial(read_notes, session)
+        snapshot = snapshot_from_frames(loaded_frames.pop(), local_date=TODAY, names=names, notes=notes)
         scored, scored_cpu = time.perf_counter(), time.process_time()
     blocks = 0
     for member in members:

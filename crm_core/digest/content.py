@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, may
 from crm_core.analytics.aligned import aligned
 from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
+from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import team_and_owner_kpis
-from crm_core.analytics.load import StoreFrames, load_frames, read_names
+from crm_core.analytics.load import StoreFrames, load_frames, read_names, read_notes
 from crm_core.analytics.reasons import Reason, churn_reasons
 from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
 from crm_core.team.service import MemberView
@@ -140,6 +141,8 @@ class TeamSnapshot:
 
 # Reads ``external_id`` and ``name`` of the given customer ids, indexed by customer_id.
 NameReader = Callable[[Sequence[int]], pd.DataFrame]
+# Reads the ``note`` of the given follow-up ids, indexed by follow_up_id.
+NoteReader = Callable[[Sequence[int]], pd.Series]
 
 
 def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
@@ -147,16 +150,22 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
 
     Customers' names and external ids are read only for those a digest can show.
     """
-    names = partial(read_names, session)
+    names, notes = partial(read_names, session), partial(read_notes, session)
     # Handed over, not kept in a variable here: the snapshot can then let the raw purchases go.
-    return snapshot_from_frames(load_frames(session, names=False), local_date=local_date, names=names)
+    frames = load_frames(session, names=False)
+    return snapshot_from_frames(frames, local_date=local_date, names=names, notes=notes)
 
 
 def snapshot_from_frames(
-    frames: StoreFrames, *, local_date: dt.date, names: NameReader | None = None
+    frames: StoreFrames,
+    *,
+    local_date: dt.date,
+    names: NameReader | None = None,
+    notes: NoteReader | None = None,
 ) -> TeamSnapshot:
     """The snapshot of ``frames``; ``names`` reads the names of the customers shown, when the
-    frames' customers carry none (see ``load_frames``)."""
+    frames' customers carry none, and ``notes`` the notes of the follow-ups shown, when the
+    frames' follow-ups carry none (see ``load_frames``)."""
     purchases = PurchaseDays.from_purchases(frames.purchases)
     # The raw purchases are not read again: when the caller handed the frames over (as
     # take_snapshot does), the millions of rows are memory given back before the models run.
@@ -173,6 +182,10 @@ def snapshot_from_frames(
     sections = _team_sections(customers, frames.follow_ups, local_date)
     shown = _shown_customers(sections)
     sections = _named(sections, owned.loc[shown, list(NAME_COLUMNS)] if names is None else names(shown))
+    if "note" not in frames.follow_ups.columns:
+        if notes is None:
+            raise FrameContractError("follow-ups without notes need a reader of the notes shown")
+        sections = _with_notes(sections, notes)
     return TeamSnapshot(local_date, customers, frames.follow_ups, team, by_owner, sections)
 
 
@@ -226,11 +239,15 @@ def _shown_customers(sections: TeamSections) -> list[int]:
     shown: set[int] = set()
     for rows, limit in _section_limits(sections):
         ids = rows["customer_id"] if "customer_id" in rows.columns else rows.index.to_series()
-        first = pd.concat(
-            [ids.head(limit), ids.groupby(rows["owner_id"], sort=False, dropna=False).head(limit)]
-        )
-        shown.update(int(i) for i in first)
+        shown.update(int(i) for i in _first_shown(ids, rows, limit))
     return sorted(shown)
+
+
+def _first_shown(values: pd.Series, rows: pd.DataFrame, limit: int) -> pd.Series:
+    """``values`` of the first ``limit`` rows for the team and of each owner's first ``limit``."""
+    by_owner = values.groupby(rows["owner_id"], sort=False, dropna=False, observed=True)
+    first: pd.Series = pd.concat([values.head(limit), by_owner.head(limit)])
+    return first
 
 
 def _named(sections: TeamSections, names: pd.DataFrame) -> TeamSections:
@@ -246,6 +263,18 @@ def _named(sections: TeamSections, names: pd.DataFrame) -> TeamSections:
         new_risks=named(sections.new_risks),
         reactivated=named(sections.reactivated),
     )
+
+
+def _with_notes(sections: TeamSections, notes: NoteReader) -> TeamSections:
+    """The follow-up sections with the ``note`` of the follow-ups any digest can show."""
+    limits = ITEMS_PER_SECTION
+    due = ((sections.overdue, limits.overdue), (sections.due_today, limits.due_today))
+    read = notes([int(i) for rows, limit in due for i in _first_shown(rows["follow_up_id"], rows, limit)])
+
+    def noted(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.join(read, on="follow_up_id")
+
+    return dataclasses.replace(sections, overdue=noted(sections.overdue), due_today=noted(sections.due_today))
 
 
 def _levels_a_week_before(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from crm_core.analytics import load
 from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
-from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names
+from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names, read_notes
 from crm_core.analytics.scores import score_customers
 from crm_core.demo.generator import generate_demo_data
 from crm_core.demo.loader import write_demo_data
@@ -178,6 +178,26 @@ def test_without_names_customers_are_their_ids_and_owners_and_names_are_read_for
         asked.set_index("customer_id")[["external_id", "name"]],
     )
     assert read_names(session, []).empty
+
+
+def test_without_names_follow_ups_leave_their_notes_to_be_read_for_the_few_shown(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _generated_store(session)
+    monkeypatch.setattr(load, "NAMES_PER_QUERY", 3)
+    monkeypatch.setattr(load, "CHUNK_ROWS", 5)  # chunks with different owners and statuses
+    full = load_frames(session).follow_ups
+
+    lean = load_frames(session, names=False).follow_ups
+
+    assert "note" not in lean.columns and len(full) > 10
+    assert isinstance(lean["owner_id"].dtype, pd.CategoricalDtype)
+    expected = full.drop(columns="note")
+    pd.testing.assert_frame_equal(lean.astype(expected.dtypes.to_dict()), expected, check_exact=True)
+    asked = full.iloc[[0, 3, 7, -1]]
+    notes = read_notes(session, [*asked["follow_up_id"], int(asked["follow_up_id"].iloc[0])])
+    assert notes.to_dict() == dict(zip(asked["follow_up_id"], asked["note"], strict=True))
+    assert read_notes(session, []).empty
 
 
 def test_stored_times_of_one_length_and_of_several_give_the_same_days() -> None:

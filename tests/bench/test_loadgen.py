@@ -1,9 +1,10 @@
 """The benchmark's load generator (bench/loadgen.py) against a real served app, at a tiny scale.
 
 What ``bench/answers.py`` reports rests on it: each find's reply matched to its command (response
-ids unique across runs), every log either kept or refused and each kept one stored once, requests
-signed as Slack signs them (a wrong secret fails the run instead of timing refusals), and replies
-beyond Block Kit's limits refused as the fake Slack refuses them.
+ids unique across runs, so a late reply is never taken for another run's), every log either kept
+or refused and each kept one stored once, requests signed as Slack signs them (a wrong secret fails
+the run instead of timing refusals), and replies beyond Block Kit's limits refused as the fake
+Slack refuses them.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def served_app(engine: Engine, database_url: str) -> Iterator[tuple[str, LoadGen
 def test_every_find_is_timed_until_its_own_reply(served_app: tuple[str, LoadGenerator]) -> None:
     url, load = served_app
     commands = [f"find {name}" for name in NAMES] * 2
-    for _run in range(2):  # a second run numbers its response ids afresh: none may match the first's
+    for _run in range(2):  # a second run in the same load generator, with the same commands
         found = load.closed_loop(url, commands, REPS, wait_reply=True)
         assert len(found.timings) == len(commands)
         assert all(t.reply is not None and t.reply > 0 and t.ack > 0 for t in found.timings)
@@ -59,22 +60,29 @@ def test_every_log_is_kept_or_refused_and_each_kept_one_stored_once(
     served_app: tuple[str, LoadGenerator], engine: Engine
 ) -> None:
     url, load = served_app
-    commands = [f"log {n % CLIENTS:02d}@loadgen.example call loadgen-{n:03d}" for n in range(2 * CLIENTS)]
-    found = load.nonstop(url, commands, REPS)
-    assert sorted(text for _id, text in found.acked + found.refused) == sorted(commands)
-    assert len({response_id for response_id, _text in found.acked + found.refused}) == len(commands)
-    assert found.elapsed > 0
-    with transaction(engine) as session:
-        stored = dict(
-            session.execute(
-                select(Interaction.summary, func.count())
-                .where(Interaction.summary.like("loadgen-%"))
-                .group_by(Interaction.summary)
-            ).all()
-        )
-    kept = {text.rsplit(" ", 1)[1] for _id, text in found.acked}
-    assert kept <= stored.keys()
-    assert set(stored.values()) == {1}
+    seen_ids: set[str] = set()
+    for run in range(2):
+        commands = [
+            f"log {n % CLIENTS:02d}@loadgen.example call loadgen-{run}-{n:03d}" for n in range(2 * CLIENTS)
+        ]
+        found = load.nonstop(url, commands, REPS)
+        assert sorted(text for _id, text in found.acked + found.refused) == sorted(commands)
+        response_ids = {response_id for response_id, _text in found.acked + found.refused}
+        assert len(response_ids) == len(commands)
+        assert not response_ids & seen_ids  # a reply to one run's command is never taken for another's
+        seen_ids |= response_ids
+        assert found.elapsed > 0
+        with transaction(engine) as session:
+            stored = dict(
+                session.execute(
+                    select(Interaction.summary, func.count())
+                    .where(Interaction.summary.like(f"loadgen-{run}-%"))
+                    .group_by(Interaction.summary)
+                ).all()
+            )
+        kept = {text.rsplit(" ", 1)[1] for _id, text in found.acked}
+        assert kept <= stored.keys()
+        assert set(stored.values()) == {1}
 
 
 def test_a_request_signed_with_another_secret_fails_the_run(

@@ -168,7 +168,8 @@ class UserRequest:
             return workflow
         is_guest = self.is_guest  # may ask Slack: before any unit or transaction opens
         if in_unit:
-            return self._access(self.session, is_guest).actor(surface="slack")
+            # Core on the unit's connection: the ORM path costs more than the one-column read.
+            return self._access(self.session.connection(), is_guest).actor(surface="slack")
         # The role alone, on a bare connection (a session and its unit cost twice the CPU of the read).
         with read_only(self.engine) as connection:
             access = self._access(connection, is_guest)

@@ -48,6 +48,7 @@ from crm_core.identity.normalize import (
 from crm_core.identity.phones import phone_key
 from crm_core.identity.prefilter import PairIndex
 from crm_core.models import Customer, CustomerNameChange, CustomerNamesStamp
+from crm_core.store import read_only
 from crm_core.text import searchable
 
 EXACT = 100.0
@@ -192,15 +193,47 @@ def _brought_up_to_date(session: Session, held: _NameIndex, stamp: int | None) -
     read = log.where(CustomerNameChange.version >= held.version).order_by(CustomerNameChange.version)
     connection = session.connection()
     rows = connection.execute(read.limit(room + 1)).all()
-    if not rows or (rows[0].version, rows[0].stamp) != (held.version, held.stamp):
-        return None
-    if len(rows) > room or all(row.stamp != stamp for row in rows):
-        return None
-    changes = rows[1:]
-    changed = {change.customer_id for change in changes}
-    now = select(Customer.id, Customer.name_key).where(Customer.id.in_(changed))
-    keys: dict[int, str] = {customer_id: key for customer_id, key in connection.execute(now)}
-    return held.updated(changes, keys)
+    held_seen = bool(rows) and (rows[0].version, rows[0].stamp) == (held.version, held.stamp)
+    if held_seen:
+        if len(rows) > room:
+            return None
+        if any(row.stamp == stamp for row in rows):
+            changes = rows[1:]
+            changed = {change.customer_id for change in changes}
+            now = select(Customer.id, Customer.name_key).where(Customer.id.in_(changed))
+            keys: dict[int, str] = {customer_id: key for customer_id, key in connection.execute(now)}
+            return held.updated(changes, keys)
+    return held if _read_before(session, held, stamp, held_seen=held_seen) else None
+
+
+def _read_before(session: Session, held: _NameIndex, stamp: int, *, held_seen: bool) -> bool:
+    """Whether ``stamp`` was read before another thread brought ``held`` past it, so ``held`` serves.
+
+    That happens when the stamp is read in a snapshot taken earlier (a reading unit on SQLite begins
+    one at its first read) or just before waiting for the build lock: the stamp is then that of a
+    change shortly before the last one ``held`` applied, and that last change is committed (seen
+    here, or else by a connection of its own, outside this snapshot: an index that applied a change
+    later rolled back must not serve). Customers ``held`` lists that this snapshot cannot see yet are
+    left out when read. Rebuilding from the older snapshot instead took seconds at 1M customers and
+    stalled every search meanwhile. A stamp found in no row (a TRUNCATE) still rebuilds.
+    """
+    version = held.version
+    if version is None:
+        return False
+    earlier = select(CustomerNameChange.version).where(
+        CustomerNameChange.version < version,
+        CustomerNameChange.version >= version - _RECENT_MAX,
+        CustomerNameChange.stamp == stamp,
+    )
+    if session.connection().execute(earlier.limit(1)).first() is None:
+        return False
+    if held_seen:
+        return True
+    last = select(CustomerNameChange.version).where(
+        CustomerNameChange.version == version, CustomerNameChange.stamp == held.stamp
+    )
+    with read_only(session.get_bind().engine) as fresh:
+        return fresh.execute(last).first() is not None
 
 
 def _build(session: Session) -> _NameIndex:

@@ -10,13 +10,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.identity import search
 from crm_core.identity.search import search_customers
-from crm_core.models import Customer, CustomerNameChange
-from crm_core.store import make_engine, transaction
+from crm_core.models import Customer, CustomerNameChange, CustomerNamesStamp
+from crm_core.store import make_engine, reading, transaction
 from tests.factories import customer
 
 # Another process, writing through the services as the CLI or another replica would.
@@ -112,6 +112,51 @@ def test_customers_renamed_away_from_a_shared_name_leave_the_next_ones_in_id_ord
     assert _found(searched, "Shared Name Trading") == kept[:10]
     assert sorted(_found(searched, "Moved Away Foods")) == sorted(shared[:3] + shared[5:7])
     assert _base(searched) is base
+
+
+def test_a_search_in_an_older_snapshot_is_served_by_the_newer_index_without_a_rebuild(
+    searched: Engine, database_url: str
+) -> None:
+    """A search whose snapshot predates the index another search brought up to date meanwhile (on
+    SQLite a reading unit's snapshot begins at its first read; on PostgreSQL, repeatable read) used
+    to rebuild the whole index from its older snapshot: seconds at 1M customers, every search
+    waiting. The newer index serves it; what its snapshot cannot see yet is left out."""
+    base = _base(searched)
+    other = make_engine(database_url)
+    older = (
+        searched
+        if searched.dialect.name == "sqlite"
+        else searched.execution_options(isolation_level="REPEATABLE READ")
+    )
+    try:
+        _add_and_commit(other, "Early Bird Trading")
+        with reading(older) as session:
+            session.scalar(select(CustomerNamesStamp.stamp))  # the snapshot begins here
+            _add_and_commit(other, "Late Bird Foods")
+            assert len(_found(searched, "Late Bird Foods")) == 1  # the index moves past the snapshot
+            early = search_customers(session, query="Early Bird Trading", cutoff=90)
+            late = search_customers(session, query="Late Bird Foods", cutoff=90)
+        assert [match.customer.name for match in early] == ["Early Bird Trading"]
+        assert late == []
+        assert _base(searched) is base
+        assert len(_found(searched, "Late Bird Foods")) == 1
+    finally:
+        other.dispose()
+
+
+def test_an_index_that_applied_a_change_rolled_back_is_not_kept_for_the_stamp_before(
+    searched: Engine,
+) -> None:
+    """The stamp read after a rollback is that of the change before the undone one, as it is for a
+    search in an older snapshot; but the undone change is in no committed row, so the index rebuilds."""
+    kept = _found(searched, "Other Customer 007")[0]
+    with pytest.raises(RuntimeError), transaction(searched) as session:
+        renamed = update(Customer).where(Customer.external_id == kept)
+        session.execute(renamed.values(name="Undone Name", name_key="undone name"))
+        assert search_customers(session, query="Undone Name", cutoff=90)  # cached with the rename
+        raise RuntimeError("the action failed")
+    assert _found(searched, "Other Customer 007")[0] == kept
+    assert _found(searched, "Undone Name") == []
 
 
 def test_a_log_pruned_past_the_index_makes_the_next_search_rebuild(

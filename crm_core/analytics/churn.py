@@ -184,6 +184,9 @@ def _assess(
             "own_contact_rhythm": (contacted["contact_days"] >= MIN_CONTACT_DAYS_FOR_RHYTHM).to_numpy(),
         },
         index=index,
+        # A block per column, not consolidated: ``churn_levels`` keeps three of these columns,
+        # and a selection from a consolidated block would keep the whole block (38 MB at 1M).
+        copy=False,
     )
 
 

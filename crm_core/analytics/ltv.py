@@ -60,4 +60,5 @@ def lifetime_value(
         },
         index=history.index,
         columns=list(LTV_COLUMNS),
+        copy=False,  # the columns as computed, not copied into one consolidated block
     )

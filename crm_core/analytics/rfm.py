@@ -104,6 +104,7 @@ def rfm_scores(days: PurchaseDays, today: dt.date) -> pd.DataFrame:
         },
         index=pd.Index(history.index, name=CUSTOMER_ID),
         columns=list(RFM_COLUMNS),
+        copy=False,  # a block per column: the scores take five of these, not one consolidated block
     )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
+from crm_core.analytics.history import MEDIAN_ROWS, ContactDays, PurchaseDays, day_number
 from tests.crm_core.analytics.analytics_frames import contact_days, purchase_days, purchases
 
 
@@ -141,7 +141,11 @@ def _groupby_medians(frame: pd.DataFrame) -> pd.Series:
 
 
 @pytest.mark.parametrize("spread", [365, 10**6, 2**40])  # the last too wide for one sort key
-def test_median_gaps_are_the_median_of_each_customers_gaps(spread: int) -> None:
+@pytest.mark.parametrize("run_rows", [MEDIAN_ROWS, 7, 1])  # in runs that never split a customer
+def test_median_gaps_are_the_median_of_each_customers_gaps(
+    spread: int, run_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crm_core.analytics.history.MEDIAN_ROWS", run_rows)
     rng = np.random.default_rng(spread % 1000)
     rows = pd.DataFrame(
         {

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
+from crm_core.analytics.churn import OK
 from crm_core.analytics.load import load_frames
-from crm_core.analytics.reasons import churn_reasons
+from crm_core.analytics.reasons import NO_REASONS, churn_reasons
 from crm_core.analytics.scores import score_customers
 from crm_core.analytics.stored import StoredScore, scores_stored_on, store_scores
+from crm_core.models import Interaction, Purchase
 
 # The advisory lock's key: any constant no other part of crm-bot uses ("crmscore" in ASCII).
 SCORING_LOCK = 0x63726D73636F7265
@@ -77,10 +79,12 @@ def score_before_any_scoring(session: Session, *, customer_id: int, today: dt.da
 
     Segments, VIPs and the churn model are judged against every customer, so this scores them all
     and keeps none (a read must not write); once a run has kept scores, cards read those instead.
-    None when no scores are kept and the customer has none (no purchase, no contact).
+    None once scores are kept, or for a customer the store's snapshot does not hold yet.
     """
     if scores_stored_on(session) is not None:
         return None
+    if not _has_history(session, customer_id, today):
+        return _without_history(today)
     scores = scores_as_of(session, today=today)
     if customer_id not in scores.index:
         return None
@@ -94,6 +98,25 @@ def score_before_any_scoring(session: Session, *, customer_id: int, today: dt.da
         churn_risk=str(row["churn_risk"]),
         reasons=churn_reasons(row),
         next_step_key="" if pd.isna(row["next_step_key"]) else str(row["next_step_key"]),
+    )
+
+
+def _has_history(session: Session, customer_id: int, today: dt.date) -> bool:
+    """Whether the customer bought or was contacted by the end of ``today``."""
+    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
+    return any(
+        session.scalar(select(exists().where(table.customer_id == customer_id, table.occurred_at < end)))
+        for table in (Purchase, Interaction)
+    )
+
+
+def _without_history(today: dt.date) -> StoredScore:
+    """What scoring every customer gives one who never bought and was never contacted: no segment,
+    no VIP, ``ok`` with no reason, no next step. Said here instead of scoring the whole store
+    (seconds at a million customers) for the card of a customer just added; a test compares it
+    with the kept scores of a scoring run."""
+    return StoredScore(
+        scored_on=today, segment=None, vip=False, churn_risk=OK, reasons=NO_REASONS, next_step_key=""
     )
 
 

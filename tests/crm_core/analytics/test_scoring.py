@@ -128,3 +128,28 @@ def test_scoring_on_request_waits_for_a_run_in_progress_then_scores(engine: Engi
     assert rival.outcome().outcome is Outcome.SCORED
     with transaction(engine) as session:
         assert _kept(session) == 1
+
+
+def test_before_any_scoring_a_customer_without_history_gets_what_a_scoring_run_gives_them(
+    session: Session,
+) -> None:
+    """Without a purchase or contact by the day, the card does not score the whole store for them."""
+    _lapsing_customer(session)
+    customer(session, "Just Added", external_id="NEW")
+    later = customer(session, "Buys Tomorrow", external_id="LATER")
+    session.add(
+        Purchase(customer_id=later.id, occurred_at=dt.datetime(2026, 11, 26), amount=10, currency="JPY")
+    )
+    session.flush()
+
+    def cards() -> list[tuple[object, ...]]:
+        ids = ("NEW", "LATER")
+        shown = [load_profile(session, actor=TEST_ACTOR, external_id=x, today=TODAY) for x in ids]
+        return [(card.segment, card.churn_risk) for card in shown]
+
+    before = cards()
+    assert _kept(session) == 0
+    score_now(session, today=TODAY)
+    assert _kept(session) > 0
+    assert before == cards()
+    assert before[0][1] is not None and before[0][1].level == "ok" and before[0][1].reason == ()

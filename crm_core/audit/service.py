@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
 from crm_core.models import AuditEvent
+
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+# Built once and executed with the row's values: the ORM's flush of one new row (its unit of work,
+# identity map and events) costs several times the insert itself on a log's path.
+_INSERT = insert(_AUDIT)
 
 
 def record(
@@ -29,4 +35,31 @@ def record(
             allowed=allowed,
             detail=detail or {},
         )
+    )
+
+
+def record_written(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    customer_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """``record`` for a unit that writes (``transaction``), inserted at once as one Core statement.
+
+    The row is in the caller's transaction when this returns, so it commits or rolls back with the
+    action like any other. Not for ``reading``: its audit rows are the pending ones it collects, and a
+    statement run in its transaction is rolled back (``crm_core.interactions`` checks before calling).
+    """
+    session.connection().execute(
+        _INSERT,
+        {
+            "actor": actor.user_id,
+            "surface": actor.surface,
+            "action": action,
+            "customer_id": customer_id,
+            "allowed": True,
+            "detail": detail or {},
+        },
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,16 +15,21 @@ from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.alerts.events import record_event
 from crm_core.alerts.topics import Topic
-from crm_core.audit.service import record
+from crm_core.audit.service import record, record_written
 from crm_core.customer_view import CustomerView
 from crm_core.customers.service import writable_customer
 from crm_core.errors import InvalidInput
 from crm_core.interactions.kinds import recorded_kind
 from crm_core.models import INTERACTION_KINDS, Customer, Interaction
 from crm_core.rules.service import apply_follow_up_rules
+from crm_core.store import _READS_ONLY as READS_ONLY
 from crm_core.text import clean_text
 
 MAX_SUMMARY_LENGTH = 40_000
+_INTERACTIONS: Table = Interaction.__table__  # type: ignore[assignment]
+# A new interaction goes to the connection as one Core statement built once: the ORM's flush of one
+# new row (unit of work, identity map, events) cost more Python than the insert itself, on every log.
+_INSERT = insert(_INTERACTIONS).returning(_INTERACTIONS.c.id)
 
 
 @dataclass(frozen=True)
@@ -107,21 +113,21 @@ def log_interaction(
     key = idempotency_key or (thread.idempotency_key if thread else None)
     existing = _by_key(session, key)
     if existing is None:
-        row = Interaction(
-            customer_id=customer.id,
-            kind=clean_kind,
-            summary=clean_summary,
-            author=actor.user_id,
-            occurred_at=occurred_at,
-            source=actor.surface,
-            slack_channel_id=thread.channel_id if thread else None,
-            slack_thread_ts=thread.thread_ts if thread else None,
-            permalink=thread.permalink if thread else None,
-            idempotency_key=key,
-        )
-        existing = _insert_unless_logged_meanwhile(session, row)
-        if existing is None:
-            record(session, actor=actor, action="interaction.log", customer_id=customer.id)
+        values = {
+            "customer_id": customer.id,
+            "kind": clean_kind,
+            "summary": clean_summary,
+            "author": actor.user_id,
+            "occurred_at": occurred_at,
+            "source": actor.surface,
+            "slack_channel_id": thread.channel_id if thread else None,
+            "slack_thread_ts": thread.thread_ts if thread else None,
+            "permalink": thread.permalink if thread else None,
+            "idempotency_key": key,
+        }
+        inserted = _insert_unless_logged_meanwhile(session, values)
+        if isinstance(inserted, int):
+            record_written(session, actor=actor, action="interaction.log", customer_id=customer.id)
             if clean_kind == "support":
                 record_event(
                     session,
@@ -131,7 +137,17 @@ def log_interaction(
                     detail={"author": actor.user_id},
                 )
             apply_follow_up_rules(session, actor=actor, customer_ids=[customer.id])
-            return InteractionView.of(row), Outcome.CREATED
+            view = InteractionView(
+                inserted,
+                customer.id,
+                clean_kind,
+                clean_summary,
+                actor.user_id,
+                occurred_at,
+                thread.permalink if thread else None,
+            )
+            return view, Outcome.CREATED
+        existing = inserted
     latest = (customer.id, clean_kind, clean_summary)
     if (existing.customer_id, existing.kind, existing.summary) == latest:
         return InteractionView.of(existing), Outcome.UNCHANGED
@@ -147,8 +163,9 @@ def _by_key(session: Session, key: str | None) -> Interaction | None:
     return session.scalars(select(Interaction).where(Interaction.idempotency_key == key)).first()
 
 
-def _insert_unless_logged_meanwhile(session: Session, row: Interaction) -> Interaction | None:
-    """Insert ``row``, or return the row with its key that a concurrent transaction committed first.
+def _insert_unless_logged_meanwhile(session: Session, values: dict[str, Any]) -> int | Interaction:
+    """Insert the row of ``values`` and return its id, or return the row with its key that a
+    concurrent transaction committed first.
 
     Slack delivers a retried event while the first delivery may still be logging it; on PostgreSQL
     both can miss each other's row and the unique key refuses the second insert. The savepoint keeps
@@ -156,19 +173,32 @@ def _insert_unless_logged_meanwhile(session: Session, row: Interaction) -> Inter
     without a key (``/crm log``) cannot meet another: it is inserted without the savepoint's two
     round trips.
     """
-    if row.idempotency_key is None:
-        session.add(row)
-        session.flush()
-        return None
+    connection = _writing(session)
+    if values["idempotency_key"] is None:
+        return _inserted(connection, values)
     try:
         with session.begin_nested():
-            session.add(row)
+            return _inserted(connection, values)
     except IntegrityError:
-        existing = _by_key(session, row.idempotency_key)
+        existing = _by_key(session, values["idempotency_key"])
         if existing is None:
             raise
         return existing
-    return None
+
+
+def _inserted(connection: Connection, values: dict[str, Any]) -> int:
+    inserted: int = connection.execute(_INSERT, values).scalar_one()
+    return inserted
+
+
+def _writing(session: Session) -> Connection:
+    """The connection of the caller's transaction, refused inside ``reading``: its transaction is
+    rolled back at the end, so a statement run there would be lost without a word (the ORM's pending
+    rows it refuses, but a Core statement goes straight to the connection)."""
+    connection = session.connection()
+    if connection.get_execution_options().get(READS_ONLY):
+        raise RuntimeError("reading(): only audit rows may be added; use transaction() to write")
+    return connection
 
 
 def recent_interactions(session: Session, *, customer_id: int, limit: int = 5) -> list[InteractionView]:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, String, and_, cast, literal, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -74,9 +74,32 @@ def remove_rule(session: Session, *, actor: Actor, rule_id: int) -> None:
     record(session, actor=actor, action="rule.remove", detail={"rule_id": rule_id})
 
 
-def _events(
-    rule: FollowUpRule, customer_ids: list[int] | None
-) -> tuple[str, Select[int, int, dt.datetime, Any]]:
+class _Rule(NamedTuple):
+    """An active rule as applying it reads it."""
+
+    id: int
+    trigger: str
+    delay_days: int
+    note: str
+    created_at: dt.datetime
+
+
+# Read on every log and every purchase import, so built once and read as plain rows on the session's
+# connection: the ORM's query of the (usually empty) table cost more Python than the read itself.
+_ACTIVE_RULES = (
+    select(
+        FollowUpRule.id,
+        FollowUpRule.trigger,
+        FollowUpRule.delay_days,
+        FollowUpRule.note,
+        FollowUpRule.created_at,
+    )
+    .where(FollowUpRule.active.is_(True))
+    .order_by(FollowUpRule.id)
+)
+
+
+def _events(rule: _Rule, customer_ids: list[int] | None) -> tuple[str, Select[int, int, dt.datetime, Any]]:
     """The table a rule watches and a select of (event id, customer id, occurred_at, author)."""
     if rule.trigger.startswith("interaction:"):
         table, event, customer_column = "interactions", Interaction.id, Interaction.customer_id
@@ -114,7 +137,12 @@ def apply_follow_up_rules(
     """Create the follow-ups active rules call for and that do not exist yet; returns how many."""
     created = 0
     ids = list(customer_ids) if customer_ids is not None else None
-    for rule in session.scalars(select(FollowUpRule).where(FollowUpRule.active.is_(True))):
+    # Read from the store on every call, never cached: a rule added or removed by another replica
+    # applies to the next event. Flushed first, as the ORM's query did: a rule removed earlier in this
+    # transaction must not apply (a flush with nothing pending returns at once).
+    session.flush()
+    rules = [_Rule(*row) for row in session.connection().execute(_ACTIVE_RULES)]
+    for rule in rules:
         table, query = _events(rule, ids)
         for event_id, customer_id, occurred_at, author in session.execute(query):
             customer = session.get_one(Customer, customer_id)

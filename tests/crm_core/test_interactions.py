@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
@@ -18,6 +18,7 @@ from crm_core.interactions.service import (
     log_interaction,
 )
 from crm_core.models import AuditEvent, Interaction
+from crm_core.store import reading, transaction
 from tests.factories import TEST_ACTOR, customer
 
 WHEN = dt.datetime(2026, 11, 25, 9, 30)
@@ -116,3 +117,44 @@ def test_unknown_customer_is_not_found(session: Session) -> None:
         log_interaction(
             session, actor=TEST_ACTOR, customer_external_id="nope", kind="call", summary="x", occurred_at=WHEN
         )
+
+
+def test_logging_inside_a_reading_unit_is_refused_and_writes_nothing(engine: Engine) -> None:
+    """The row goes to the connection at once, so ``reading`` cannot see it pending: refused first."""
+    with transaction(engine) as session:
+        customer(session, "Acme", external_id="A")
+    with pytest.raises(RuntimeError, match="only audit rows"), reading(engine) as session:
+        log_interaction(
+            session, actor=TEST_ACTOR, customer_external_id="A", kind="call", summary="hi", occurred_at=WHEN
+        )
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+
+def test_a_log_and_its_audit_row_commit_together_and_roll_back_together(engine: Engine) -> None:
+    with transaction(engine) as session:
+        customer(session, "Acme", external_id="A")
+    with transaction(engine) as session:
+        logged, _ = log_interaction(
+            session, actor=TEST_ACTOR, customer_external_id="A", kind="call", summary="kept", occurred_at=WHEN
+        )
+    with pytest.raises(LookupError), transaction(engine) as session:
+        log_interaction(
+            session,
+            actor=TEST_ACTOR,
+            customer_external_id="A",
+            kind="call",
+            summary="undone",
+            occurred_at=WHEN,
+        )
+        raise LookupError("the reply failed")
+    with transaction(engine) as session:
+        assert session.scalars(select(Interaction.summary)).all() == ["kept"]
+        logs = session.execute(
+            select(AuditEvent.actor, AuditEvent.surface, AuditEvent.customer_id, AuditEvent.allowed).where(
+                AuditEvent.action == "interaction.log"
+            )
+        ).all()
+        assert logs == [("U_TEST", "cli", logged.customer_id, True)]
+        stored = session.scalars(select(Interaction)).one()
+    assert (stored.id, stored.author, stored.source, stored.occurred_at) == (logged.id, "U_TEST", "cli", WHEN)

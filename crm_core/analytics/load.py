@@ -15,16 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from crm_core.analytics.frames import AMOUNT, CUSTOMER_ID, DAY, FrameContractError
 from crm_core.analytics.history import ContactDays
+from crm_core.analytics.snapshot_reads import read_in_one_snapshot
 from crm_core.models import Customer, FollowUp
 
 CHUNK_ROWS = 200_000
@@ -35,6 +37,8 @@ BLOCK_CUSTOMERS = 20_000
 BLOCK_PURCHASES = 100_000
 # Customers whose names one query reads (a bound parameter each).
 NAMES_PER_QUERY = 500
+# The customers' columns when their names are read too.
+_NAMED = ("customer_id", "external_id", "name", "owner_id")
 
 IntArray = NDArray[np.int64]
 Block = TypeVar("Block")
@@ -76,11 +80,11 @@ class StoreFrames:
     follow_ups: pd.DataFrame
 
 
-def _chunks(session: Session, sql: str, size: int = CHUNK_ROWS) -> Iterator[Sequence[Any]]:
+def _chunks(connection: Connection, sql: str, size: int = CHUNK_ROWS) -> Iterator[Sequence[Any]]:
     # The driver's own cursor, in this transaction: it returns plain tuples. SQLAlchemy's Row is no
     # tuple, and pandas probes each non-tuple row for a ``dtype`` attribute, which a Row answers by
     # raising NoSuchColumnError: that alone took nine tenths of the load time.
-    cursor = session.connection().connection.cursor()
+    cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(size):
@@ -90,7 +94,7 @@ def _chunks(session: Session, sql: str, size: int = CHUNK_ROWS) -> Iterator[Sequ
 
 
 def _frame(
-    session: Session,
+    connection: Connection,
     sql: str,
     columns: list[str],
     dates: tuple[str, ...] = (),
@@ -98,7 +102,7 @@ def _frame(
 ) -> pd.DataFrame:
     chunks = [
         _typed(pd.DataFrame.from_records(rows, columns=columns), dates, dtypes)
-        for rows in _chunks(session, sql)
+        for rows in _chunks(connection, sql)
     ]
     if not chunks:
         return _typed(pd.DataFrame.from_records([], columns=columns), dates, dtypes)
@@ -116,17 +120,17 @@ def _typed(frame: pd.DataFrame, dates: tuple[str, ...], dtypes: dict[str, str] |
     return frame
 
 
-def _joined_blocks(session: Session, dialect: str, table: str) -> Iterator[tuple[str, ...]]:
+def _joined_blocks(connection: Connection, dialect: str, table: str) -> Iterator[tuple[str, ...]]:
     """Each block of ``table``'s rows as joined texts (see ``_BLOCK_SQL``); none if empty.
 
     Blocks are ranges of ids (see ``BLOCK_CUSTOMERS``), read in the caller's transaction, so all
     blocks see one snapshot.
     """
     ranged, size = ("purchases", BLOCK_PURCHASES) if table == "purchases" else ("customers", BLOCK_CUSTOMERS)
-    low, high = session.execute(text(f"SELECT MIN(id), MAX(id) FROM {ranged}")).one()
+    low, high = connection.execute(text(f"SELECT MIN(id), MAX(id) FROM {ranged}")).one()
     if low is None:
         return
-    cursor = session.connection().connection.cursor()
+    cursor = connection.connection.cursor()
     sql = _BLOCK_SQL[dialect][table]
     if dialect == "postgresql":
         sql = sql.replace(":low", "%(low)s").replace(":high", "%(high)s")
@@ -225,13 +229,13 @@ def _checked(table: str, *columns: np.ndarray[Any, Any]) -> None:
         )
 
 
-def _purchases(session: Session, dialect: str) -> pd.DataFrame:
+def _purchases(connection: Connection, dialect: str) -> pd.DataFrame:
     """``customer_id``, ``day`` and ``amount`` of every purchase (refunds negative)."""
     ids: list[IntArray] = []
     days: list[IntArray] = []
     amounts: list[NDArray[np.float64]] = []
     for joined_ids, joined_times, joined_amounts in _read_ahead(
-        _joined_blocks(session, dialect, "purchases")
+        _joined_blocks(connection, dialect, "purchases")
     ):
         ids.append(_integers(joined_ids))
         days.append(_days(joined_times, dialect))
@@ -248,11 +252,11 @@ def _purchases(session: Session, dialect: str) -> pd.DataFrame:
     )
 
 
-def _contact_days(session: Session, dialect: str) -> pd.DataFrame:
+def _contact_days(connection: Connection, dialect: str) -> pd.DataFrame:
     """``customer_id`` and ``day``, one row per customer and day with any interaction, sorted."""
     ids: list[IntArray] = []
     days: list[IntArray] = []
-    for joined_ids, joined_times in _read_ahead(_joined_blocks(session, dialect, "interactions")):
+    for joined_ids, joined_times in _read_ahead(_joined_blocks(connection, dialect, "interactions")):
         block_ids, block_days = _integers(joined_ids), _days(joined_times, dialect)
         _checked("interactions", block_ids, block_days)
         # Reduced to distinct days block by block, so every contact of a million customers is
@@ -268,14 +272,14 @@ def _joined(parts: list[NDArray[Any]], dtype: type[np.generic]) -> NDArray[Any]:
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
-def _owned_customers(session: Session, dialect: str) -> pd.DataFrame:
+def _owned_customers(connection: Connection, dialect: str) -> pd.DataFrame:
     """``customer_id`` and ``owner_id`` of every customer, in order of id.
 
     Read as one row per block and owner, the block's ids joined: a team has a few owners, so
     Python sees a few rows, not a million, and each owner id is one string however many
     customers share it.
     """
-    low, high = session.execute(text("SELECT MIN(id), MAX(id) FROM customers")).one()
+    low, high = connection.execute(text("SELECT MIN(id), MAX(id) FROM customers")).one()
     if low is None:
         return pd.DataFrame({CUSTOMER_ID: np.empty(0, dtype=np.int64), "owner_id": np.empty(0, dtype=object)})
     ids: list[IntArray] = []
@@ -283,7 +287,7 @@ def _owned_customers(session: Session, dialect: str) -> pd.DataFrame:
     joined = "group_concat(id)" if dialect == "sqlite" else "string_agg(id::text, ',')"
     sql = text(f"SELECT owner_id, {joined} FROM customers WHERE id >= :low AND id < :high GROUP BY owner_id")
     for start in range(int(low), int(high) + 1, BLOCK_CUSTOMERS * 5):
-        for owner, joined_ids in session.execute(sql, {"low": start, "high": start + BLOCK_CUSTOMERS * 5}):
+        for owner, joined_ids in connection.execute(sql, {"low": start, "high": start + BLOCK_CUSTOMERS * 5}):
             ids.append(_integers(joined_ids))
             # ``fill`` keeps the one string object: ``np.full`` would convert it to a numpy text and
             # back, a new string per customer (60 MB at a million).
@@ -310,7 +314,9 @@ def read_names(session: Session, customer_ids: Sequence[int]) -> pd.DataFrame:
 
 
 def load_frames(session: Session, *, names: bool = True, contacts: bool = True) -> StoreFrames:
-    """Read customers, purchases, interactions and follow-ups in the caller's transaction.
+    """Read customers, purchases, interactions and follow-ups in the caller's transaction (on
+    PostgreSQL, when it has written nothing, on two connections sharing its snapshot: see
+    ``snapshot_reads``).
 
     Without ``names`` customers are ``customer_id`` and ``owner_id`` only, in order of id: the
     scores need no more, and a million customers' names and external ids are a quarter of the
@@ -319,27 +325,34 @@ def load_frames(session: Session, *, names: bool = True, contacts: bool = True) 
     Without ``contacts`` interactions are left unread (empty): the backtest judges buyers only,
     whose levels rest on purchases, and ten million interactions are the longest read.
     """
-    session.execute(text("SELECT 1"))  # begins the transaction, so all four reads see one snapshot
+    session.execute(text("SELECT 1"))  # begins the transaction
     dialect = session.get_bind().dialect.name
     if dialect not in _BLOCK_SQL:
         raise NotImplementedError(f"analytics cannot read a {dialect} store")
-    return StoreFrames(
-        customers=_frame(
-            session,
-            "SELECT id, external_id, name, owner_id FROM customers",
-            ["customer_id", "external_id", "name", "owner_id"],
-        )
+    customers = (
+        partial(_frame, sql="SELECT id, external_id, name, owner_id FROM customers", columns=list(_NAMED))
         if names
-        else _owned_customers(session, dialect),
-        purchases=_purchases(session, dialect),
-        interactions=_contact_days(session, dialect)
-        if contacts
-        else pd.DataFrame({CUSTOMER_ID: np.empty(0, dtype=np.int64), DAY: np.empty(0, dtype=np.int64)}),
-        follow_ups=_follow_ups(session, notes=names),
+        else partial(_owned_customers, dialect=dialect)
+    )
+    interactions = partial(_contact_days, dialect=dialect) if contacts else _no_contacts
+    # Two sides of about equal cost at a million customers, read at once where the store allows.
+    (customers_frame, purchases), (interactions_frame, follow_ups) = read_in_one_snapshot(
+        session,
+        (
+            lambda connection: (customers(connection), _purchases(connection, dialect)),
+            lambda connection: (interactions(connection), _follow_ups(connection, notes=names)),
+        ),
+    )
+    return StoreFrames(
+        customers=customers_frame, purchases=purchases, interactions=interactions_frame, follow_ups=follow_ups
     )
 
 
-def _follow_ups(session: Session, *, notes: bool) -> pd.DataFrame:
+def _no_contacts(_connection: Connection) -> pd.DataFrame:
+    return pd.DataFrame({CUSTOMER_ID: np.empty(0, dtype=np.int64), DAY: np.empty(0, dtype=np.int64)})
+
+
+def _follow_ups(connection: Connection, *, notes: bool) -> pd.DataFrame:
     """Every follow-up; without ``notes``, their texts are left unread (``read_notes``) and the
     few owners and statuses are categoricals: at a million customers the per-row strings and the
     allocator pages they pinned were about 90 MB held through the whole morning job."""
@@ -355,7 +368,7 @@ def _follow_ups(session: Session, *, notes: bool) -> pd.DataFrame:
     selected = ", ".join("id" if column == "follow_up_id" else column for column in columns)
     categories = {} if notes else {"owner_id": "category", "status": "category"}
     frame = _frame(
-        session,
+        connection,
         f"SELECT {selected} FROM follow_ups",
         columns,
         dates=("due_on", "done_at"),

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from crm_core.analytics import load
+from crm_core.analytics import load, snapshot_reads
 from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names, read_notes
@@ -20,7 +21,9 @@ from crm_core.analytics.scores import score_customers
 from crm_core.demo.generator import generate_demo_data
 from crm_core.demo.loader import write_demo_data
 from crm_core.models import Customer, Interaction, Purchase
+from crm_core.store import transaction
 from tests.factories import TEST_ACTOR, customer
+from tests.races import needs_postgres
 
 # Stored naive UTC. The last microseconds of a day, which julianday() of the whole timestamp rounds
 # to the next millisecond (and so to the next day), and a time before 1970, where truncating a
@@ -240,3 +243,51 @@ def test_a_caller_stopping_early_closes_the_blocks_and_their_cursor() -> None:
     assert next(reading) == (0,)
     reading.close()
     assert closed == [True]
+
+
+@needs_postgres
+def test_a_transaction_that_wrote_nothing_reads_on_two_connections_what_row_by_row_reads(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(engine) as session:
+        _generated_store(session)
+    sides: list[str] = []
+    real_read = snapshot_reads.ThreadPoolExecutor
+
+    class Watched(real_read):  # type: ignore[misc, valid-type]
+        def map(self, fn: Any, *iterables: Any, **kwargs: Any) -> Any:
+            sides.append("parallel")
+            return super().map(fn, *iterables, **kwargs)
+
+    monkeypatch.setattr(snapshot_reads, "ThreadPoolExecutor", Watched)
+
+    with transaction(engine) as session:
+        frames = load_frames(session)
+        purchases, interactions = _rows_read_one_by_one(session)
+
+    assert sides == ["parallel"]
+    by_row = ["customer_id", "day", "amount"]
+    pd.testing.assert_frame_equal(
+        frames.purchases.sort_values(by_row, ignore_index=True),
+        purchases.sort_values(by_row, ignore_index=True),
+        check_exact=True,
+    )
+    pd.testing.assert_frame_equal(
+        frames.interactions, ContactDays.from_interactions(interactions).frame, check_exact=True
+    )
+    assert len(frames.customers) > 100 and len(frames.follow_ups) > 0
+
+
+def test_a_transaction_that_wrote_reads_its_own_rows(session: Session) -> None:
+    """Another connection would not see them, so nothing is read in parallel (PostgreSQL), and on
+    SQLite nothing ever is."""
+    someone = customer(session, "Acme")
+    session.add(Purchase(customer_id=someone.id, occurred_at=TIMES[1], amount=5, currency="JPY"))
+    session.add(Interaction(customer_id=someone.id, kind="call", summary="s", occurred_at=TIMES[1]))
+    session.flush()
+
+    frames = load_frames(session)
+
+    assert frames.purchases["customer_id"].tolist() == [someone.id]
+    assert frames.interactions["customer_id"].tolist() == [someone.id]
+    assert frames.customers["customer_id"].tolist() == [someone.id]

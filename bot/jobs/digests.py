@@ -34,7 +34,7 @@ from crm_core.digest.deliveries import Claim, claim_delivery, mark_failed, mark_
 from crm_core.digest.schedule import DueDigest, due_digests, local_zone
 from crm_core.digest.snapshots import keep_kpis
 from crm_core.privacy.posted import PostKind, record_posted
-from crm_core.store import transaction
+from crm_core.store import reading, transaction
 from crm_core.team.service import list_members
 
 log = logging.getLogger(__name__)
@@ -184,8 +184,11 @@ class DigestSender:
         """Score the team as of ``local_date`` for the digests, and keep its KPIs for the trend chart.
 
         The customers' scores for profile cards are kept by their own job (bot.jobs.scheduler).
+        The snapshot only reads: in a unit that reads (no write lock on SQLite, which every other
+        writer would wait for through the whole morning job; PostgreSQL then reads it on two
+        connections, see ``crm_core.analytics.snapshot_reads``).
         """
-        with transaction(self.engine) as session:
+        with reading(self.engine) as session:
             snapshot = take_snapshot(session, local_date=local_date)
         try:
             with transaction(self.engine) as session:

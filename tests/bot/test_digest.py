@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from bot.blocks.digest import render_digest
 from bot.blocks.limits import MAX_MESSAGE_BLOCKS, block_problems
@@ -19,11 +20,11 @@ from bot.slack_api.web_api import make_web_client
 from crm_core.actor import Actor
 from crm_core.analytics.stored import TEAM_SCOPE, KpiPoint, record_kpis
 from crm_core.config import Settings
-from crm_core.digest.content import digest_for, take_snapshot
+from crm_core.digest.content import TeamSnapshot, digest_for, take_snapshot
 from crm_core.digest.deliveries import STALE_CLAIM, claim_delivery, claim_key
 from crm_core.follow_ups.service import add_follow_up
 from crm_core.models import FollowUp
-from crm_core.store import transaction
+from crm_core.store import make_engine, transaction
 from crm_core.team.service import add_member, get_member
 from tests.bot.conftest import JA, SALES
 from tests.bot.harness import SlackSender, button, opened_view
@@ -253,3 +254,28 @@ def test_a_rate_limited_post_waits_for_retry_after_and_goes_out_once(
     assert sorted(report.sent) == sorted([BOSS, SALES]) and report.failed == {}
     assert len(digests_to(slack, BOSS)) == 1 and len(digests_to(slack, SALES)) == 1
     assert len(slack.calls_to("chat.postMessage")) == 3  # one refused with 429, then two posts
+
+
+@pytest.mark.usefixtures("team")
+def test_while_the_digests_are_scored_other_writers_are_not_held(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot reads the whole store (seconds at a million customers): on SQLite a write lock
+    held through it would stop every request that writes, in every process."""
+    written: list[int] = []
+
+    def snapshot_beside_a_writer(session: Session, *, local_date: dt.date) -> TeamSnapshot:
+        snapshot = take_snapshot(session, local_date=local_date)
+        writer = make_engine(
+            str(engine.url), connect_args={"timeout": 0.5} if engine.dialect.name == "sqlite" else {}
+        )
+        try:
+            with transaction(writer) as other:
+                written.append(customer(other, "Arrived Meanwhile").id)
+        finally:
+            writer.dispose()
+        return snapshot
+
+    monkeypatch.setattr("bot.jobs.digests.take_snapshot", snapshot_beside_a_writer)
+    assert make_sender(engine, settings).send_due(WEDNESDAY_0800_UTC).sent == [BOSS]
+    assert len(written) == 1

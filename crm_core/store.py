@@ -7,6 +7,8 @@ services, and the block commits or rolls back as a whole. Services never commit.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from importlib.resources import files
@@ -19,6 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 from crm_core.audit.service import record
 from crm_core.errors import ConfigError, Forbidden, SchemaOutOfDate
@@ -67,6 +70,35 @@ def _in_memory(url: str) -> bool:
     return url.startswith("sqlite") and (
         url.split("?")[0].rstrip("/").endswith(":") or ":memory:" in url or "mode=memory" in url
     )
+
+
+@contextmanager
+def read_aside(engine: Engine) -> Iterator[Connection]:
+    """``read_only`` on a connection of its own, not one of ``engine``'s pool.
+
+    For a read made while the caller holds one of the pool's connections and a lock that other
+    holders of the pool's connections wait for (name search's build lock): from the pool, it would
+    wait for one of theirs to come back while they wait for the lock, up to the pool's timeout. The
+    connection is kept, one per pool, and its users take turns (name search: under its build lock), so
+    a process has at most one connection more than its pool. A SQLite database in memory exists only on the
+    pool's own connection, so it is read there.
+    """
+    if _in_memory(engine.url.render_as_string(hide_password=False)):
+        with read_only(engine) as connection:
+            yield connection
+        return
+    with _aside_lock:
+        aside = _aside.get(engine.pool)
+        if aside is None:
+            url = engine.url.render_as_string(hide_password=False)
+            aside = _aside[engine.pool] = make_engine(url, pool_size=1, max_overflow=0)
+    with read_only(aside) as connection:
+        yield connection
+
+
+# Keyed by the pool, which the engines made by ``execution_options`` share; dropped with it (``dispose``).
+_aside: weakref.WeakKeyDictionary[Pool, Engine] = weakref.WeakKeyDictionary()
+_aside_lock = threading.Lock()
 
 
 def _begin_immediate(connection: Connection) -> None:

@@ -48,7 +48,7 @@ from crm_core.identity.normalize import (
 from crm_core.identity.phones import phone_key
 from crm_core.identity.prefilter import PairIndex
 from crm_core.models import Customer, CustomerNameChange, CustomerNamesStamp
-from crm_core.store import read_only
+from crm_core.store import read_aside
 from crm_core.text import searchable
 
 EXACT = 100.0
@@ -232,7 +232,9 @@ def _read_before(session: Session, held: _NameIndex, stamp: int, *, held_seen: b
     last = select(CustomerNameChange.version).where(
         CustomerNameChange.version == version, CustomerNameChange.stamp == held.stamp
     )
-    with read_only(session.get_bind().engine) as fresh:
+    # Not from the session's pool: this thread holds one of its connections and the build lock, and
+    # every other search that found the index stale holds one while it waits for that lock.
+    with read_aside(session.get_bind().engine) as fresh:
         return fresh.execute(last).first() is not None
 
 

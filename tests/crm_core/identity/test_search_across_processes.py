@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
@@ -114,34 +115,61 @@ def test_customers_renamed_away_from_a_shared_name_leave_the_next_ones_in_id_ord
     assert _base(searched) is base
 
 
-def test_a_search_in_an_older_snapshot_is_served_by_the_newer_index_without_a_rebuild(
-    searched: Engine, database_url: str
-) -> None:
-    """A search whose snapshot predates the index another search brought up to date meanwhile (on
-    SQLite a reading unit's snapshot begins at its first read; on PostgreSQL, repeatable read) used
-    to rebuild the whole index from its older snapshot: seconds at 1M customers, every search
-    waiting. The newer index serves it; what its snapshot cannot see yet is left out."""
-    base = _base(searched)
-    other = make_engine(database_url)
+@contextmanager
+def _in_an_older_snapshot(searched: Engine, reader: Engine, database_url: str) -> Iterator[Session]:
+    """A reading unit on ``reader`` whose snapshot predates the index (on SQLite a reading unit's
+    snapshot begins at its first read; on PostgreSQL, repeatable read): Early Bird Trading committed
+    before it begins, Late Bird Foods after, and the index brought past it by another search."""
     older = (
-        searched
-        if searched.dialect.name == "sqlite"
-        else searched.execution_options(isolation_level="REPEATABLE READ")
+        reader
+        if reader.dialect.name == "sqlite"
+        else reader.execution_options(isolation_level="REPEATABLE READ")
     )
+    other = make_engine(database_url)
     try:
         _add_and_commit(other, "Early Bird Trading")
         with reading(older) as session:
             session.scalar(select(CustomerNamesStamp.stamp))  # the snapshot begins here
             _add_and_commit(other, "Late Bird Foods")
             assert len(_found(searched, "Late Bird Foods")) == 1  # the index moves past the snapshot
-            early = search_customers(session, query="Early Bird Trading", cutoff=90)
-            late = search_customers(session, query="Late Bird Foods", cutoff=90)
-        assert [match.customer.name for match in early] == ["Early Bird Trading"]
-        assert late == []
-        assert _base(searched) is base
-        assert len(_found(searched, "Late Bird Foods")) == 1
+            yield session
     finally:
         other.dispose()
+
+
+def test_a_search_in_an_older_snapshot_is_served_by_the_newer_index_without_a_rebuild(
+    searched: Engine, database_url: str
+) -> None:
+    """A search whose snapshot predates the index another search brought up to date meanwhile used
+    to rebuild the whole index from its older snapshot: seconds at 1M customers, every search
+    waiting. The newer index serves it; what its snapshot cannot see yet is left out."""
+    base = _base(searched)
+    with _in_an_older_snapshot(searched, searched, database_url) as session:
+        early = search_customers(session, query="Early Bird Trading", cutoff=90)
+        late = search_customers(session, query="Late Bird Foods", cutoff=90)
+    assert [match.customer.name for match in early] == ["Early Bird Trading"]
+    assert late == []
+    assert _base(searched) is base
+    assert len(_found(searched, "Late Bird Foods")) == 1
+
+
+def test_a_search_in_an_older_snapshot_takes_no_second_connection_from_its_pool(
+    searched: Engine, database_url: str
+) -> None:
+    """Telling whether the newer index's last change is committed needs a read outside the search's
+    snapshot. It runs under the build lock, while every other search that found the index stale holds
+    a connection of the same pool and waits for that lock: from that pool, the lock holder waited for
+    one of theirs (30 s, then TimeoutError). With a pool of one connection, held by the search itself,
+    the search still completes, served by the newer index."""
+    base = _base(searched)
+    small = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=1)
+    try:
+        with _in_an_older_snapshot(searched, small, database_url) as session:
+            early = search_customers(session, query="Early Bird Trading", cutoff=90)
+    finally:
+        small.dispose()
+    assert [match.customer.name for match in early] == ["Early Bird Trading"]
+    assert _base(searched) is base
 
 
 def test_an_index_that_applied_a_change_rolled_back_is_not_kept_for_the_stamp_before(

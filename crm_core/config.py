@@ -22,6 +22,11 @@ NO_ROLE = "none"  # as CRM_DEFAULT_ROLE: people not in the team are refused unti
 
 
 DEFAULT_PHONE_REGION = "JP"  # the country of numbers written without a country code
+# Connections each process (the server, each worker) keeps open to the store; it opens up to 5 more
+# at peak (crm_core.store). With the default, two replicas of `serve --workers 2` use at most
+# 2 x 3 x 15 = 90 connections: within PostgreSQL's default max_connections (100, 97 for non-superusers).
+DEFAULT_DB_POOL_SIZE = 10
+_MAX_DB_POOL_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Settings:
     default_role: str = "sales"
     phone_region: str = DEFAULT_PHONE_REGION  # where numbers written without a country code are
     log_reaction: str = DEFAULT_LOG_REACTION  # the emoji (name, no colons) whose reaction logs a message
+    db_pool_size: int = DEFAULT_DB_POOL_SIZE  # connections each process keeps open to the store
 
     @property
     def uses_default_store(self) -> bool:
@@ -77,6 +83,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"CRM_LOG_REACTION={log_reaction!r} is not an emoji name: write it as Slack does, such as memo"
         )
+    db_pool_size = _db_pool_size(env.get("CRM_DB_POOL_SIZE", "").strip())
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
@@ -88,4 +95,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_role=default_role,
         phone_region=phone_region,
         log_reaction=log_reaction,
+        db_pool_size=db_pool_size,
     )
+
+
+def _db_pool_size(text: str) -> int:
+    if not text:
+        return DEFAULT_DB_POOL_SIZE
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_DB_POOL_SIZE:
+        raise ConfigError(
+            f"CRM_DB_POOL_SIZE={text!r} is not a number of connections: use a whole number from 1 to "
+            f"{_MAX_DB_POOL_SIZE}, such as {DEFAULT_DB_POOL_SIZE}"
+        )
+    return int(text)

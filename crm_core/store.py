@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import Pool
 
 from crm_core.audit.service import record
+from crm_core.config import DEFAULT_DB_POOL_SIZE
 from crm_core.errors import ConfigError, Forbidden, SchemaOutOfDate
 from crm_core.models import AuditEvent
 
@@ -31,17 +32,22 @@ from crm_core.models import AuditEvent
 # path beside the source tree (which, installed, was the alembic library's own folder).
 MIGRATIONS_DIR = str(files("crm_core.migrations"))
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-# Connections kept open per process: as many as its threads use the store at once (waitress's 16
-# request threads; a worker's 16 handler threads). SQLAlchemy's default keeps 5 and closes the rest
-# after each use, so 16 concurrent requests opened and closed a connection every few requests (on
-# PostgreSQL a server process each time: about 1 in 5 logs at 16 clients).
-POOL_SIZE = 16
+# Connections kept open per process: ``CRM_DB_POOL_SIZE`` (default 10), up to the number of its threads
+# that use the store at once if PostgreSQL's max_connections allows it for every process of every
+# replica (README, "Running several replicas"). SQLAlchemy's default kept 5 and closed the rest after
+# each use, so 16 concurrent requests opened and closed a connection every few requests (on PostgreSQL
+# a server process each time: about 1 in 5 logs at 16 clients). At peak a process opens
+# ``POOL_OVERFLOW`` more, and name search one outside the pool (``read_aside``).
+POOL_SIZE = DEFAULT_DB_POOL_SIZE
 POOL_OVERFLOW = 4
 _READS_ONLY = "crm_reads_only"  # an execution option: see ``reading``
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kwargs: Any) -> Engine:
     """Create an engine with the pragmas SQLite needs for several writers (WAL, busy timeout, FKs).
+
+    ``pool_size`` connections are kept open (``Settings.db_pool_size``), ``POOL_OVERFLOW`` more opened
+    at peak; an in-memory SQLite database has one connection, whatever the size.
 
     PostgreSQL's pooled connections are tested before use (one round trip): after a restart or a
     failover every idle connection in the pool is dead, and without the test the first request
@@ -50,7 +56,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # A SQLite file has no server to restart or fail over: its connections are not tested.
     kwargs.setdefault("pool_pre_ping", not url.startswith("sqlite"))
     if "poolclass" not in kwargs and not _in_memory(url):
-        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs["pool_size"] = pool_size
         kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     try:
         engine = create_engine(url, **kwargs)

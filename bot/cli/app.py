@@ -41,7 +41,7 @@ class CliContext:
             from crm_core.store import ensure_current, make_engine  # SQLAlchemy and Alembic: when used
 
             use_phone_region(self.settings.phone_region)  # before any phone is keyed, a migration's included
-            self._engine = make_engine(self.settings.database_url)
+            self._engine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size)
             if check_schema:
                 ensure_current(
                     self._engine, auto_upgrade=self.settings.uses_default_store, also_accept=also_accept

@@ -142,7 +142,7 @@ def _start_worker(settings: Settings) -> None:
     threading.Thread(target=_exit_with, args=(os.getppid(),), name="crm-parent-watch", daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     use_phone_region(settings.phone_region)  # a spawned process starts with the default
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     _client = make_web_client(settings)
     _deps = Deps(
         engine=engine,

@@ -69,10 +69,10 @@ def create_app(
         client=client,
         signing_secret=secret,
         # Every listener acks quickly itself (``bot.listeners.wiring``: keep, ack, hand over; or a
-        # short unit of work before the ack), so Bolt runs it on the HTTP request's thread and
-        # answers when it returns. With False, Bolt would hop to another thread for each listener
-        # and poll for its ack every 10 ms (CPU and up to 10 ms per ack), and would acknowledge an
-        # event before the listener had kept it in the inbox.
+        # short unit of work before the ack, whose messages go to the pool after it), so Bolt runs
+        # it on the HTTP request's thread and answers when it returns. With False, Bolt would hop
+        # to another thread for each listener and poll for its ack every 10 ms (CPU and up to 10 ms
+        # per ack), and would acknowledge an event before the listener had kept it in the inbox.
         process_before_response=True,
         listener_executor=executor,
     )

@@ -9,7 +9,9 @@
 - ``before_ack`` runs a handler that must answer in the ack itself (modal validation errors,
   ``external_select`` options); its errors reach ``@app.error`` as Bolt intends. Its ack is held
   until the unit of work has committed; an ack with ``errors`` rolls the unit back (a form shown
-  again with its mistakes has saved nothing).
+  again with its mistakes has saved nothing). Only the ack is answered on the request's thread:
+  what the handler sends to Slack besides (a confirmation, a DM) goes to the listener pool once the
+  ack is set, so Slack's HTTP answer never waits for a Web API call, however slow Slack is then.
 
 Every handler comes declared a reader or a writer (``bot.request.handlers``), and both adapters
 open that unit of work around it: a handler never picks ``transaction`` or ``reading`` itself.
@@ -97,7 +99,8 @@ def before_ack(deps: Deps, declared: DeclaredAck) -> Callable[..., None]:
             ack()
             deps.executor.submit(report, refused, user_request)
             return
-        with user_request.unit_of_work(declared.unit):
+        after_ack = _after_ack(deps, user_request)
+        with user_request.unit_of_work(declared.unit, after_ack=after_ack):
             declared.handler(user_request, _held_until_commit(user_request, ack))
 
     return _named(declared.name, run)
@@ -107,9 +110,21 @@ def _held_until_commit(request: UserRequest, ack: Ack) -> Acknowledge:
     def held(*args: Any, **kwargs: Any) -> None:
         if kwargs.get("response_action") == "errors":
             request.rollback_only = True
-        request.send(lambda: ack(*args, **kwargs))
+        request.hold_ack(lambda: ack(*args, **kwargs))
 
     return held
+
+
+def _after_ack(deps: Deps, request: UserRequest) -> Callable[[Callable[[], None]], object]:
+    """What a handler sends besides its ack, run on the listener pool; a failure is told as any other."""
+
+    def answer(sends: Callable[[], None]) -> None:
+        try:
+            sends()
+        except Exception as error:
+            report(error, request)
+
+    return lambda sends: deps.executor.submit(answer, sends)
 
 
 def _named(name: str, listener: Callable[..., None]) -> Callable[..., None]:

@@ -90,6 +90,7 @@ class UserRequest:
         self._open_unit: ExitStack | None = None
         self._session: Session | None = None
         self._sends: list[Callable[[], object]] | None = None  # held back until the unit has ended
+        self._held_ack: Callable[[], object] | None = None  # an ack held back likewise (``hold_ack``)
         self.rollback_only = False  # an ack with errors: the form is shown again, nothing is saved
         self.parsed_command: object = None  # what the person typed, once a router has parsed it
 
@@ -210,9 +211,17 @@ class UserRequest:
         return self._session
 
     @contextmanager
-    def unit_of_work(self, unit: Unit) -> Iterator[None]:
-        """Run a handler in ``unit``: commit (or roll back) when it ends, then send what it said."""
-        self._unit, self._sends = unit, []
+    def unit_of_work(
+        self, unit: Unit, *, after_ack: Callable[[Callable[[], None]], object] | None = None
+    ) -> Iterator[None]:
+        """Run a handler in ``unit``: commit (or roll back) when it ends, then send what it said.
+
+        The ack held meanwhile (``hold_ack``) goes first. With ``after_ack``, all the rest (replies,
+        posts, modals, the alerts' nudge) is handed to it as one callable instead of run here: a
+        handler that answers in Slack's HTTP response runs on the request's thread, and that
+        response must not wait for a Web API call (``bot.listeners.wiring.before_ack``).
+        """
+        self._unit, self._sends, self._held_ack = unit, [], None
         marked = False
         try:
             yield
@@ -224,15 +233,25 @@ class UserRequest:
             raise
         finally:
             sends, self._sends = self._sends, None
+            held_ack, self._held_ack = self._held_ack, None
         recorded = self._records_alerts()
         self._end_unit(None)
         if not marked:
             self.finish_inbox_entry()  # a reader's reads are done: its row alone, before it answers
         self.inbox_finished = True  # by this run: an error while answering is still this run's to tell
-        for send in sends:
-            send()
-        if recorded and self.deps.alerts is not None:
-            self.deps.alerts()  # committed: the channels subscribed may hear of it now
+        if held_ack is not None:
+            held_ack()
+
+        def answer() -> None:
+            for send in sends:
+                send()
+            if recorded and self.deps.alerts is not None:
+                self.deps.alerts()  # committed: the channels subscribed may hear of it now
+
+        if after_ack is None:
+            answer()
+        elif sends or recorded:
+            after_ack(answer)
 
     def _records_alerts(self) -> bool:
         """The unit about to commit recorded a channel alert (``crm_core.alerts.events``)."""
@@ -267,6 +286,13 @@ class UserRequest:
             action()
         else:
             self._sends.append(action)
+
+    def hold_ack(self, ack: Callable[[], object]) -> None:
+        """Acknowledge now, or, inside a unit of work, once it has ended: before anything ``send`` held."""
+        if self._sends is None:
+            ack()
+        else:
+            self._held_ack = ack
 
     def t(self, key: str, **params: object) -> str:
         return t(self.language, key, **params)

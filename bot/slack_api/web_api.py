@@ -2,8 +2,10 @@
 
 Slack answers bursts with 429 and a Retry-After, and has the odd 5xx; a reply lost to either would
 leave the user with silence, so both clients retry connection errors, 429s (after Retry-After) and
-500/503s. Retrying sleeps, so these clients are used only after the request was acknowledged
-(in lazy listeners, or after ``ack()``), never on the path that must answer Slack within 3 seconds.
+500/503s. Retrying sleeps, so replies and posts are sent only after the request was acknowledged,
+on the listener pool (``bot.listeners.wiring``), never on the request's thread, which must answer
+Slack within 3 seconds. (One call may still come before an ack: ``users.info``, when a modal's
+submission or picker comes from someone this process has not looked up lately, ``bot.request.people``.)
 Bolt's own ``respond`` does not retry 429 or 5xx, hence ``post_to_response_url``.
 """
 

@@ -1,6 +1,8 @@
 """A listener thread pool that can wait until every listener it was given has finished.
 
-Bolt runs acks and lazy listeners on the app's pool and answers Slack before the lazy ones finish.
+Each listener acks on the request's thread and hands what comes after the ack (the handler, or
+the messages still to send of a handler that answered in its ack) to the app's pool
+(``bot.listeners.wiring``), so Slack is answered before that work finishes.
 Something driving the app from outside (``crm-bot console``, the end-to-end tests) must know when
 a request's work is done, including work that sends nothing to Slack; this pool tells it exactly,
 instead of it sleeping and hoping. Production uses a plain ``ThreadPoolExecutor``.

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
+from bot.app import create_app
 from bot.console.fake_web_api import FakeSlack
+from bot.console.signed_requests import TIMEOUT_SECONDS, HttpAnswer
 from bot.ids import ActionId, Field
+from bot.transport.listener_pool import ListenerPool
+from crm_core.config import Settings
 from crm_core.customer_view import CustomerView
 from crm_core.models import Customer, FollowUp, Interaction
 from crm_core.store import transaction
-from tests.bot.conftest import JA, NOW, SALES
+from tests.bot.conftest import JA, NOW, SALES, SIGNING_SECRET, Clock, serving
 from tests.bot.harness import SlackSender, button, opened_view
 from tests.factories import customer
 
@@ -21,7 +27,7 @@ ACME = object()  # stands for Acme's external id, known only once the fixture ra
 LOG = ("find acme", ActionId.LOG_INTERACTION)
 NEW = ("find Initech", ActionId.CREATE_CUSTOMER)
 FOLLOW_UP = ("find acme", ActionId.ADD_FOLLOW_UP)
-VALID = {
+VALID: dict[tuple[str, ActionId], dict[Field, object]] = {
     LOG: {
         Field.CUSTOMER: ACME,
         Field.KIND: "call",
@@ -31,6 +37,7 @@ VALID = {
     NEW: {Field.NAME: "Initech"},
     FOLLOW_UP: {Field.DUE_ON: "2026-03-10"},
 }
+ANSWER_WITHIN = TIMEOUT_SECONDS  # seconds: as long as the sender waits for any answer
 DUPLICATE = "Acme Inc. already has this e-mail or phone. Log to that customer instead."
 
 
@@ -103,6 +110,48 @@ def test_a_modal_submitted_twice_is_saved_once(
     sender.submit(view, values)
     sender.submit(view, values)
     assert len(rows(engine, Interaction)) == 1 and len(rows(engine, FollowUp)) == 1
+
+
+@pytest.fixture
+def patient_sender(
+    settings: Settings, engine: Engine, clock: Clock, slack: FakeSlack, listeners: ListenerPool
+) -> Iterator[SlackSender]:
+    """A sender to an app whose Web API calls wait for a held answer longer than a test does."""
+    app = create_app(settings, engine, clock=clock, listener_executor=listeners)
+    app.client.timeout = 10 * ANSWER_WITHIN  # each request's client is made with the app client's timeout
+    with serving(app, slack) as served:
+        yield SlackSender(served.url, SIGNING_SECRET, slack)
+
+
+@pytest.mark.parametrize("modal", [LOG, NEW, FOLLOW_UP], ids=["log", "new_customer", "follow_up"])
+def test_a_submission_is_answered_while_slack_is_still_taking_its_confirmation(
+    patient_sender: SlackSender,
+    slack: FakeSlack,
+    engine: Engine,
+    acme: CustomerView,
+    modal: tuple[str, ActionId],
+) -> None:
+    # Slow or rate-limited, Slack must still get its answer to the submission in time: the answer
+    # is the ack alone, and the confirmation is posted after it. The post is held until the answer
+    # has come (or the window is over): an answer that waited for it cannot come in the window, so
+    # the window can fail a stalled machine at worst, never pass an answer that waited.
+    sender = patient_sender
+    view = open_modal(sender, slack, *modal)
+    held = slack.hold_next("chat.postEphemeral")
+    values = {field: acme.external_id if value is ACME else value for field, value in VALID[modal].items()}
+    answers: list[HttpAnswer] = []
+    submitting = threading.Thread(target=lambda: answers.append(sender.submit(view, values)))
+    submitting.start()
+    try:
+        submitting.join(timeout=ANSWER_WITHIN)
+        assert answers, "the answer to the submission waited for chat.postEphemeral"
+    finally:
+        held.set()
+        submitting.join()
+    assert (answers[0].status, answers[0].body) == (200, "")
+    saved = {LOG: Interaction, NEW: Customer, FOLLOW_UP: FollowUp}[modal]
+    assert len(rows(engine, saved)) == (2 if saved is Customer else 1)  # Initech beside Acme
+    assert confirmation(slack)
 
 
 def test_modal_errors_are_in_the_language_the_modal_was_opened_in(

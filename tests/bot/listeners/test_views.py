@@ -154,6 +154,18 @@ def test_a_submission_is_answered_while_slack_is_still_taking_its_confirmation(
     assert confirmation(slack)
 
 
+def test_a_confirmation_slack_refuses_after_the_answer_is_still_told(
+    sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
+) -> None:
+    view = open_modal(sender, slack, *FOLLOW_UP)
+    slack.fail_next("chat.postEphemeral", error="invalid_blocks")
+    answer = sender.submit(view, VALID[FOLLOW_UP])
+    assert (answer.status, answer.body) == (200, "")  # answered before the post was refused
+    told = slack.wait_for("chat.postEphemeral", count=2)[-1]  # the refusal, told as any error
+    assert told.text.startswith(":warning:") and told.params["user"] == SALES
+    assert len(rows(engine, FollowUp)) == 1
+
+
 def test_modal_errors_are_in_the_language_the_modal_was_opened_in(
     sender: SlackSender, slack: FakeSlack, engine: Engine, acme: CustomerView
 ) -> None:

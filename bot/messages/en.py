@@ -207,6 +207,7 @@ MESSAGES: dict[str, str] = {
     "step.no_match": "No customer matches '{query}': check the name, or use the external id or e-mail.",
     "step.input_missing": "The input '{input}' is empty: fill it in this step's settings in Workflow Builder.",
     "step.unexpected": "Something went wrong in crm-bot and nothing was saved: run the workflow again.",
+    "step.saved_unconfirmed": "crm-bot saved what this step did, but could not complete the step: check the customer's timeline (type /crm and the customer's name in Slack) before running the workflow again.",
     "step.summary": "{name} ({external_id}) · segment: {segment} · churn risk: {risk} · open follow-ups: {follow_ups}",
     "step.not_scored": "not scored yet",
     "step.risk_low": "low",
@@ -253,6 +254,7 @@ MESSAGES: dict[str, str] = {
     "blocks.truncated": "…more than fits in one message.",
     "error.untranslated": "{message}",
     "error.unexpected": ":warning: Sorry, something went wrong on our side and nothing was saved. Please try again.",
+    "error.saved_unconfirmed": ":warning: Your action was saved, but something went wrong on our side and its confirmation could not be shown. Before you try again, check the customer's timeline with `/crm &lt;customer&gt;`, so it is not saved twice.",
     "error.busy": ":hourglass: The CRM is busy right now and nothing was saved. Please try again in a minute.",
     # channel alerts (/crm subscribe, subscriptions, unsubscribe; bot.jobs.alerts)
     "help.subscribe": "`/crm subscribe &lt;topic&gt; [owner:@someone] [lang:en|ja]`: post alerts in this channel (topics: `support`, `vip-risk`, `won-back`, `overdue`, `new-customer`); `/crm subscriptions`, `/crm unsubscribe &lt;topic&gt;` (managers and admins)",

@@ -207,6 +207,7 @@ MESSAGES: dict[str, str] = {
     "step.no_match": "「{query}」に当てはまる顧客がいません。名前を確かめるか、外部 ID かメールアドレスを指定してください。",
     "step.input_missing": "入力「{input}」が空です。Workflow Builder でこのステップの設定に入れてください。",
     "step.unexpected": "crm-bot で問題が起きたため何も保存されていません。ワークフローをもう一度実行してください。",
+    "step.saved_unconfirmed": "crm-bot はこのステップの内容を保存しましたが、ステップを完了できませんでした。ワークフローをもう一度実行する前に、Slack で /crm と顧客名を入力して顧客のタイムラインを確認してください。",
     "step.summary": "{name}（{external_id}）・セグメント: {segment}・離反リスク: {risk}・未完了のフォローアップ: {follow_ups} 件",
     "step.not_scored": "未算出",
     "step.risk_low": "低",
@@ -253,6 +254,7 @@ MESSAGES: dict[str, str] = {
     "blocks.truncated": "…1つのメッセージに収まらない分は省略しました。",
     "error.untranslated": "エラー: {message}",
     "error.unexpected": ":warning: 申し訳ありません、こちらで問題が起きたため何も保存されていません。もう一度お試しください。",
+    "error.saved_unconfirmed": ":warning: 保存は完了しましたが、こちらで問題が起きたため確認メッセージを表示できませんでした。二重に保存しないよう、もう一度お試しになる前に `/crm &lt;顧客&gt;` で顧客のタイムラインを確認してください。",
     "error.busy": ":hourglass: CRM が混み合っているため、何も保存されていません。少し待ってからもう一度お試しください。",
     # channel alerts (/crm subscribe, subscriptions, unsubscribe; bot.jobs.alerts)
     "help.subscribe": "`/crm subscribe &lt;トピック&gt; [owner:@担当者] [lang:en|ja]`: このチャンネルに通知を投稿（トピック: `support`, `vip-risk`, `won-back`, `overdue`, `new-customer`）。`/crm subscriptions`、`/crm unsubscribe &lt;トピック&gt;`（マネージャーと管理者）",

@@ -3,7 +3,9 @@
 Bolt sends exceptions from ack functions to ``@app.error``, but only logs those from lazy listeners,
 so ``bot.listeners.wiring`` routes both here. A user sees their own mistake explained in their
 language; anything unexpected is an apology plus a log line with the error type and where it
-happened, never a traceback in Slack and never a token or request body in the log.
+happened, never a traceback in Slack and never a token or request body in the log. The apology
+says nothing was saved only when nothing was: an error after a writer's unit committed (Slack
+refusing its confirmation) says the action was saved, and how to check before doing it again.
 """
 
 from __future__ import annotations
@@ -139,8 +141,10 @@ def _end_step(error: Exception, request: UserRequest) -> None:
     elif isinstance(error, UsageError | CrmError):
         message = slack_to_plain(describe(error, request))
     else:
-        log.error("unexpected %s at %s while running a workflow step", type(error).__name__, where(error))
-        message = request.t("step.unexpected")
+        kind, at = type(error).__name__, where(error)
+        log.error("unexpected %s at %s while running a workflow step%s", kind, at, _after(request))
+        saved = request.saved  # the step's work was committed: running the workflow again repeats it
+        message = request.t("step.saved_unconfirmed") if saved else request.t("step.unexpected")
     try:
         fail_step(request, message)
     except Exception as failure:
@@ -176,13 +180,21 @@ def _tell(error: Exception, request: UserRequest) -> None:
         request.reply(request.t("error.busy"))
     else:
         log.error(
-            "unexpected %s at %s while answering %s (%s)",
+            "unexpected %s at %s while answering %s (%s)%s",
             type(error).__name__,
             where(error),
             printable(request.user_id),
             _kind(request),
+            _after(request),
         )
-        request.reply(request.t("error.unexpected"))
+        # After the commit the action stands: saying nothing was saved would invite doing it twice.
+        saved = request.saved
+        request.reply(request.t("error.saved_unconfirmed") if saved else request.t("error.unexpected"))
+
+
+def _after(request: UserRequest) -> str:
+    """Whether the error came after the request's writes were committed, for the log line."""
+    return ", after its action was saved" if request.saved else ""
 
 
 def _kind(request: UserRequest) -> str:

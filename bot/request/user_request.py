@@ -67,6 +67,7 @@ class UserRequest:
         self.deps = deps
         self.inbox_id = inbox_id  # the request's inbox row: marked done in the handler's unit of work
         self.inbox_finished = False
+        self.saved = False  # a writer's unit committed: an error after it must not say nothing was saved
         self.client = client
         self.body = body
         self.metadata = view_metadata(body)
@@ -236,6 +237,7 @@ class UserRequest:
             held_ack, self._held_ack = self._held_ack, None
         recorded = self._records_alerts()
         self._end_unit(None)
+        self.saved = unit is Unit.WRITES and not self.rollback_only
         if not marked:
             self.finish_inbox_entry()  # a reader's reads are done: its row alone, before it answers
         self.inbox_finished = True  # by this run: an error while answering is still this run's to tell

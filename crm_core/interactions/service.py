@@ -178,7 +178,10 @@ def _insert_unless_logged_meanwhile(session: Session, values: dict[str, Any]) ->
         return _inserted(connection, values)
     try:
         with session.begin_nested():
-            return _inserted(connection, values)
+            # The savepoint is emitted when the nested transaction takes its connection: a statement
+            # on the connection taken before it would run outside it, and its failure would abort
+            # the whole transaction instead of rolling back to the savepoint.
+            return _inserted(session.connection(), values)
     except IntegrityError:
         existing = _by_key(session, values["idempotency_key"])
         if existing is None:

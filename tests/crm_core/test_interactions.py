@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -20,6 +21,7 @@ from crm_core.interactions.service import (
 from crm_core.models import AuditEvent, Interaction
 from crm_core.store import reading, transaction
 from tests.factories import TEST_ACTOR, customer
+from tests.races import needs_postgres, race
 
 WHEN = dt.datetime(2026, 11, 25, 9, 30)
 
@@ -158,3 +160,33 @@ def test_a_log_and_its_audit_row_commit_together_and_roll_back_together(engine: 
         assert logs == [("U_TEST", "cli", logged.customer_id, True)]
         stored = session.scalars(select(Interaction)).one()
     assert (stored.id, stored.author, stored.source, stored.occurred_at) == (logged.id, "U_TEST", "cli", WHEN)
+
+
+@needs_postgres
+def test_a_delivery_racing_another_with_the_same_key_updates_its_row_instead_of_failing(
+    engine: Engine,
+) -> None:
+    """Both miss each other's row; the unique key refuses the second insert, whose transaction must
+    stay usable (a savepoint) to find the row committed first."""
+    with transaction(engine) as session:
+        acme = customer(session, "Acme Inc.")
+
+    def log(summary: str) -> Callable[[Session], object]:
+        def logging(session: Session) -> object:
+            return log_interaction(
+                session,
+                actor=TEST_ACTOR,
+                customer_external_id=acme.external_id,
+                kind="call",
+                summary=summary,
+                occurred_at=dt.datetime(2026, 11, 25, 9),
+                idempotency_key="slack:Ev1",
+            )[1]
+
+        return logging
+
+    second = race(engine, log("first delivery"), log("second delivery"))
+
+    assert second.outcome() is Outcome.UPDATED
+    with transaction(engine) as session:
+        assert [i.summary for i in session.scalars(select(Interaction))] == ["second delivery"]

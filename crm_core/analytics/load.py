@@ -13,10 +13,9 @@ PostgreSQL a ``GROUP BY`` of each block doubled the server's time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +40,6 @@ NAMES_PER_QUERY = 500
 _NAMED = ("customer_id", "external_id", "name", "owner_id")
 
 IntArray = NDArray[np.int64]
-Block = TypeVar("Block")
 
 # Per dialect: each block's customer ids, days (or stored times, on SQLite) and amounts, joined by
 # commas. The order within a block does not matter: ``PurchaseDays`` and ``ContactDays`` sort what
@@ -144,27 +142,6 @@ def _joined_blocks(connection: Connection, dialect: str, table: str) -> Iterator
         cursor.close()
 
 
-def _read_ahead(blocks: Iterator[Block]) -> Iterator[Block]:
-    """``blocks``, each read while the one before is parsed.
-
-    The database's part of a block (PostgreSQL's server process, or SQLite's C code, which lets go
-    of the interpreter lock while it steps) then runs on another core beside numpy's parsing: at
-    a million customers they took about as long as each other, one after the other. One block is
-    read ahead at most, so the memory held grows by one block's texts. Only the reading thread
-    uses the connection until the blocks are done.
-    """
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-read") as reader:
-            upcoming = reader.submit(next, blocks, None)
-            while (block := upcoming.result()) is not None:
-                upcoming = reader.submit(next, blocks, None)
-                yield block
-    finally:
-        close = getattr(blocks, "close", None)
-        if close is not None:
-            close()  # the cursor, when the caller stops early
-
-
 def _integers(joined: str) -> IntArray:
     return np.fromstring(joined, dtype=np.int64, sep=",")
 
@@ -234,9 +211,7 @@ def _purchases(connection: Connection, dialect: str) -> pd.DataFrame:
     ids: list[IntArray] = []
     days: list[IntArray] = []
     amounts: list[NDArray[np.float64]] = []
-    for joined_ids, joined_times, joined_amounts in _read_ahead(
-        _joined_blocks(connection, dialect, "purchases")
-    ):
+    for joined_ids, joined_times, joined_amounts in _joined_blocks(connection, dialect, "purchases"):
         ids.append(_integers(joined_ids))
         days.append(_days(joined_times, dialect))
         # A stored amount has at most 14 digits, which print and parse back to the same double.
@@ -256,7 +231,7 @@ def _contact_days(connection: Connection, dialect: str) -> pd.DataFrame:
     """``customer_id`` and ``day``, one row per customer and day with any interaction, sorted."""
     ids: list[IntArray] = []
     days: list[IntArray] = []
-    for joined_ids, joined_times in _read_ahead(_joined_blocks(connection, dialect, "interactions")):
+    for joined_ids, joined_times in _joined_blocks(connection, dialect, "interactions"):
         block_ids, block_days = _integers(joined_ids), _days(joined_times, dialect)
         _checked("interactions", block_ids, block_days)
         # Reduced to distinct days block by block, so every contact of a million customers is

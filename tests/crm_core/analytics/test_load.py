@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -216,33 +215,6 @@ def test_stored_times_of_one_length_and_of_several_give_the_same_days() -> None:
     ):
         with pytest.raises(FrameContractError):
             load._iso_days(broken)
-
-
-def test_blocks_read_ahead_arrive_in_order_and_a_failure_reaches_the_caller() -> None:
-    assert list(load._read_ahead(iter([(1,), (2,), (3,)]))) == [(1,), (2,), (3,)]
-
-    def failing() -> Iterator[tuple[int]]:
-        yield (1,)
-        raise FrameContractError("a block was read with 2 and 3 values per column")
-
-    with pytest.raises(FrameContractError, match="values per column"):
-        list(load._read_ahead(failing()))
-
-
-def test_a_caller_stopping_early_closes_the_blocks_and_their_cursor() -> None:
-    closed: list[bool] = []
-
-    def blocks() -> Iterator[tuple[int]]:
-        try:
-            yield from ((n,) for n in range(100))
-        finally:
-            closed.append(True)
-
-    source = blocks()  # held here, so only closing it (not collecting it) runs its finally
-    reading = load._read_ahead(source)
-    assert next(reading) == (0,)
-    reading.close()
-    assert closed == [True]
 
 
 @needs_postgres

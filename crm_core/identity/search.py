@@ -26,12 +26,13 @@ import heapq
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from itertools import islice
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Row, or_, select
+from sqlalchemy import Row, Select, Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, authorize
@@ -352,6 +353,25 @@ def _window_starts_a_word(key: str, other: str) -> bool:
 
 
 _EMPTY = _Segment.of([])
+_CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+# What a ``CustomerView`` holds, in its fields' order, read as plain rows: a search by e-mail is on
+# every ``/crm log``, and loading the customer as an ORM object cost more Python than the read.
+_VIEW_COLUMNS = [_CUSTOMERS.c[view_field.name] for view_field in fields(CustomerView)]
+_BY_EXTERNAL_ID = _CUSTOMERS.c.external_id == bindparam("text")
+# Built once per kind of query: the external id, or it or the contact key (an indexed column each).
+_EXACT: dict[str | None, Select[Any]] = {
+    None: select(*_VIEW_COLUMNS).where(_BY_EXTERNAL_ID),
+    "email": select(*_VIEW_COLUMNS).where(or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.email == bindparam("key"))),
+    "phone": select(*_VIEW_COLUMNS).where(or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.phone_key == bindparam("key"))),
+}
+_BY_IDS = select(*_VIEW_COLUMNS).where(_CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _view(row: Sequence[Any]) -> CustomerView:
+    """``CustomerView.of`` for a row of ``_VIEW_COLUMNS``."""
+    customer_id, external_id, name, email, phone, company, owner, stage, tags, custom, created = row
+    plain = (tuple(tags or ()), dict(custom or {}))
+    return CustomerView(customer_id, external_id, name, email, phone, company, owner, stage, *plain, created)
 
 
 def search_customers(
@@ -361,15 +381,17 @@ def search_customers(
     text = searchable(query)  # never stored, so what a store cannot take is dropped, not refused
     if not text:
         return []
-    found: dict[int, tuple[float, str]] = {}
-    exact_conditions = [Customer.external_id == text]
+    if session.autoflush:  # the ORM's queries flushed first: a customer added just before is found
+        session.flush()
+    connection = session.connection()
     contact = contact_query(text)
-    if contact is not None:
-        column = Customer.email if contact.kind == "email" else Customer.phone_key
-        exact_conditions.append(column == contact.key)
-    for customer in session.scalars(select(Customer).where(or_(*exact_conditions))):
-        on = contact.kind if contact is not None and customer.external_id != text else "external_id"
-        found[customer.id] = (EXACT, on)
+    exact = _EXACT[None if contact is None else contact.kind]
+    found: dict[int, tuple[float, str]] = {}
+    views: dict[int, CustomerView] = {}
+    for row in connection.execute(exact, {"text": text, "key": None if contact is None else contact.key}):
+        views[row.id] = _view(row)
+        on = contact.kind if contact is not None and row.external_id != text else "external_id"
+        found[row.id] = (EXACT, on)
     key = normalize_name(text) if contact is None else ""
     tie_ranks: dict[int, int] = {}
     if key:
@@ -378,11 +400,11 @@ def search_customers(
                 found[customer_id] = (score, "name")
         tie_ranks = _weigh_designators(session, text, found)
     best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
-    customers = {
-        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([i for i, _ in best])))
-    }
+    unread = [i for i, _ in best if i not in views]
+    if unread:
+        views.update((row.id, _view(row)) for row in connection.execute(_BY_IDS, {"ids": unread}))
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
-    return [Match(CustomerView.of(customers[i]), score, on) for i, (score, on) in best if i in customers]
+    return [Match(views[i], score, on) for i, (score, on) in best if i in views]
 
 
 def _weigh_designators(session: Session, text: str, found: dict[int, tuple[float, str]]) -> dict[int, int]:

@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
+from crm_core.customers.service import get_customer
 from crm_core.errors import Ambiguous, NoMatch, NotFound
 from crm_core.identity.prefilter import PairIndex
 from crm_core.identity.search import CANDIDATE_SCORE, SUGGESTION_SCORE, resolve_customer, search_customers
-from crm_core.models import Customer, CustomerNamesStamp
-from crm_core.store import make_engine, transaction
+from crm_core.models import AuditEvent, Customer, CustomerNamesStamp
+from crm_core.store import make_engine, reading, transaction
 from tests.factories import TEST_ACTOR, customer
 
 
@@ -328,3 +329,39 @@ def test_an_email_or_phone_someone_has_is_still_found(session: Session) -> None:
     assert [(m.customer.id, m.matched_on) for m in search_customers(session, query="03 1234 5678")] == [
         (taro.id, "phone")
     ]
+
+
+def test_a_match_carries_the_customer_as_stored(session: Session) -> None:
+    acme = customer(
+        session,
+        "Acme Trading",
+        email="info@acme.example",
+        phone="03-1111-2222",
+        company="Acme Holdings",
+        owner_id="U_OWNER",
+        tags=["vip", "tokyo"],
+        custom_fields={"plan": "gold", "seats": 12},
+        external_id="C-ACME",
+    )
+    stored = get_customer(session, actor=TEST_ACTOR, external_id="C-ACME")
+    for typed in ("info@acme.example", "03-1111-2222", "C-ACME", "Acme Trading"):
+        [match] = search_customers(session, query=typed)
+        assert match.customer == stored == acme
+        assert match.customer.custom_fields == {"plan": "gold", "seats": 12}  # not compared by ==
+
+
+def test_a_customer_added_earlier_in_the_transaction_is_found_by_its_email(session: Session) -> None:
+    session.add(Customer(external_id="C-NEW", name="Newcomer", name_key="newcomer", email="new@example.jp"))
+    [match] = search_customers(session, query="new@example.jp")
+    assert (match.customer.external_id, match.matched_on) == ("C-NEW", "email")
+
+
+def test_a_search_inside_a_reading_unit_keeps_its_audit_rows_for_after(engine: Engine) -> None:
+    with transaction(engine) as session:
+        customer(session, "Acme", email="info@acme.example", external_id="C-ACME")
+    with reading(engine) as session:
+        get_customer(session, actor=TEST_ACTOR, external_id="C-ACME")  # an audit row, pending
+        assert search_customers(session, query="info@acme.example")[0].customer.external_id == "C-ACME"
+        assert search_customers(session, query="Acme")[0].customer.external_id == "C-ACME"
+    with transaction(engine) as session:
+        assert session.scalars(select(AuditEvent.action)).all()[-1] == "customer.read"

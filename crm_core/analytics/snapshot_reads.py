@@ -32,7 +32,8 @@ _SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 def read_in_one_snapshot(session: Session, reads: Sequence[Callable[[Connection], Read]]) -> list[Read]:
     """Each of ``reads`` run on a connection seeing the snapshot of ``session``'s transaction:
     on PostgreSQL, when that transaction has written nothing, each on a connection of its own at
-    the same time; otherwise one after the other on the session's connection."""
+    the same time (the first on this thread); otherwise one after the other on the session's
+    connection."""
     connection = session.connection()
     if connection.dialect.name != "postgresql" or len(reads) < 2 or _has_written(connection):
         return [read(connection) for read in reads]
@@ -50,8 +51,13 @@ def read_in_one_snapshot(session: Session, reads: Sequence[Callable[[Connection]
             finally:
                 side.rollback()
 
-    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="analytics-snapshot") as sides:
-        return list(sides.map(in_snapshot, reads))
+    # The first read on this thread: a thread's own malloc arena keeps what its temporaries freed
+    # (about 150 MB at a million customers for the two sides on threads of their own), so the
+    # largest read stays in this thread's.
+    with ThreadPoolExecutor(max_workers=len(reads) - 1, thread_name_prefix="analytics-snapshot") as sides:
+        others = [sides.submit(in_snapshot, read) for read in reads[1:]]
+        first = in_snapshot(reads[0])
+        return [first, *(other.result() for other in others)]
 
 
 def _has_written(connection: Connection) -> bool:

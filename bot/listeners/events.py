@@ -19,12 +19,13 @@ from slack_bolt import App
 
 from bot.blocks.as_text import slack_to_plain
 from bot.blocks.pending import THREAD, PendingAction
-from bot.listeners.candidates import log_thread
+from bot.listeners.candidates import log_fetched_thread
 from bot.listeners.wiring import answered_later
 from bot.parsing.grammar import UsageError, parse_mention
 from bot.request.deps import Deps
 from bot.request.handlers import writes
 from bot.request.pending import resolve_for
+from bot.request.slack_threads import fetch_thread
 from bot.request.user_request import UserRequest
 
 
@@ -38,9 +39,15 @@ def log_mentioned_thread(request: UserRequest) -> None:
     if not event.get("thread_ts"):
         raise UsageError("usage.mention")
     channel, thread_ts = str(event.get("channel")), str(event["thread_ts"])
+    # Read from Slack before the unit of work's first statement: on SQLite that statement takes the
+    # one write lock, and every other writer (the acks keeping their requests in the inbox
+    # included) would wait for it through the Web API call, however slow Slack is then.
+    thread = fetch_thread(
+        request.client, channel=channel, thread_ts=thread_ts, bot_user_id=request.bot_user_id
+    )
     pending = PendingAction(THREAD, channel=channel, thread_ts=thread_ts)
     customer = resolve_for(request.session, actor=request.actor, query=command.customer, pending=pending)
-    log_thread(request, customer, channel=channel, thread_ts=thread_ts)
+    log_fetched_thread(request, thread, customer, confirm_unchanged=not request.is_retry)
 
 
 def _without_mention(text: str, bot_user_id: str) -> str:

@@ -15,9 +15,11 @@ lock taken at ``BEGIN IMMEDIATE`` (``crm_core.store``) already runs writers one 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from crm_core.errors import NotFound
@@ -73,22 +75,52 @@ def hold_for_adding(session: Session, customer_ids: Iterable[int]) -> dict[int, 
     return {origin: target for origin, target in route.items() if target in held}
 
 
-def held_at_once(session: Session, external_id: str) -> Customer | None:
-    """The customer with ``external_id``, locked FOR KEY SHARE and loaded as committed, in one statement;
+@dataclass(frozen=True)
+class HeldCustomer:
+    """What a writer adding rows to a customer reads of it: the columns it needs, not the JSON ones."""
+
+    id: int
+    external_id: str
+    name: str
+    owner_id: str | None
+    erased_at: dt.datetime | None
+
+
+_HELD_COLUMNS = (Customer.id, Customer.external_id, Customer.name, Customer.owner_id, Customer.erased_at)
+# Built once: the statement's construction cost as much CPU as its round trip (a /crm log's hot path).
+_HELD_AT_ONCE = (
+    select(*_HELD_COLUMNS)
+    .where(Customer.external_id == bindparam("external_id"))
+    .with_for_update(read=True, key_share=True, skip_locked=True)
+)
+_HELD_BY_ID = select(*_HELD_COLUMNS).where(Customer.id == bindparam("customer_id"))
+
+
+def held_at_once(session: Session, external_id: str) -> HeldCustomer | None:
+    """The customer with ``external_id``, locked FOR KEY SHARE and read as committed, in one statement;
     None when it cannot be held at once.
 
     That is a writer's usual case, read and held in one round trip. ``SKIP LOCKED`` makes a customer
     that a merge or erasure holds (FOR UPDATE) come back as None rather than be waited for, as does
     one that is not there: the caller then takes the long way (``hold_for_adding``), which waits and
     follows a merge. Waiting here instead would lose the customer's id, and with it the merge's trail.
+    Core on the session's connection, not an ORM load: the row is read as committed without
+    ``populate_existing``, and the whole customer (tags, custom fields) is not needed to add to it.
     """
-    query = (
-        select(Customer)
-        .where(Customer.external_id == external_id)
-        .with_for_update(read=True, key_share=True, skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    return session.scalars(query).first()
+    if session.autoflush:  # as the ORM's query flushed first: a customer added in this unit is found
+        session.flush()
+    return _held(session.connection().execute(_HELD_AT_ONCE, {"external_id": external_id}).first())
+
+
+def held_by_id(session: Session, customer_id: int) -> HeldCustomer | None:
+    """``held_at_once``'s columns of a customer ``hold_for_adding`` already holds."""
+    return _held(session.connection().execute(_HELD_BY_ID, {"customer_id": customer_id}).first())
+
+
+def _held(row: Row[int, str, str, str | None, dt.datetime | None] | None) -> HeldCustomer | None:
+    if row is None:
+        return None
+    return HeldCustomer(row.id, row.external_id, row.name, row.owner_id, row.erased_at)
 
 
 def _key_share(session: Session, customer_ids: set[int]) -> set[int]:

@@ -17,7 +17,14 @@ from crm_core.alerts.events import record_event
 from crm_core.alerts.topics import Topic
 from crm_core.audit.service import record
 from crm_core.customer_view import CustomerView
-from crm_core.customers.locks import gone, held_at_once, hold_for_adding, lock_for_change
+from crm_core.customers.locks import (
+    HeldCustomer,
+    gone,
+    held_at_once,
+    held_by_id,
+    hold_for_adding,
+    lock_for_change,
+)
 from crm_core.customers.views import CreatedCustomer, MergeResult
 from crm_core.errors import DuplicateCustomer, InvalidInput
 from crm_core.identity.normalize import (
@@ -213,21 +220,21 @@ def customer_by_external_id(session: Session, external_id: str) -> Customer:
     return customer
 
 
-def writable_customer(session: Session, external_id: str) -> Customer:
+def writable_customer(session: Session, external_id: str) -> HeldCustomer:
     """The customer to add to, held until commit (``crm_core.customers.locks``), or the one it was
     merged into meanwhile; refused once erased, since the person asked for nothing to be kept."""
     customer = held_at_once(session, external_id)
     if customer is None:  # a merge or erasure holds it, or there is none: wait, follow a merge
         found = customer_by_external_id(session, external_id)
         target = hold_for_adding(session, [found.id]).get(found.id)
-        if target is None:
+        customer = None if target is None else held_by_id(session, target)
+        if customer is None:
             raise gone(external_id)
-        customer = session.get_one(Customer, target, populate_existing=True)
     refuse_erased(customer)
     return customer
 
 
-def refuse_erased(customer: Customer) -> None:
+def refuse_erased(customer: Customer | HeldCustomer) -> None:
     if customer.erased_at is not None:
         raise InvalidInput(
             f"{customer.external_id}'s personal data was erased on request, so nothing new is added to "

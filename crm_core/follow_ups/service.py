@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
 from crm_core.audit.service import record
+from crm_core.customers.locks import HeldCustomer
 from crm_core.customers.service import writable_customer
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import Customer, FollowUp
@@ -33,7 +34,7 @@ class FollowUpView:
     origin: str
 
 
-def _view(row: FollowUp, customer: Customer) -> FollowUpView:
+def _view(row: FollowUp, customer: Customer | HeldCustomer) -> FollowUpView:
     return FollowUpView(
         row.id,
         customer.id,

@@ -111,15 +111,23 @@ def test_idle_pooled_connections_killed_as_by_a_database_restart(
     assert log_a_call(sender, slack, listeners) == LOGGED
     killer_engine = make_engine(database_url)
     with killer_engine.begin() as killer:
-        killer.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = :app AND state = 'idle'"
-            ),
+        killed = killer.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :app AND state = 'idle'"),
             {"app": APP_NAME},
-        )
+        ).all()
+        killer.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(:pids) AS pid"), {"pids": killed})
+    assert killed
+    with killer_engine.connect() as killer:  # ended, as a restarted server's are before anyone asks
+        for _ in range(100):
+            alive = killer.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"), {"pids": killed}
+            )
+            if not alive:
+                break
+            killer.execute(text("SELECT pg_sleep(0.1)"))
     killer_engine.dispose()
-    # The pool tests each connection before lending it (make_engine's pool_pre_ping), so the
-    # first request after the restart already succeeds.
+    # The pool tests each connection before lending it (make_engine's ``_closed_by_server``: a
+    # connection the server ended has its notice or its end to read), so the first request after the
+    # restart already succeeds.
     assert log_a_call(sender, slack, listeners) == LOGGED
     assert counts(engine) == (2, 2)

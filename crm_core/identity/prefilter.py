@@ -88,8 +88,8 @@ class PairIndex:
         owner = np.zeros(len(compact), dtype=np.int64)
         wanted = _sorted_unique(_pairs(_code_points(compact, self.char_bits), owner, self.char_bits)[0])
         at = np.searchsorted(self.codes, wanted)
-        at = at[at < len(self.codes)]
-        at = at[np.isin(self.codes[at], wanted)]
+        inside = at < len(self.codes)
+        at = at[inside][self.codes[at[inside]] == wanted[inside]]  # the query's pairs some key holds
         postings = [self.keys[self.starts[i] : self.starts[i + 1]] for i in at.tolist()]
         shared = np.bincount(
             np.concatenate(postings) if postings else np.zeros(0, np.int64),

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Row, Select, Table, bindparam, or_, select
+from sqlalchemy import Connection, Row, Select, Table, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, authorize
@@ -152,7 +152,9 @@ _RECENT_MAX = 8192
 
 
 def _name_index(session: Session) -> _NameIndex:
-    stamp = session.scalar(select(CustomerNamesStamp.stamp))
+    if session.autoflush:  # as the ORM's own query would: a name changed just before moves the stamp
+        session.flush()
+    stamp = session.connection().scalar(_STAMP)
     bind_key = str(session.get_bind().engine.url)
     if (cached := _current(bind_key, stamp)) is not None:
         return cached
@@ -249,7 +251,7 @@ def _build(session: Session) -> _NameIndex:
         CustomerNameChange.version.desc()
     )
     last = connection.execute(newest.limit(1)).first()
-    stamp = connection.scalar(select(CustomerNamesStamp.stamp)) if last is None else last.stamp
+    stamp = connection.scalar(_STAMP) if last is None else last.stamp
     rows = connection.execute(select(Customer.id, Customer.name_key).order_by(Customer.id)).all()
     names = [(customer_id, key) for customer_id, key in rows]
     return _NameIndex(
@@ -365,6 +367,10 @@ _EXACT: dict[str | None, Select[Any]] = {
     "phone": select(*_VIEW_COLUMNS).where(or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.phone_key == bindparam("key"))),
 }
 _BY_IDS = select(*_VIEW_COLUMNS).where(_CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
+_NAMES_BY_IDS = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
+    _CUSTOMERS.c.id.in_(bindparam("ids", expanding=True))
+)
+_STAMP = select(CustomerNamesStamp.stamp)
 
 
 def _view(row: Sequence[Any]) -> CustomerView:
@@ -398,16 +404,18 @@ def search_customers(
         for customer_id, score in _name_scores(session, key, limit * 3, cutoff).items():
             if customer_id not in found:
                 found[customer_id] = (score, "name")
-        tie_ranks = _weigh_designators(session, text, found)
+        tie_ranks = _weigh_designators(connection, text, found)
     best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
     unread = [i for i, _ in best if i not in views]
     if unread:
-        views.update((row.id, _view(row)) for row in connection.execute(_BY_IDS, {"ids": unread}))
+        views.update((row.id, _view(row)) for row in connection.execute(_BY_IDS, {"ids": unread}).all())
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
     return [Match(views[i], score, on) for i, (score, on) in best if i in views]
 
 
-def _weigh_designators(session: Session, text: str, found: dict[int, tuple[float, str]]) -> dict[int, int]:
+def _weigh_designators(
+    connection: Connection, text: str, found: dict[int, tuple[float, str]]
+) -> dict[int, int]:
     """Let legal designators decide between customers whose names are otherwise the query's.
 
     A query equal to a customer's whole name, designator included, means that customer: "Acme LLC"
@@ -421,8 +429,8 @@ def _weigh_designators(session: Session, text: str, found: dict[int, tuple[float
     if len(same_key) < 2:
         return {}
     wanted = name_designators(text)
-    read = select(Customer.id, Customer.name).where(Customer.id.in_(same_key))
-    held = {customer_id: name_designators(name) for customer_id, name in session.connection().execute(read)}
+    rows = connection.execute(_NAMES_BY_IDS, {"ids": same_key}).all()
+    held = {customer_id: name_designators(name) for customer_id, name in rows}
     whole = {i for i in same_key if held.get(i) == wanted}
     if whole:
         found.update((i, (EXACT - 1, "name")) for i in same_key if i not in whole)

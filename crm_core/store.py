@@ -221,13 +221,34 @@ def reading(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for a write of one statement (the inbox's insert), committed when it returns.
+
+    On PostgreSQL the statement is a transaction of its own (autocommit): committed, and flushed to
+    disk as a COMMIT would be, before its result comes back, without the BEGIN and COMMIT round trips
+    around it. On SQLite it is ``transaction``'s kind (BEGIN IMMEDIATE, COMMIT). A second statement
+    in the block would be a second transaction on PostgreSQL: one statement only.
+    """
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
 def read_only(engine: Engine) -> Iterator[Connection]:
-    """A bare connection for a read that records nothing (an asker's role), rolled back at the end.
+    """A bare connection for a read that records nothing (an asker's role): reads only.
 
     Cheaper than ``reading`` (no session, no audit): on SQLite its transaction is deferred like
-    ``reading``'s, so it never takes the write lock.
+    ``reading``'s, so it never takes the write lock. On PostgreSQL it opens no transaction at all
+    (autocommit): at READ COMMITTED each statement reads its own snapshot either way, and the
+    BEGIN and ROLLBACK were two round trips around a one-statement read (every writer's asker).
     """
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         yield connection.execution_options(**{_READS_ONLY: True})
 
 

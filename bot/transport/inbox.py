@@ -68,7 +68,7 @@ from crm_core.inbox.entries import (
     purge_done,
     take,
 )
-from crm_core.store import reading, transaction
+from crm_core.store import one_statement, reading, transaction
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class Inbox:
                 return Accepted(Outcome.BUSY, request)
             if not is_kept(declaration, request.body):
                 return Accepted(Outcome.KEPT, request)
-            with self.engine.begin() as connection:  # one statement: no ORM session needed
+            with one_statement(self.engine) as connection:  # no ORM session, no BEGIN, no COMMIT
                 entry_id = enqueue(
                     connection,
                     key=request_key(request.body),

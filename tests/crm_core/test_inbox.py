@@ -5,21 +5,23 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from crm_core.inbox.entries import AlreadyDone, count_backlog, enqueue, mark_done, purge_done, take
 from crm_core.models import InboxEntry
-from crm_core.store import transaction
+from crm_core.store import make_engine, one_statement, read_only, transaction
 from tests.races import needs_postgres, race
 
 NOW = dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(seconds=30)
 
 
-def keep(session: Session, key: str, *, owner: str = "host:1:a", now: dt.datetime = NOW) -> int | None:
+def keep(
+    unit: Session | Connection, key: str, *, owner: str = "host:1:a", now: dt.datetime = NOW
+) -> int | None:
     return enqueue(
-        session,
+        unit,
         key=key,
         handler="answer_crm_command",
         request={"body": {"text": "log acme call hello"}, "context": {}, "headers": {}},
@@ -96,3 +98,33 @@ def test_two_runs_of_one_request_at_once_store_it_once(engine: Engine) -> None:
     second = race(engine, run, run)
     with pytest.raises(AlreadyDone):
         second.outcome()
+
+
+def test_a_request_kept_by_one_statement_is_committed_and_its_connection_transacts_again(
+    engine: Engine, database_url: str
+) -> None:
+    """``one_statement`` (the ack's insert) and ``read_only`` (the asker's role) run without a
+    transaction on PostgreSQL (autocommit); the pooled connection must come back in its usual mode,
+    or every later unit of work on it would commit statement by statement. With a pool of one
+    connection, the next unit runs on the same one."""
+    one = make_engine(database_url, pool_size=1, max_overflow=0)
+
+    def a_failed_unit_keeps_nothing() -> None:
+        with pytest.raises(LookupError), transaction(one) as session:
+            keep(session, "trigger:rolled-back")
+            raise LookupError("the handler failed after its first statement")
+
+    try:
+        with one_statement(one) as connection:
+            kept = keep(connection, "trigger:one")
+        assert kept is not None
+        with transaction(engine) as session:  # committed: another connection sees it
+            assert session.scalar(select(InboxEntry.id).where(InboxEntry.key == "trigger:one")) == kept
+        a_failed_unit_keeps_nothing()
+        with read_only(one) as connection:
+            assert connection.scalar(select(InboxEntry.id).where(InboxEntry.id == kept)) == kept
+        a_failed_unit_keeps_nothing()
+    finally:
+        one.dispose()
+    with transaction(engine) as session:
+        assert session.scalars(select(InboxEntry.key)).all() == ["trigger:one"]

@@ -10,6 +10,11 @@ purchases
 interactions
     ``customer_id`` (integer), when (see below).
 
+The activity rows' ``customer_id`` and ``day`` come out of validation as int32 where every value
+fits (days always do; ids up to 2,147,483,647), else int64: at a million customers there are tens
+of millions of those rows, held through the whole morning job, and 4 bytes a value instead of 8
+is a tenth of its memory. Per-customer results are indexed by int64 ids whatever the rows hold.
+
 When something happened is either ``day``, an integer: days from 1970-01-01 to its calendar date in
 UTC, or ``occurred_at``, a datetime64 in naive UTC, which is reduced to that day. The analytics only
 ever look at days, and the store's loader computes them in SQL: parsing tens of millions of
@@ -27,11 +32,15 @@ Every analytics result is indexed by ``customer_id`` so callers can join it back
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-IntArray = NDArray[np.int64]
+# Ids and days of activity rows: int32 where the values fit, else int64 (see above).
+IntArray = NDArray[np.signedinteger[Any]]
+_INT32 = np.iinfo(np.int32)
 
 CUSTOMER_ID = "customer_id"
 OCCURRED_AT = "occurred_at"
@@ -60,8 +69,8 @@ def validate_purchases(purchases: pd.DataFrame) -> pd.DataFrame:
         raise FrameContractError("purchases.amount has missing values")
     return pd.DataFrame(
         {
-            CUSTOMER_ID: _customer_ids("purchases", purchases),
-            DAY: _days("purchases", purchases),
+            CUSTOMER_ID: compact(_customer_ids("purchases", purchases)),
+            DAY: compact(_days("purchases", purchases)),
             AMOUNT: amount.to_numpy(dtype="float64"),
         },
         copy=False,
@@ -73,8 +82,8 @@ def validate_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
     _require_columns("interactions", interactions, INTERACTION_COLUMNS)
     return pd.DataFrame(
         {
-            CUSTOMER_ID: _customer_ids("interactions", interactions),
-            DAY: _days("interactions", interactions),
+            CUSTOMER_ID: compact(_customer_ids("interactions", interactions)),
+            DAY: compact(_days("interactions", interactions)),
         },
         copy=False,
     )
@@ -83,7 +92,7 @@ def validate_interactions(interactions: pd.DataFrame) -> pd.DataFrame:
 def validate_customers(customers: pd.DataFrame) -> pd.DataFrame:
     """The customers frame indexed by ``customer_id``, other columns kept for grouping (owner)."""
     _require_columns("customers", customers, (CUSTOMER_ID,))
-    ids = pd.Index(_customer_ids("customers", customers), name=CUSTOMER_ID)
+    ids = pd.Index(_customer_ids("customers", customers).astype(np.int64, copy=False), name=CUSTOMER_ID)
     if ids.has_duplicates:
         raise FrameContractError("customers.customer_id has duplicates")
     return customers.drop(columns=CUSTOMER_ID).set_index(ids)
@@ -115,6 +124,15 @@ def _require_columns(name: str, frame: pd.DataFrame, columns: tuple[str, ...]) -
         raise FrameContractError(f"{name} lacks column(s) {', '.join(missing)}; has {list(frame.columns)}")
 
 
+def compact(values: IntArray) -> IntArray:
+    """``values`` as int32 when every one fits (as they are when already int32), else as int64."""
+    if values.dtype == np.int32:
+        return values
+    if not len(values) or (_INT32.min <= int(values.min()) and int(values.max()) <= _INT32.max):
+        return values.astype(np.int32)
+    return values.astype(np.int64, copy=False)
+
+
 def _customer_ids(name: str, frame: pd.DataFrame) -> IntArray:
     return _integers(name, frame, CUSTOMER_ID)
 
@@ -125,6 +143,8 @@ def _integers(name: str, frame: pd.DataFrame, column: str) -> IntArray:
         raise FrameContractError(f"{name}.{column} has missing values")
     if not pd.api.types.is_integer_dtype(values):
         raise FrameContractError(f"{name}.{column} must be integer, got {values.dtype}")
+    if values.dtype in (np.int32, np.int64):  # as they are: int32 rows are not copied to int64
+        return values.to_numpy()
     return values.to_numpy(dtype="int64")
 
 

@@ -23,16 +23,17 @@ from crm_core.analytics.frames import (
     AMOUNT,
     CUSTOMER_ID,
     DAY,
+    IntArray,
     validate_interactions,
     validate_purchases,
 )
 
 _EPOCH = pd.Timestamp("1970-01-01")
 
-IntArray = NDArray[np.int64]
-
 # How many cuts of a history (by day) are kept with their summaries for the next model to reuse.
 KEPT_CUTS = 1
+# What ``forget_summaries`` keeps of a history's cached properties: the rows themselves.
+_ROWS_KEPT = frozenset({"frame", "_last_day", "_activity"})
 # Rows per run of the median gaps' sort (see ``_median_gaps``).
 MEDIAN_ROWS = 1_000_000
 
@@ -106,6 +107,15 @@ class _DayRows:
     def forget_cuts(self) -> None:
         """Let the kept cuts go (see ``until``), when no model will cut this history again."""
         self._cuts.clear()
+
+    def forget_summaries(self) -> None:
+        """Let the cuts and the per-customer summaries go, keeping the rows (``activity_days``):
+        once the scores are assembled only the KPIs' windows read the history, and at a million
+        customers the cached summaries are about a hundred MB at the job's highest moment."""
+        self.forget_cuts()
+        for name in [name for name in vars(self) if name not in _ROWS_KEPT]:
+            if isinstance(getattr(type(self), name, None), cached_property):
+                del self.__dict__[name]
 
     @cached_property
     def _last_day(self) -> int:
@@ -279,7 +289,8 @@ def _customer_day_order(ids: IntArray, days: IntArray) -> IntArray | slice:
     """
     if _in_customer_day_order(ids, days):
         return slice(None)
-    id_offset, day_offset = ids - ids.min(), days - days.min()
+    # In int64: the rows' ids and days may be int32, and the combined key would overflow them.
+    id_offset, day_offset = ids.astype(np.int64) - ids.min(), days.astype(np.int64) - days.min()
     span = int(day_offset.max()) + 1
     if (int(id_offset.max()) + 1) * span < 2**62:
         return np.argsort(id_offset * span + day_offset).astype(np.int64)
@@ -314,9 +325,18 @@ def _first_last_count(
     kept = kept_sizes > 0
     starts, kept_sizes = starts[kept], kept_sizes[kept]
     return pd.DataFrame(
-        {"first_day": days[starts], "last_day": days[starts + kept_sizes - 1], count: kept_sizes},
-        index=pd.Index(ids[starts], name=CUSTOMER_ID),
+        {
+            "first_day": days[starts].astype(np.int64),
+            "last_day": days[starts + kept_sizes - 1].astype(np.int64),
+            count: kept_sizes,
+        },
+        index=_customer_index(ids[starts]),
     )
+
+
+def _customer_index(ids: IntArray) -> pd.Index:
+    """Per-customer results are indexed by int64 ids, whatever the rows hold (see ``frames``)."""
+    return pd.Index(ids.astype(np.int64), name=CUSTOMER_ID)
 
 
 def _median_gaps(ids: IntArray, days: IntArray) -> pd.Series:
@@ -352,7 +372,7 @@ def _median_gaps_of(ids: IntArray, days: IntArray) -> pd.Series:
     customers = ids[1:][same_customer]
     starts = _run_starts(customers)
     if not len(starts):
-        return pd.Series(np.empty(0), index=pd.Index(customers, name=CUSTOMER_ID), dtype="float64")
+        return pd.Series(np.empty(0), index=_customer_index(customers), dtype="float64")
     sizes = np.diff(np.append(starts, len(customers)))
     low = int(gaps.min())
     span = int(gaps.max()) - low + 1
@@ -366,7 +386,7 @@ def _median_gaps_of(ids: IntArray, days: IntArray) -> pd.Series:
         ordered = gaps[np.lexsort((gaps, customers))]
         middle, upper = ordered[starts + (sizes - 1) // 2], ordered[starts + sizes // 2]
     medians = (middle.astype("float64") + upper.astype("float64")) / 2.0
-    return pd.Series(medians, index=pd.Index(customers[starts], name=CUSTOMER_ID))
+    return pd.Series(medians, index=_customer_index(customers[starts]))
 
 
 def _median_gaps_after_cut(
@@ -398,4 +418,4 @@ def _median_gaps_after_cut(
     medians[changed] = np.nan
     medians[changed[np.searchsorted(customers[changed], recomputed.index.to_numpy())]] = recomputed.to_numpy()
     has_median = ~np.isnan(medians)  # a median of whole-day gaps is never NaN
-    return pd.Series(medians[has_median], index=pd.Index(customers[has_median], name=CUSTOMER_ID))
+    return pd.Series(medians[has_median], index=_customer_index(customers[has_median]))

@@ -18,10 +18,11 @@ from crm_core.analytics.aligned import aligned
 from crm_core.analytics.churn import AT_RISK, CHURNED
 from crm_core.analytics.frames import (
     FrameContractError,
+    IntArray,
     validate_customers,
     validate_follow_ups,
 )
-from crm_core.analytics.history import ContactDays, IntArray, PurchaseDays, day_number
+from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 
 OWNER_ID = "owner_id"
 ALL_CUSTOMERS = "all"
@@ -138,11 +139,29 @@ class _Counted:
         return _rated(table.set_axis(pd.Index([ALL_CUSTOMERS], name=OWNER_ID)).astype("int64"))
 
     def by_owner(self) -> pd.DataFrame:
-        counts = self.per_customer.groupby(self.owners.rename(OWNER_ID), dropna=False).sum()
+        counts = summed_by(self.per_customer, self.owners.rename(OWNER_ID))
         follow_up_counts = self.due.groupby(self.due[OWNER_ID].rename(OWNER_ID), dropna=False)["on_time"].agg(
             follow_ups_due="size", follow_ups_on_time="sum"
         )
         return _rated(counts.join(follow_up_counts, how="outer").fillna(0).astype("int64"))
+
+
+def summed_by(flags: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """``flags.groupby(keys, dropna=False).sum()`` of boolean columns, by counting each column's
+    true rows per key: the groupby turned every column into int64 at once and sorted them, about a
+    hundred MB of temporaries at a million customers, at the morning job's highest moment."""
+    codes, uniques = pd.factorize(keys, sort=True)
+    labels = list(uniques)
+    if (codes < 0).any():  # missing keys are one group, last
+        codes = np.where(codes < 0, len(labels), codes)
+        labels.append(np.nan)
+    columns = {
+        name: np.bincount(codes[flags[name].to_numpy(dtype=bool)], minlength=len(labels)).astype(np.int64)
+        for name in flags.columns
+    }
+    # A few labels, typed as the groupby types them (strings become a str index, not object).
+    index = pd.Index(labels, name=keys.name) if labels else uniques.rename(keys.name)
+    return pd.DataFrame(columns, index=index)
 
 
 def _rated(table: pd.DataFrame) -> pd.DataFrame:

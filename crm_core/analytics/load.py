@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from crm_core.analytics.frames import AMOUNT, CUSTOMER_ID, DAY, FrameContractError
+from crm_core.analytics.frames import AMOUNT, CUSTOMER_ID, DAY, FrameContractError, IntArray, compact
 from crm_core.analytics.history import ContactDays
 from crm_core.analytics.snapshot_reads import read_in_one_snapshot
 from crm_core.models import Customer, FollowUp
@@ -38,8 +38,6 @@ BLOCK_PURCHASES = 100_000
 NAMES_PER_QUERY = 500
 # The customers' columns when their names are read too.
 _NAMED = ("customer_id", "external_id", "name", "owner_id")
-
-IntArray = NDArray[np.int64]
 
 # Per dialect: each block's customer ids, days (or stored times, on SQLite) and amounts, joined by
 # commas. The order within a block does not matter: ``PurchaseDays`` and ``ContactDays`` sort what
@@ -142,8 +140,13 @@ def _joined_blocks(connection: Connection, dialect: str, table: str) -> Iterator
         cursor.close()
 
 
-def _integers(joined: str) -> IntArray:
+def _integers(joined: str) -> NDArray[np.int64]:
     return np.fromstring(joined, dtype=np.int64, sep=",")
+
+
+def _row_integers(joined: str) -> IntArray:
+    """Ids or days of activity rows, as compact as ``frames`` keeps them (int32 where they fit)."""
+    return compact(_integers(joined))
 
 
 def _iso_days(joined: str) -> IntArray:
@@ -174,7 +177,7 @@ def _iso_days(joined: str) -> IntArray:
     year_of_era = year - era * 400
     day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days: IntArray = (era * 146_097 + day_of_era - 719_468).astype(np.int64)
+    days: IntArray = era * 146_097 + day_of_era - 719_468  # int32, as ``frames`` keeps days
     return days
 
 
@@ -196,7 +199,7 @@ def _characters_at(raw: NDArray[np.uint8], width: int) -> Callable[[int], NDArra
 
 
 def _days(joined: str, dialect: str) -> IntArray:
-    return _iso_days(joined) if dialect == "sqlite" else _integers(joined)
+    return _iso_days(joined) if dialect == "sqlite" else _row_integers(joined)
 
 
 def _checked(table: str, *columns: np.ndarray[Any, Any]) -> None:
@@ -212,15 +215,15 @@ def _purchases(connection: Connection, dialect: str) -> pd.DataFrame:
     days: list[IntArray] = []
     amounts: list[NDArray[np.float64]] = []
     for joined_ids, joined_times, joined_amounts in _joined_blocks(connection, dialect, "purchases"):
-        ids.append(_integers(joined_ids))
+        ids.append(_row_integers(joined_ids))
         days.append(_days(joined_times, dialect))
         # A stored amount has at most 14 digits, which print and parse back to the same double.
         amounts.append(np.fromstring(joined_amounts, dtype=np.float64, sep=","))
         _checked("purchases", ids[-1], days[-1], amounts[-1])
     return pd.DataFrame(
         {
-            CUSTOMER_ID: _joined(ids, np.int64),
-            DAY: _joined(days, np.int64),
+            CUSTOMER_ID: _joined(ids, np.int32),
+            DAY: _joined(days, np.int32),
             AMOUNT: _joined(amounts, np.float64),
         },
         copy=False,
@@ -232,14 +235,14 @@ def _contact_days(connection: Connection, dialect: str) -> pd.DataFrame:
     ids: list[IntArray] = []
     days: list[IntArray] = []
     for joined_ids, joined_times in _joined_blocks(connection, dialect, "interactions"):
-        block_ids, block_days = _integers(joined_ids), _days(joined_times, dialect)
+        block_ids, block_days = _row_integers(joined_ids), _days(joined_times, dialect)
         _checked("interactions", block_ids, block_days)
         # Reduced to distinct days block by block, so every contact of a million customers is
         # never held at once; blocks are in customer order.
         block = ContactDays.from_interactions(pd.DataFrame({CUSTOMER_ID: block_ids, DAY: block_days})).frame
         ids.append(block[CUSTOMER_ID].to_numpy())
         days.append(block[DAY].to_numpy())
-    frame = pd.DataFrame({CUSTOMER_ID: _joined(ids, np.int64), DAY: _joined(days, np.int64)}, copy=False)
+    frame = pd.DataFrame({CUSTOMER_ID: _joined(ids, np.int32), DAY: _joined(days, np.int32)}, copy=False)
     return ContactDays.from_interactions(frame).frame
 
 

@@ -107,16 +107,18 @@ def score_histories(
     churn_before = churn_levels(
         customers=customers, purchases=days, contacts=contacts, returns=fits.returns, today=month_ago
     )
-    rfm = rfm_scores(days, today)
-    vips = pareto_vips(days, today)
-    value = lifetime_value(days, today, fits.bgnbd, fits.spend)
+    # Today's risk next, while the other parts are not held yet: its chances of returning today and
+    # a month ago take the most temporary memory of any score.
     churn_now = churn_risk(
         customers=customers, purchases=days, contacts=contacts, returns=fits.returns, today=today
     )
     # No model cuts the histories again here: the cuts kept for reuse (a month ago) are memory to
-    # give back before the scores are assembled, where a snapshot's memory peaks.
+    # give back before the other parts are computed and the scores assembled.
     purchases.forget_cuts()
     contacts.forget_cuts()
+    rfm = rfm_scores(days, today)
+    vips = pareto_vips(days, today)
+    value = lifetime_value(days, today, fits.bgnbd, fits.spend)
     first_purchase = days.per_customer["first_day"]
 
     parts = (

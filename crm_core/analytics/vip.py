@@ -28,7 +28,7 @@ def pareto_vips(days: PurchaseDays, today: dt.date, share: float = VIP_REVENUE_S
     known = days.until(today).frame
     window_start = day_number(pd.Timestamp(today) - pd.DateOffset(years=1))
     in_window = known[known[DAY] > window_start]
-    customers = pd.Index(known[CUSTOMER_ID].unique(), name=CUSTOMER_ID)
+    customers = pd.Index(known[CUSTOMER_ID].unique().astype(np.int64), name=CUSTOMER_ID)
     revenue = aligned(in_window.groupby(CUSTOMER_ID)["net"].sum(), customers, fill_value=0.0)
 
     ranked = pd.DataFrame({"revenue_12m": revenue}).reset_index()

@@ -178,6 +178,8 @@ def snapshot_from_frames(
     owned = frames.customers.set_index("customer_id")
     customers = _owned_scores(owned.drop(columns=[c for c in NAME_COLUMNS if c in owned.columns]), scores)
     customers["was_at_risk"] = aligned(last_week["churn_risk"], customers.index).isin(FLAGGED)
+    purchases.forget_summaries()
+    contacts.forget_summaries()
     team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)
     sections = _team_sections(customers, frames.follow_ups, local_date)
     shown = _shown_customers(sections)

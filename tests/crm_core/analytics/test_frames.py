@@ -1,10 +1,12 @@
+import datetime as dt
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
 from crm_core.analytics.frames import FrameContractError, validate_customers, validate_purchases
-from tests.crm_core.analytics.analytics_frames import purchases
+from crm_core.analytics.scores import score_customers
+from tests.crm_core.analytics.analytics_frames import interactions, purchases
 
 
 def test_a_missing_column_is_named() -> None:
@@ -42,3 +44,30 @@ def test_customers_are_indexed_by_id_and_must_be_unique() -> None:
     assert indexed.loc[3, "owner_id"] == "U1"
     with pytest.raises(FrameContractError, match="duplicates"):
         validate_customers(pd.DataFrame({"customer_id": [1, 1]}))
+
+
+def test_activity_rows_are_int32_where_they_fit_and_int64_where_they_do_not() -> None:
+    small = validate_purchases(purchases((1, "2024-06-01", 10.0), (2, "1969-12-31", 5.0)))
+    assert (small["customer_id"].dtype, small["day"].dtype) == ("int32", "int32")
+    assert small["day"].tolist() == [19875, -1]
+
+    beyond = 2**31 + 5  # an id int32 cannot hold keeps its value
+    wide = validate_purchases(purchases((1, "2024-06-01", 10.0), (beyond, "2024-06-02", 5.0)))
+    assert wide["customer_id"].dtype == "int64"
+    assert wide["customer_id"].tolist() == [1, beyond]
+
+
+def test_scores_do_not_depend_on_whether_ids_fit_in_int32() -> None:
+    rows = [(1, "2024-01-05", 10.0), (1, "2024-02-09", 12.0), (1, "2024-04-01", 8.0), (2, "2024-03-03", 20.0)]
+    rows += [(3 + n % 40, f"2024-0{1 + n % 6}-{10 + n % 17}", 5.0 + n) for n in range(200)]
+    offset = 2**31  # the same customers with ids beyond int32
+    today = dt.date(2024, 9, 1)
+    ids = pd.DataFrame({"customer_id": sorted({r[0] for r in rows})})
+    narrow, _ = score_customers(ids, purchases(*rows), interactions((1, "2024-08-01")), today)
+    shifted_rows = [(customer + offset, when, amount) for customer, when, amount in rows]
+    wide, _ = score_customers(
+        ids + offset, purchases(*shifted_rows), interactions((1 + offset, "2024-08-01")), today
+    )
+
+    assert wide.index.dtype == narrow.index.dtype == "int64"
+    pd.testing.assert_frame_equal(wide.set_axis(narrow.index), narrow, check_exact=True)

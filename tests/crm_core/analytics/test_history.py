@@ -64,6 +64,23 @@ def test_customer_ids_too_wide_for_one_sort_key_still_sort_by_customer_then_day(
     assert frame["net"].tolist() == [4.0, 2.0, 3.0, 1.0]
 
 
+def test_int32_ids_and_days_whose_combined_sort_key_exceeds_int32_sort_by_customer_then_day() -> None:
+    # Ids to a million and days across 80 years fit int32 apiece; id × span does not.
+    rng = np.random.default_rng(3)
+    rows = pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, 1_000_000, size=5000),
+            "day": rng.integers(-10_000, 20_000, size=5000),
+        }
+    )
+    contacts = ContactDays.from_interactions(rows)
+
+    assert contacts.frame["customer_id"].dtype == "int32"
+    expected = rows.drop_duplicates().sort_values(["customer_id", "day"], ignore_index=True)
+    assert contacts.frame["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert contacts.frame["day"].tolist() == expected["day"].tolist()
+
+
 def test_per_customer_summary_and_median_gaps() -> None:
     days = purchase_days(
         (1, "2024-01-01", 10.0),
@@ -135,9 +152,11 @@ def test_cutting_a_cut_history() -> None:
 
 
 def _groupby_medians(frame: pd.DataFrame) -> pd.Series:
-    """Each customer's median gap between consecutive days, the obvious way."""
+    """Each customer's median gap between consecutive days, the obvious way (indexed by int64 ids,
+    as every per-customer result is, whatever the rows hold)."""
     gaps = frame.groupby("customer_id")["day"].diff().dropna()
-    return gaps.groupby(frame.loc[gaps.index, "customer_id"]).median().rename(None)
+    medians = gaps.groupby(frame.loc[gaps.index, "customer_id"]).median().rename(None)
+    return medians.set_axis(medians.index.astype("int64"))
 
 
 @pytest.mark.parametrize("spread", [365, 10**6, 2**40])  # the last too wide for one sort key

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from crm_core.analytics.frames import FrameContractError
-from crm_core.analytics.kpis import KPI_COLUMNS, period_kpis, team_and_owner_kpis
+from crm_core.analytics.kpis import KPI_COLUMNS, period_kpis, summed_by, team_and_owner_kpis
 from tests.crm_core.analytics.analytics_frames import contact_days, customers, purchase_days
 
 JUNE = (dt.date(2024, 6, 1), dt.date(2024, 7, 1))
@@ -152,3 +152,15 @@ def test_team_and_owner_kpis_at_once_are_those_asked_apart_and_the_team_sums_the
     counts = [c for c in KPI_COLUMNS if not c.endswith("_rate")]
     assert by_owner[counts].sum().tolist() == team.loc["all", counts].tolist()
     assert by_owner.loc["U9", "follow_ups_due"] == 1 and team.loc["all", "buyers"] == 3
+
+
+@pytest.mark.parametrize("dtype", ["str", "object", "float64"])  # the last: no owner at all
+@pytest.mark.parametrize("size", [2000, 0])
+def test_counts_by_owner_are_a_groupby_sum_with_missing_owners_last(dtype: str, size: int) -> None:
+    rng = np.random.default_rng(5)
+    picks = np.array(["U2", "U1", None, "U10"], dtype=object) if dtype != "float64" else np.array([np.nan])
+    owners = pd.Series(rng.choice(picks, size=size), dtype=dtype, name="owner_id")
+    flags = pd.DataFrame({"active": rng.random(size) < 0.3, "churned": rng.random(size) < 0.6})
+
+    expected = flags.groupby(owners, dropna=False).sum()
+    pd.testing.assert_frame_equal(summed_by(flags, owners), expected, check_exact=True)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from crm_core.analytics import load, snapshot_reads
-from crm_core.analytics.frames import FrameContractError
+from crm_core.analytics.frames import FrameContractError, validate_purchases
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
 from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names, read_notes
 from crm_core.analytics.scores import score_customers
@@ -144,11 +144,14 @@ def test_the_loader_reads_what_reading_row_by_row_reads(
 
     by_row = ["customer_id", "day", "amount"]
     assert len(purchases) > 1_000
+    # In the contract's own dtypes: the activity rows' ids and days as int32 (half of int64's memory).
     pd.testing.assert_frame_equal(
         frames.purchases.sort_values(by_row, ignore_index=True),
-        purchases.sort_values(by_row, ignore_index=True),
+        validate_purchases(purchases).sort_values(by_row, ignore_index=True),
         check_exact=True,
     )
+    assert {str(frames.purchases[c].dtype) for c in ("customer_id", "day")} == {"int32"}
+    assert {str(frames.interactions[c].dtype) for c in ("customer_id", "day")} == {"int32"}
     contacts = ContactDays.from_interactions(interactions)
     pd.testing.assert_frame_equal(frames.interactions, contacts.frame, check_exact=True)
     assert PurchaseDays.from_purchases(frames.purchases).frame.equals(
@@ -239,11 +242,14 @@ def test_a_transaction_that_wrote_nothing_reads_on_two_connections_what_row_by_r
 
     assert sides == ["beside"]  # one side on a thread of its own, the other on the caller's
     by_row = ["customer_id", "day", "amount"]
+    # In the contract's own dtypes: the activity rows' ids and days as int32 (half of int64's memory).
     pd.testing.assert_frame_equal(
         frames.purchases.sort_values(by_row, ignore_index=True),
-        purchases.sort_values(by_row, ignore_index=True),
+        validate_purchases(purchases).sort_values(by_row, ignore_index=True),
         check_exact=True,
     )
+    assert {str(frames.purchases[c].dtype) for c in ("customer_id", "day")} == {"int32"}
+    assert {str(frames.interactions[c].dtype) for c in ("customer_id", "day")} == {"int32"}
     pd.testing.assert_frame_equal(
         frames.interactions, ContactDays.from_interactions(interactions).frame, check_exact=True
     )

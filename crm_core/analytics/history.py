@@ -293,8 +293,8 @@ def _customer_day_order(ids: IntArray, days: IntArray) -> IntArray | slice:
     id_offset, day_offset = ids.astype(np.int64) - ids.min(), days.astype(np.int64) - days.min()
     span = int(day_offset.max()) + 1
     if (int(id_offset.max()) + 1) * span < 2**62:
-        return np.argsort(id_offset * span + day_offset).astype(np.int64)
-    return np.lexsort((days, ids)).astype(np.int64)
+        return np.argsort(id_offset * span + day_offset).astype(np.int64, copy=False)
+    return np.lexsort((days, ids)).astype(np.int64, copy=False)
 
 
 def _in_customer_day_order(ids: IntArray, days: IntArray) -> bool:
@@ -309,7 +309,7 @@ def _run_starts(*keys: IntArray) -> IntArray:
     changed[:1] = True
     for key in keys:
         changed[1:] |= key[1:] != key[:-1]
-    return np.flatnonzero(changed).astype(np.int64)
+    return np.flatnonzero(changed).astype(np.int64, copy=False)  # no copy of ten million positions
 
 
 def _first_last_count(

@@ -242,8 +242,9 @@ def _contact_days(connection: Connection, dialect: str) -> pd.DataFrame:
         block = ContactDays.from_interactions(pd.DataFrame({CUSTOMER_ID: block_ids, DAY: block_days})).frame
         ids.append(block[CUSTOMER_ID].to_numpy())
         days.append(block[DAY].to_numpy())
-    frame = pd.DataFrame({CUSTOMER_ID: _joined(ids, np.int32), DAY: _joined(days, np.int32)}, copy=False)
-    return ContactDays.from_interactions(frame).frame
+    # Blocks are ranges of customers in increasing order, each sorted and distinct already: joined,
+    # they are too, and sorting ten million rows again to find that out cost a second at 1M.
+    return pd.DataFrame({CUSTOMER_ID: _joined(ids, np.int32), DAY: _joined(days, np.int32)}, copy=False)
 
 
 def _joined(parts: list[NDArray[Any]], dtype: type[np.generic]) -> NDArray[Any]:

@@ -221,6 +221,22 @@ def test_stored_times_of_one_length_and_of_several_give_the_same_days() -> None:
 
 
 @needs_postgres
+def test_int4_arrays_are_read_from_postgresqls_binary_form(engine: Engine) -> None:
+    with engine.connect() as connection:
+        cursor = load.binary_cursor(connection)
+        cursor.execute(
+            "SELECT ARRAY[1, -2, 2147483647, -2147483648]::int4[], ARRAY[1, NULL]::int4[], "
+            "ARRAY[[1, 2], [3, 4]]::int4[]"
+        )
+        plain, with_null, square = cursor.fetchone()
+
+    assert load._int4_array(plain).tolist() == [1, -2, 2147483647, -2147483648]
+    for broken in (with_null, square):
+        with pytest.raises(FrameContractError):
+            load._int4_array(broken)
+
+
+@needs_postgres
 def test_a_transaction_that_wrote_nothing_reads_on_two_connections_what_row_by_row_reads(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from crm_core.analytics.frames import CUSTOMER_ID
 from crm_core.analytics.history import PurchaseDays, day_number
@@ -116,9 +117,26 @@ def quintile_scores(values: pd.Series) -> pd.Series:
     """
     if values.empty:
         return values.astype("int64")
-    rank = values.rank(method="average").to_numpy()
+    rank = _mean_ranks(values)
     score = np.ceil(5.0 * (2.0 * rank - 1.0) / (2.0 * len(values)))
     return pd.Series(np.clip(score, 1, 5).astype("int64"), index=values.index)
+
+
+def _mean_ranks(values: pd.Series) -> NDArray[np.float64]:
+    """``values.rank(method="average")``; for integers of a narrow range (days of recency, counts of
+    purchase days) by counting each value instead of sorting: at a million customers the sort took
+    a tenth of a second per column. A tie's mean rank, the rank before it plus (count + 1) / 2, is a
+    whole or half number, so both ways give the same doubles."""
+    array = values.to_numpy()
+    if not pd.api.types.is_integer_dtype(array.dtype):
+        return np.asarray(values.rank(method="average").to_numpy(), dtype=np.float64)
+    low = int(array.min())
+    if int(array.max()) - low > 4 * len(array):
+        return np.asarray(values.rank(method="average").to_numpy(), dtype=np.float64)
+    offsets = array - low
+    counts = np.bincount(offsets)
+    ranks: NDArray[np.float64] = ((np.cumsum(counts) - counts) + (counts + 1) / 2.0)[offsets]
+    return ranks
 
 
 def _within(score: int, bounds: tuple[int, int]) -> bool:

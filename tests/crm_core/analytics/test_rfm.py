@@ -1,5 +1,6 @@
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -96,3 +97,19 @@ def test_segment_rules_cover_every_cell_and_reach_every_segment() -> None:
 def test_a_rule_table_with_a_hole_is_refused() -> None:
     with pytest.raises(ValueError, match="R=1, FM=1"):
         segment_grid((SegmentRule("Everyone else", r=(2, 5), fm=(1, 5)),))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(1).integers(-3000, 0, size=5000),  # recency, negated: counted
+        np.random.default_rng(2).integers(1, 40, size=5000),  # purchase days: counted
+        np.random.default_rng(3).integers(0, 10**9, size=50),  # too wide to count: sorted
+    ],
+)
+def test_integer_scores_counted_or_sorted_are_those_of_the_same_values_as_floats(values: np.ndarray) -> None:
+    """Floats are always ranked by pandas' sort: the reference for the counting of integers."""
+    as_integers = quintile_scores(pd.Series(values))
+
+    assert as_integers.tolist() == quintile_scores(pd.Series(values.astype("float64"))).tolist()
+    assert sorted(set(as_integers)) == [1, 2, 3, 4, 5]

@@ -138,9 +138,7 @@ def _begin_immediate(connection: Connection) -> None:
     one of them "database is locked" at once, whatever the busy timeout. ``reading`` never writes in
     its transaction, so it begins deferred: a WAL snapshot, no lock.
     """
-    connection.exec_driver_sql(
-        "BEGIN" if connection.get_execution_options().get(_READS_ONLY) else "BEGIN IMMEDIATE"
-    )
+    connection.exec_driver_sql("BEGIN" if is_reading(connection) else "BEGIN IMMEDIATE")
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -184,6 +182,11 @@ def rehearsal(engine: Engine) -> Iterator[Session]:
     with session_factory(engine)() as session:
         yield session
         session.rollback()
+
+
+def is_reading(connection: Connection) -> bool:
+    """Whether ``connection`` is a ``reading`` unit's, whose transaction is rolled back at its end."""
+    return bool(connection.get_execution_options().get(_READS_ONLY))
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from crm_core.errors import InvalidInput
 from crm_core.interactions.kinds import recorded_kind
 from crm_core.models import INTERACTION_KINDS, Customer, Interaction
 from crm_core.rules.service import apply_follow_up_rules
-from crm_core.store import _READS_ONLY as READS_ONLY
+from crm_core.store import is_reading
 from crm_core.text import clean_text
 
 MAX_SUMMARY_LENGTH = 40_000
@@ -199,7 +199,7 @@ def _writing(session: Session) -> Connection:
     rolled back at the end, so a statement run there would be lost without a word (the ORM's pending
     rows it refuses, but a Core statement goes straight to the connection)."""
     connection = session.connection()
-    if connection.get_execution_options().get(READS_ONLY):
+    if is_reading(connection):
         raise RuntimeError("reading(): only audit rows may be added; use transaction() to write")
     return connection
 

@@ -20,22 +20,34 @@ from crm_core.interactions.service import Outcome, log_interaction
 
 
 def pick_candidate(request: UserRequest) -> None:
-    """A candidate's Choose button: finish what was typed with that customer."""
+    """A candidate's Choose button: finish what was typed with that customer.
+
+    A thread is read again (it may have grown since the mention), and before the unit of work's
+    first statement: on SQLite that statement takes the one write lock, and every other writer's
+    acknowledgement would wait for Slack's answer behind it.
+    """
     external_id, pending = PendingAction.decode(request.action_value)
+    if pending.action in (LOG, FOLLOW_UP):
+        customer = get_customer(request.session, actor=request.actor, external_id=external_id)
+        finish(request, customer, pending, replace=True)
+        return
+    thread = fetch_thread(
+        request.client, channel=pending.channel, thread_ts=pending.thread_ts, bot_user_id=request.bot_user_id
+    )
     customer = get_customer(request.session, actor=request.actor, external_id=external_id)
-    finish(request, customer, pending, replace=True)
+    # A retried delivery that changed nothing tells nobody: the first delivery has answered.
+    _kind, said = log_fetched_thread(request, thread, customer, confirm_unchanged=not request.is_retry)
+    request.reply(said, replace=True)
 
 
 def finish(
     request: UserRequest, customer: CustomerView, pending: PendingAction, *, replace: bool = False
 ) -> None:
-    """Do ``pending`` for ``customer`` in the request's unit of work and confirm it to the asker."""
-    if pending.action == LOG:
-        said = _log(request, customer, pending)
-    elif pending.action == FOLLOW_UP:
-        said = _follow_up(request, customer, pending)
-    else:
-        said = log_thread(request, customer, channel=pending.channel, thread_ts=pending.thread_ts)
+    """Do ``pending`` (a log or a follow-up) for ``customer`` in the request's unit of work and
+    confirm it to the asker."""
+    said = (
+        _log(request, customer, pending) if pending.action == LOG else _follow_up(request, customer, pending)
+    )
     request.reply(said, replace=replace)
 
 
@@ -61,18 +73,6 @@ def _follow_up(request: UserRequest, customer: CustomerView, pending: PendingAct
         note=pending.text,
     )
     return request.t("follow_up.done", customer=escape(customer.name), due=day(pending.due_on))
-
-
-def log_thread(request: UserRequest, customer: CustomerView, *, channel: str, thread_ts: str) -> str:
-    """Log the thread as it is now to ``customer``, tell the thread for everyone; return what was said.
-
-    Read again when a candidate is picked, the thread may have grown since the mention. A retried
-    delivery that changed nothing tells nobody: the first delivery has answered.
-    """
-    thread = fetch_thread(
-        request.client, channel=channel, thread_ts=thread_ts, bot_user_id=request.bot_user_id
-    )
-    return log_fetched_thread(request, thread, customer, confirm_unchanged=not request.is_retry)[1]
 
 
 def log_fetched_thread(

@@ -8,13 +8,15 @@ and replaces the list with the confirmation. Text too long for a button is quote
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import time
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.blocks.customers import render_candidates
-from bot.console.fake_web_api import FakeSlack
+from bot.console.fake_web_api import Call, FakeSlack
 from bot.ids import ActionId
 from bot.transport.listener_pool import ListenerPool
 from crm_core.customer_view import CustomerView
@@ -28,6 +30,7 @@ from tests.factories import customer
 BOT = FakeSlack.BOT_USER_ID
 CHANNEL = "C0SUPPORT"
 THREAD = "1772586000.000100"
+_EVENT_IDS = itertools.count(1)
 
 
 @pytest.fixture
@@ -100,13 +103,14 @@ def test_a_list_of_one_candidate_does_not_say_several(session: Session) -> None:
     assert "Several" not in said and "the closest is this one" in said and "Acme Inc." in said
 
 
-def test_choosing_a_candidate_for_a_mention_in_a_thread_logs_the_thread(
+@pytest.fixture
+def mention_candidates(
     sender: SlackSender,
     slack: FakeSlack,
-    engine: Engine,
     listeners: ListenerPool,
     two_acmes: tuple[CustomerView, CustomerView],
-) -> None:
+) -> Call:
+    """``@crm log acme`` in a thread with two Acmes: the candidates it is answered with."""
     slack.add_thread(
         CHANNEL,
         THREAD,
@@ -124,9 +128,20 @@ def test_choosing_a_candidate_for_a_mention_in_a_thread_logs_the_thread(
         "channel": CHANNEL,
         "thread_ts": THREAD,
     }
-    sender.event(event, event_id="EvPick1")
+    sender.event(event, event_id=f"EvPick{next(_EVENT_IDS)}")
     assert listeners.settle(30.0)
     [candidates] = slack.delivered("chat.postEphemeral")
+    return candidates
+
+
+def test_choosing_a_candidate_for_a_mention_in_a_thread_logs_the_thread(
+    sender: SlackSender,
+    slack: FakeSlack,
+    engine: Engine,
+    two_acmes: tuple[CustomerView, CustomerView],
+    mention_candidates: Call,
+) -> None:
+    candidates = mention_candidates
     assert "this thread is logged to them" in candidates.text
     chosen = sender.click(button(candidates, ActionId.PICK_CANDIDATE, index=0), channel=CHANNEL)
     [done] = slack.wait_for_reply(chosen.response_id)
@@ -138,3 +153,34 @@ def test_choosing_a_candidate_for_a_mention_in_a_thread_logs_the_thread(
         assert [(p.channel_id, p.kind) for p in posted_naming(session, customer_id=two_acmes[0].id)] == [
             (CHANNEL, "confirmation")
         ]
+
+
+def test_a_picked_thread_is_read_before_the_store_is_written_so_other_writers_are_not_kept_waiting(
+    sender: SlackSender,
+    slack: FakeSlack,
+    engine: Engine,
+    listeners: ListenerPool,
+    mention_candidates: Call,
+    two_acmes: tuple[CustomerView, CustomerView],
+) -> None:
+    """On SQLite the unit's first statement takes the one write lock: a pick that read the thread
+    after it kept every other writer's acknowledgement (an inbox insert) waiting for Slack."""
+    with transaction(engine) as session:
+        initech = customer(session, "Initech")
+    candidates = mention_candidates
+    gate = slack.hold_next("conversations.replies")
+    try:
+        sender.click(button(candidates, ActionId.PICK_CANDIDATE, index=0), channel=CHANNEL)
+        while slack.faults_left("conversations.replies"):  # the pick is reading the thread now
+            time.sleep(0.01)
+        other = sender.command("log initech call Renewal talk")
+        assert other.answer.status == 200
+    finally:
+        gate.set()
+    assert listeners.settle(30.0)
+    [done] = slack.wait_for_reply(other.response_id)
+    assert done.text == ":white_check_mark: Logged: Call with *Initech*."
+    assert logged(engine) == [
+        (initech.id, "call", "Renewal talk"),
+        (two_acmes[0].id, "support", "@U0BUYER: Where is my order?"),
+    ]

@@ -171,8 +171,10 @@ def test_a_picked_thread_is_read_before_the_store_is_written_so_other_writers_ar
     gate = slack.hold_next("conversations.replies")
     try:
         sender.click(button(candidates, ActionId.PICK_CANDIDATE, index=0), channel=CHANNEL)
-        while slack.faults_left("conversations.replies"):  # the pick is reading the thread now
+        deadline = time.monotonic() + 10
+        while slack.faults_left("conversations.replies") and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert slack.faults_left("conversations.replies") == 0, "the pick never read the thread"
         other = sender.command("log initech call Renewal talk")
         assert other.answer.status == 200
     finally:

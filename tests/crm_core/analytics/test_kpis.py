@@ -154,7 +154,7 @@ def test_team_and_owner_kpis_at_once_are_those_asked_apart_and_the_team_sums_the
     assert by_owner.loc["U9", "follow_ups_due"] == 1 and team.loc["all", "buyers"] == 3
 
 
-@pytest.mark.parametrize("dtype", ["str", "object", "float64"])  # the last: no owner at all
+@pytest.mark.parametrize("dtype", ["str", "object", "category", "float64"])  # the last: no owner at all
 @pytest.mark.parametrize("size", [2000, 0])
 def test_counts_by_owner_are_a_groupby_sum_with_missing_owners_last(dtype: str, size: int) -> None:
     rng = np.random.default_rng(5)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import select
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -20,9 +22,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import Pool
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 from crm_core.audit.service import record
 from crm_core.config import DEFAULT_DB_POOL_SIZE
@@ -52,7 +55,7 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kwargs: Any) -> Engin
 
     PostgreSQL's pooled connections are tested before use: after a restart or a failover every idle
     connection in the pool is dead, and without the test the first request on each would fail
-    (tests/reliability/test_postgres_connection_killed.py). The test is ``_closed_by_server``, not
+    (tests/reliability/test_postgres_connection_killed.py). The test is ``_checked_out``, not
     SQLAlchemy's ``pool_pre_ping``, whose ``SELECT 1`` was a round trip per checkout (three per
     ``/crm log``: about 0.15 ms of CPU here and as much again in the server, each).
     """
@@ -73,19 +76,37 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kwargs: Any) -> Engin
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
     if postgres and not kwargs["pool_pre_ping"]:
-        event.listen(engine.pool, "checkout", _closed_by_server)
+        event.listen(engine.pool, "connect", _note_checkin)  # a new connection counts as just used
+        event.listen(engine.pool, "checkin", _note_checkin)
+        event.listen(engine.pool, "checkout", partial(_checked_out, engine.dialect))
     return engine
 
 
-def _closed_by_server(dbapi_connection: Any, _record: object, _proxy: object) -> None:
-    """Refuse a pooled PostgreSQL connection the server has closed; the pool then opens a new one.
+# A pooled PostgreSQL connection idle longer than this is pinged at checkout (see ``_checked_out``).
+IDLE_PING_SECONDS = 1.0
+_CHECKED_IN = "crm_checked_in"  # the monotonic time a connection went back to the pool, in its record
 
-    An idle connection has read everything it was sent, so anything readable on its socket came
-    unasked: the notice and end of a server that terminated it (a restart, a failover's fencing,
-    ``pg_terminate_backend``), or a closed socket. Asking the socket is a system call, not a round
-    trip. What neither this nor a ``SELECT 1`` would see in time is a peer gone silent (no packet
-    at all): both wait for TCP to give up. Little else arrives unasked (crm-bot never LISTENs): a
-    setting the server reports changed by a reload costs that connection a reconnection.
+
+def _note_checkin(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+    entry.info[_CHECKED_IN] = time.monotonic()
+
+
+def _checked_out(dialect: Dialect, dbapi_connection: Any, entry: ConnectionPoolEntry, _proxy: object) -> None:
+    """Refuse a pooled PostgreSQL connection that no longer reaches a server; the pool then opens a
+    new one.
+
+    Two checks, because a server can go in two ways. One that ends a connection (a restart, a
+    failover's fencing, ``pg_terminate_backend``) sends its notice and end: an idle connection has
+    read everything it was sent, so anything readable on its socket came unasked, and asking the
+    socket is a system call, not a round trip (little else arrives unasked: crm-bot never LISTENs,
+    and a setting the server reports changed by a reload costs that connection a reconnection). A
+    host that dies without a word (power loss, a killed VM) sends nothing: when a standby takes over
+    its address, the first packet a pooled connection sends is answered by a reset. So a connection
+    idle in the pool longer than ``IDLE_PING_SECONDS`` is also pinged with ``SELECT 1``, as
+    ``pool_pre_ping`` pinged every checkout: under load connections come back within milliseconds
+    and are never pinged, and an idle bot can afford a round trip. What remains is a host dying
+    within the last second of a connection's use, and a peer gone silent with no successor (no
+    packet at all): both wait for TCP to give up.
     """
     if dbapi_connection.closed:
         raise DisconnectionError("the connection was closed")
@@ -93,6 +114,11 @@ def _closed_by_server(dbapi_connection: Any, _record: object, _proxy: object) ->
     poller.register(dbapi_connection.fileno(), select.POLLIN)
     if poller.poll(0):
         raise DisconnectionError("the server closed the connection while it was idle in the pool")
+    if time.monotonic() - entry.info.get(_CHECKED_IN, -float("inf")) > IDLE_PING_SECONDS:
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure of the ping means no usable connection
+            raise DisconnectionError("the server did not answer a connection idle in the pool") from exc
 
 
 def _in_memory(url: str) -> bool:
@@ -185,7 +211,9 @@ def rehearsal(engine: Engine) -> Iterator[Session]:
 
 
 def is_reading(connection: Connection) -> bool:
-    """Whether ``connection`` is a ``reading`` unit's, whose transaction is rolled back at its end."""
+    """Whether ``connection`` is a ``reading`` unit's or a ``read_only`` one: nothing may be
+    written through it (``reading`` rolls back at its end; ``read_only`` on PostgreSQL commits each
+    statement as it runs, on SQLite rolls back)."""
     return bool(connection.get_execution_options().get(_READS_ONLY))
 
 
@@ -248,6 +276,8 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     ``reading``'s, so it never takes the write lock. On PostgreSQL it opens no transaction at all
     (autocommit): at READ COMMITTED each statement reads its own snapshot either way, and the
     BEGIN and ROLLBACK were two round trips around a one-statement read (every writer's asker).
+    So a write through it would be kept on PostgreSQL and lost on SQLite: never write here (the
+    interactions service's statements refuse such a connection: ``is_reading``).
     """
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":

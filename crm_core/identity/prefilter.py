@@ -55,7 +55,8 @@ class PairIndex:
     lengths: np.ndarray  # characters of each key, spaces left out
     always: np.ndarray  # positions of one-character keys
     char_bits: int
-    words: dict[str, list[int]]  # positions of the keys that hold each word
+    words: dict[str, tuple[int, int]]  # each word's span of ``word_keys``
+    word_keys: np.ndarray  # positions of the keys that hold each word, grouped by word
 
     @classmethod
     def of(cls, keys: list[str]) -> PairIndex:
@@ -69,6 +70,7 @@ class PairIndex:
         packed = _sorted_unique((codes << key_bits) | owners)  # one entry per (pair, key)
         pair_codes, key_positions = packed >> key_bits, packed & ((1 << key_bits) - 1)
         starts = np.flatnonzero(np.diff(pair_codes, prepend=-1))
+        words, word_keys = _words(keys)
         return cls(
             codes=pair_codes[starts],
             starts=np.append(starts, len(pair_codes)),
@@ -77,7 +79,8 @@ class PairIndex:
             lengths=lengths,
             always=np.flatnonzero(lengths == 1),
             char_bits=char_bits,
-            words=_words(keys),
+            words=words,
+            word_keys=word_keys,
         )
 
     def candidates(self, key: str) -> np.ndarray | None:
@@ -95,17 +98,32 @@ class PairIndex:
             np.concatenate(postings) if postings else np.zeros(0, np.int64),
             minlength=len(self.pairs_per_key),
         )
-        needed = np.maximum(np.ceil(np.minimum(self.pairs_per_key, len(wanted)) * SHARED_FRACTION), 1)
-        same_word = [np.array(self.words.get(word, []), dtype=np.int64) for word in set(key.split())]
-        return _sorted_unique(np.concatenate([np.flatnonzero(shared >= needed), self.always, *same_word]))
+        # The threshold only where a pair is shared (at least one is needed), not over every key:
+        # four passes and as many temporaries of the index's size in each search.
+        touched = np.flatnonzero(shared)
+        needed = np.maximum(
+            np.ceil(np.minimum(self.pairs_per_key[touched], len(wanted)) * SHARED_FRACTION), 1
+        )
+        spans = [self.words[word] for word in set(key.split()) if word in self.words]
+        same_word = [self.word_keys[start:stop] for start, stop in spans]
+        return _sorted_unique(np.concatenate([touched[shared[touched] >= needed], self.always, *same_word]))
 
 
-def _words(keys: list[str]) -> dict[str, list[int]]:
+def _words(keys: list[str]) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
+    """``words`` and ``word_keys``: one array, not a list per word, which each search turned into an
+    array again (the keys holding a common first name: tens of thousands at 1M names)."""
     holders: dict[str, list[int]] = {}
     for position, key in enumerate(keys):
         for word in set(key.split()):
             holders.setdefault(word, []).append(position)
-    return holders
+    spans: dict[str, tuple[int, int]] = {}
+    flat: list[int] = []
+    at = 0
+    for word, positions in holders.items():
+        spans[word] = (at, at + len(positions))
+        flat.extend(positions)
+        at += len(positions)
+    return spans, np.array(flat, dtype=np.int64)
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:

@@ -201,6 +201,15 @@ def test_the_prefilter_keeps_what_scoring_every_name_finds_in_short_names(
     assert found == _found(session, typed, cutoff)
 
 
+def test_each_pair_the_query_shares_counts_once() -> None:
+    """ "ibeh" and "eghlo" share one pair ("eh", at distance two in "eghlo"); a third of ibeh's five
+    pairs is two. Before 790acd6 a query pair the index lacks that sorted just before a pair it
+    holds found that pair's postings too, and counted "eh" twice: "ibeh" was scored (and offered as
+    a "did you mean" in small stores). Each shared pair now counts once, as the module says."""
+    assert PairIndex.of(["ibeh"]).candidates("eghlo").tolist() == []
+    assert PairIndex.of(["ibeh"]).candidates("ibex").tolist() == [0]  # ib, be, ie: three shared
+
+
 @pytest.mark.parametrize("typed", ["It", "山田"])
 def test_a_two_character_query_is_not_offered_names_sharing_one_character(
     session: Session, monkeypatch: pytest.MonkeyPatch, typed: str

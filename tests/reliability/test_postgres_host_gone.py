@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 
 from crm_core import store
-from crm_core.store import make_engine, transaction
+from crm_core.store import POOL_SIZE, make_engine, transaction
 from tests.conftest import POSTGRES_ENV
 
 pytestmark = pytest.mark.skipif(
@@ -117,17 +117,20 @@ def test_after_a_silent_failover_the_first_unit_on_an_idle_pooled_connection_suc
 def test_steady_traffic_after_a_burst_reuses_fresh_connections_instead_of_pinging_idle_ones(
     through_host: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "IDLE_PING_SECONDS", 0.2)
+    monkeypatch.setattr(store, "IDLE_PING_SECONDS", 0.5)
     pings: list[object] = []
     ping = through_host.dialect.do_ping
     monkeypatch.setattr(
         through_host.dialect, "do_ping", lambda connection: pings.append(connection) or ping(connection)
     )
-    burst = [through_host.connect() for _ in range(5)]  # five connections opened at once, then idle
+    # The pool's ten connections opened at once, then idle; then one request every 0.1 s: in the
+    # pool's default order each would wait ten turns (past the ping's age), here each is reused
+    # after 0.1 s, which leaves 0.4 s for a busy machine to oversleep.
+    burst = [through_host.connect() for _ in range(POOL_SIZE)]
     for connection in burst:
         connection.close()
-    for _ in range(15):  # then one request every 0.05 s: five times that is past the ping's age
+    for _ in range(15):
         assert _one_unit(through_host) == 1
-        time.sleep(0.05)
+        time.sleep(0.1)
 
     assert pings == []

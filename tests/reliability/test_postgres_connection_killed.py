@@ -126,7 +126,7 @@ def test_idle_pooled_connections_killed_as_by_a_database_restart(
                 break
             killer.execute(text("SELECT pg_sleep(0.1)"))
     killer_engine.dispose()
-    # The pool tests each connection before lending it (make_engine's ``_closed_by_server``: a
+    # The pool tests each connection before lending it (make_engine's ``_checked_out``: a
     # connection the server ended has its notice or its end to read), so the first request after the
     # restart already succeeds.
     assert log_a_call(sender, slack, listeners) == LOGGED

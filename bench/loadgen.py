@@ -16,7 +16,10 @@ one process runs an asyncio event loop holding:
   Content-Length. A reply is checked as ``FakeSlack`` checks it (``block_problems``: refused with
   400 beyond Block Kit's limits) and its moment is recorded before it is answered, as ``FakeSlack``
   records a call. The Web API (``users.info`` and the like, rare: people are cached) stays on the
-  benchmark's ``FakeSlack``, which the server's ``--slack-api-url`` names.
+  benchmark's ``FakeSlack``, which the server's ``--slack-api-url`` names. With
+  ``CRM_BENCH_REPLY_DELAY_MS`` set, each reply is answered that long after it was recorded, as
+  Slack's hooks answer after 100-200 ms: a server that waits for the answer on a handler thread
+  holds that thread meanwhile, which an instant receiver hides. The reply's time is unchanged.
 
 Times are ``time.perf_counter`` (CLOCK_MONOTONIC on Linux), all taken in this process. The CPU
 this process spends over a run (``resource.getrusage``: user + system) is reported with it; bodies
@@ -59,6 +62,7 @@ _USER_AGENT = f"Python-urllib/{sys.version_info[0]}.{sys.version_info[1]}"
 _FORM = "application/x-www-form-urlencoded"
 TICK_SECONDS = 0.005
 PRIORITY = -10  # os.nice increment: above the server it measures, where the user may
+REPLY_DELAY_SECONDS = float(os.environ.get("CRM_BENCH_REPLY_DELAY_MS") or 0) / 1000
 
 
 def cpu_seconds() -> float:
@@ -228,6 +232,8 @@ class Receiver:
                 }
                 body = await reader.readexactly(int(headers.get("content-length") or 0))
                 status, answer = self._answer(urlsplit(target).path, body)
+                if REPLY_DELAY_SECONDS:
+                    await asyncio.sleep(REPLY_DELAY_SECONDS)
                 writer.write(
                     f"HTTP/1.1 {status} {'OK' if status == 200 else 'Refused'}\r\n"
                     f"Content-Type: text/plain\r\nContent-Length: {len(answer)}\r\n\r\n".encode()

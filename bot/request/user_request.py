@@ -40,7 +40,7 @@ from bot.request.deps import Deps, utc_now
 from bot.request.people import Person, zone_or_none
 from bot.request.steps import personless_actor
 from bot.request.units import Unit, open_unit
-from bot.slack_api.web_api import post_to_response_url
+from bot.slack_api.replies import post_to_response_url
 from crm_core.access.resolve import Access, resolve_access
 from crm_core.actor import Actor
 from crm_core.alerts.events import RECORDED as ALERTS_RECORDED

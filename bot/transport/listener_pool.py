@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, ParamSpec, TypeVar
 
+from bot.slack_api.replies import replies
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -32,7 +34,8 @@ class ListenerPool(ThreadPoolExecutor):
         return future
 
     def settle(self, timeout: float) -> bool:
-        """Wait until everything submitted so far, and what it submitted in turn, has run.
+        """Wait until everything submitted so far, and what it submitted in turn, has run, and the
+        replies it handed to the reply thread (``bot.slack_api.replies``) have arrived.
 
         False when ``timeout`` seconds (for each round of newly submitted work) were not enough.
         """
@@ -41,6 +44,6 @@ class ListenerPool(ThreadPoolExecutor):
                 self._pending = [f for f in self._pending if not f.done()]
                 pending = list(self._pending)
             if not pending:
-                return True
+                return replies.settle(timeout)
             if wait(pending, timeout=timeout).not_done:
                 return False

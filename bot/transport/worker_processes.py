@@ -32,6 +32,7 @@ from bot.request.errors import run_handler
 from bot.request.handlers import Declaration
 from bot.request.people import People
 from bot.request.user_request import UserRequest
+from bot.slack_api.replies import replies
 from bot.slack_api.web_api import make_web_client
 from crm_core.config import Settings
 from crm_core.identity.phones import use_phone_region
@@ -157,6 +158,7 @@ def _start_worker(settings: Settings) -> None:
 def _finish_and_exit(_signal: int, _frame: object) -> None:
     if _deps is not None:
         _deps.executor.shutdown(wait=True)
+    replies.drain()  # os._exit runs no exit hooks: the handlers' last replies go out first
     os._exit(0)
 
 

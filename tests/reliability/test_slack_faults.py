@@ -20,7 +20,7 @@ from bot.console.signed_requests import SlackSender
 from bot.ids import CallbackId
 from bot.jobs.digests import METADATA_EVENT, DigestSender
 from bot.request.people import People
-from bot.slack_api import web_api
+from bot.slack_api import replies
 from bot.slack_api.web_api import retry_handlers
 from bot.transport.listener_pool import ListenerPool
 from crm_core.actor import Actor
@@ -80,9 +80,10 @@ def test_a_reply_that_times_out_but_reached_slack_is_not_followed_by_an_apology(
     listeners: ListenerPool,
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # The response URL client is built per reply with this module constant as its timeout.
-    monkeypatch.setattr(web_api, "TIMEOUT_SECONDS", SHORT_TIMEOUT)
+    # The reply thread times each post with this module constant.
+    monkeypatch.setattr(replies, "TIMEOUT_SECONDS", SHORT_TIMEOUT)
     slack.delay_next(RESPONSE_URL, SLOWER_THAN_TIMEOUT)
     sent = sender.command("log Acme call Agreed on the renewal")
     assert listeners.settle(SETTLED)
@@ -93,6 +94,7 @@ def test_a_reply_that_times_out_but_reached_slack_is_not_followed_by_an_apology(
     assert [reply.text for reply in slack.replies(sent.response_id)] == [
         ":white_check_mark: Logged: Call with *Acme Inc.*"
     ]
+    assert "a reply to a response URL did not arrive: " in caplog.text  # it did time out
 
 
 THREAD_CHANNEL = "C0SUPPORT"

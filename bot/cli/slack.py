@@ -60,7 +60,7 @@ def _app(context: CliContext, workers: int) -> App:
 def _exit_on_sigterm() -> None:
     """SIGTERM (docker stop, systemd, a scale-down) becomes a normal exit.
 
-    Python's default is to die on the spot; a normal exit runs ``concurrent.futures``' exit hook,
+    Python's default is to die on the spot; a normal exit runs ``multiprocessing``'s exit hook,
     which stops the worker processes and releases their resources instead of leaving them behind.
     """
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 
 import pytest
 from sqlalchemy import Engine
@@ -10,7 +12,7 @@ from sqlalchemy import Engine
 from bot.app import create_app
 from bot.console.fake_web_api import FakeSlack
 from bot.transport.listener_pool import ListenerPool
-from bot.transport.worker_processes import WorkerProcesses
+from bot.transport.worker_processes import MARK, WorkerProcesses, _unread
 from crm_core.config import Settings
 from tests.bot.conftest import SIGNING_SECRET, Clock, serving
 from tests.bot.harness import SlackSender
@@ -34,3 +36,23 @@ def test_a_request_no_worker_can_take_is_acked_and_answered_by_the_server(
         [reply] = slack.wait_for_reply(sent.response_id)
         assert "How to use /crm" in reply.text
     assert "could not hand a request to a worker process (RuntimeError): answering it here" in caplog.text
+
+
+def test_what_a_dead_worker_left_in_its_pipe_is_read_from_the_first_whole_request() -> None:
+    """A worker killed halfway through reading a request (its length read, not its bytes) leaves
+    the rest at the front of its pipe: the requests after it are still found, whole."""
+    theirs, ours = multiprocessing.Pipe(duplex=False)
+    sent = [MARK + bytes([n]) * (100 + n) for n in range(3)]
+    for message in sent:
+        ours.send_bytes(message)
+    assert len(os.read(theirs.fileno(), 4)) == 4  # as the worker's recv_bytes begins
+    ours.close()
+    assert _unread(theirs) == sent[1:]
+    theirs.close()
+
+    whole, writer = multiprocessing.Pipe(duplex=False)
+    for message in sent:
+        writer.send_bytes(message)
+    writer.close()
+    assert _unread(whole) == sent
+    whole.close()

@@ -158,8 +158,11 @@ def test_a_log_and_its_audit_row_commit_together_and_roll_back_together(engine: 
             )
         ).all()
         assert logs == [("U_TEST", "cli", logged.customer_id, True)]
+        audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "interaction.log")).one()
         stored = session.scalars(select(Interaction)).one()
     assert (stored.id, stored.author, stored.source, stored.occurred_at) == (logged.id, "U_TEST", "cli", WHEN)
+    # Stamped when written, as the ORM's defaults stamp them (on PostgreSQL both rows are one statement).
+    assert audit.detail == {} and abs(audit.occurred_at - stored.created_at) < dt.timedelta(seconds=5)
 
 
 @needs_postgres
@@ -190,3 +193,9 @@ def test_a_delivery_racing_another_with_the_same_key_updates_its_row_instead_of_
     assert second.outcome() is Outcome.UPDATED
     with transaction(engine) as session:
         assert [i.summary for i in session.scalars(select(Interaction))] == ["second delivery"]
+        # The refused insert's audit row (one statement with it on PostgreSQL) was refused with it.
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+        assert [a for a in actions if a.startswith("interaction.")] == [
+            "interaction.log",
+            "interaction.update",
+        ]

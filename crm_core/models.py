@@ -48,7 +48,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _now() -> dt.datetime:
+def stored_now() -> dt.datetime:
+    """Now as every timestamp column keeps it: naive UTC (SQLite has no time zones)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
@@ -71,8 +72,8 @@ class Customer(Base):
     lifecycle_stage: Mapped[str] = mapped_column(String(16), default="customer")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now, onupdate=stored_now)
     # Set when the customer's personal data was erased on request; the row keeps anonymous aggregates.
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
@@ -126,7 +127,7 @@ class Interaction(Base):
     slack_thread_ts: Mapped[str | None] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(String(500))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
 
 
 class Purchase(Base):
@@ -157,7 +158,7 @@ class FollowUp(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     origin: Mapped[str] = mapped_column(String(32), default="manual")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
@@ -175,7 +176,7 @@ class FollowUpRule(Base):
     delay_days: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
 
 
 class TeamMember(Base):
@@ -193,7 +194,7 @@ class TeamMember(Base):
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
     digest_weekdays: Mapped[str] = mapped_column(String(20), default="mon-fri")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
 
 
 class AuditEvent(Base):
@@ -202,7 +203,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now, index=True)
     actor: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(32))
     surface: Mapped[str] = mapped_column(String(16))
@@ -251,7 +252,7 @@ class ClaimColumns:
     claim_key: Mapped[str] = mapped_column(String(100), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="claimed")
     claimed_by: Mapped[str | None] = mapped_column(String(100))
-    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     slack_ts: Mapped[str | None] = mapped_column(String(32))
@@ -280,7 +281,7 @@ class AlertSubscription(Base):
     owner_id: Mapped[str] = mapped_column(String(32), default="")
     language: Mapped[str] = mapped_column(String(8))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
 
 
 class AlertEvent(Base):
@@ -299,7 +300,7 @@ class AlertEvent(Base):
     owner_id: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     key: Mapped[str | None] = mapped_column(String(100), unique=True)
-    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)
 
 
 class AlertDelivery(ClaimColumns, Base):
@@ -349,4 +350,4 @@ class PostedMessage(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
-    posted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    posted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=stored_now)

@@ -16,14 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_core.alerts.topics import Topic
-from crm_core.models import AlertEvent
+from crm_core.models import AlertEvent, stored_now
 
 RECORDED = "crm_alerts_recorded"
 """The ``session.info`` key set when the session recorded an event (``bot.jobs.alerts`` listens)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def record_event(
@@ -43,7 +39,7 @@ def record_event(
         "owner_id": owner_id,
         "detail": dict(detail or {}),
         "key": key,
-        "occurred_at": now or _now(),
+        "occurred_at": now or stored_now(),
     }
     if key is None:
         session.execute(insert(AlertEvent).values(values))

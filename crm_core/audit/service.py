@@ -8,7 +8,7 @@ from sqlalchemy import CTE, Table, bindparam, insert
 from sqlalchemy.orm import Session
 
 from crm_core.actor import Actor
-from crm_core.models import AuditEvent, _now
+from crm_core.models import AuditEvent, stored_now
 
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
 # Built once and executed with the row's values: the ORM's flush of one new row (its unit of work,
@@ -86,7 +86,7 @@ def written_audit(
 ) -> dict[str, Any]:
     """The parameters of ``WRITTEN_AUDIT_CTE``: the row ``record_written`` would insert."""
     return {
-        "audit_occurred_at": _now(),
+        "audit_occurred_at": stored_now(),
         "audit_actor": actor.user_id,
         "audit_action": action,
         "audit_surface": actor.surface,

@@ -20,7 +20,7 @@ from crm_core.customer_view import CustomerView
 from crm_core.customers.service import writable_customer
 from crm_core.errors import InvalidInput
 from crm_core.interactions.kinds import recorded_kind
-from crm_core.models import INTERACTION_KINDS, Customer, Interaction, _now
+from crm_core.models import INTERACTION_KINDS, Customer, Interaction, stored_now
 from crm_core.rules.service import apply_follow_up_rules
 from crm_core.store import is_reading
 from crm_core.text import clean_text
@@ -211,7 +211,9 @@ def _inserted(connection: Connection, values: dict[str, Any], audit: dict[str, A
     if audit is None:
         inserted: int = connection.execute(_INSERT, values).scalar_one()
         return inserted
-    audited: int = connection.execute(_INSERT_AUDITED, {**values, "created_at": _now(), **audit}).scalar_one()
+    audited: int = connection.execute(
+        _INSERT_AUDITED, {**values, "created_at": stored_now(), **audit}
+    ).scalar_one()
     return audited
 
 

@@ -31,8 +31,13 @@ from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
 
 # Handlers answered after their ack run on this pool (``bot.transport.inbox.hand_over``, without
-# worker processes), so it must be wide enough that slow Web API calls never starve the next one.
-LISTENER_THREADS = 32
+# worker processes). Their replies wait for Slack on the reply thread (``bot.slack_api.replies``),
+# not here, so the pool needs only as many threads as keep two cores and the store busy: with 32,
+# 16 clients' finds ran as 16 runnable threads handing the interpreter lock round, and p99 and CPU
+# per find were higher (docs/PERFORMANCE.md, issue 13 item 2). Other Web API calls (a modal opened,
+# a message posted) still hold a thread while Slack answers: at 150 ms a call, 4 threads carry
+# about 25 of them a second, and a burst beyond that waits its turn in the queue (after its ack).
+LISTENER_THREADS = 4
 
 
 def create_app(

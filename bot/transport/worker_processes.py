@@ -57,8 +57,11 @@ log = logging.getLogger(__name__)
 # Above the serving process (niceness 0): Linux gives a nice-10 process about a tenth of the CPU
 # share of a nice-0 one when both want it, and wakes the server first.
 WORKER_NICENESS = 10
-# Handlers run on threads of the worker: most of a declaration's time is spent waiting for Slack or the
-# store, and one declaration at a time per process would let a slow Web API call hold up the rest.
+# Handlers run on threads of the worker: one declaration at a time per process would let a slow Web
+# API call or commit hold up the rest. Replies wait for Slack on the reply thread
+# (``bot.slack_api.replies``), not here; yet unlike the server's own pool (``bot.app.LISTENER_THREADS``)
+# 4 threads per worker measured no better than 16 (p99 and CPU per find within the noise, issue 13
+# item 2 in docs/PERFORMANCE.md), so the wider pool stays for Web API calls that are slow.
 WORKER_THREADS = 16
 BOOT_TIMEOUT_SECONDS = 120.0
 # A worker takes each request off its pipe as it comes (onto its threads' queue), so the pipe holds

@@ -189,8 +189,11 @@ class WorkerProcesses:
         if ended.ready is not None:
             ended.ready.close()
         ended.process.join(timeout=5)  # it has ended (its sentinel said so): reaped at once
-        for message in left:
-            self._send(message)
+        try:
+            for message in left:
+                self._send(message)
+        except RuntimeError:  # shut down meanwhile: what was left goes no further, as on shutdown
+            log.error("requests an ended worker left were not all sent on: shutting down")
 
     def _stop_replacing(self) -> None:
         with self._lock:

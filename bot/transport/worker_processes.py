@@ -32,6 +32,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import termios
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -83,6 +85,16 @@ class _Worker:
     ready: Connection | None  # the worker says it has started (read by ``start``)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one message at a time on the pipe
     gone: bool = False  # set under ``lock`` once it ended: nothing more is written to it
+
+    def has_room(self, size: int) -> bool:
+        """Whether a message of ``size`` bytes fits in the pipe now, so that writing it cannot wait.
+
+        Only the server writes (under ``lock``) and the worker only takes away, so room seen here is
+        still there when the write comes.
+        """
+        capacity = fcntl.fcntl(self.requests.fileno(), fcntl.F_GETPIPE_SZ)
+        queued = int.from_bytes(fcntl.ioctl(self.unread.fileno(), termios.FIONREAD, bytes(4)), sys.byteorder)
+        return queued + _HEADER + size <= capacity
 
 
 class WorkerProcesses:
@@ -144,7 +156,8 @@ class WorkerProcesses:
         self._send(MARK + pickle.dumps((declaration, request), protocol=pickle.HIGHEST_PROTOCOL))
 
     def _send(self, message: bytes) -> None:
-        while True:
+        behind = 0
+        while behind < self._count:
             with self._lock:
                 if self._stopped:
                     raise RuntimeError("the worker processes were shut down")
@@ -152,9 +165,16 @@ class WorkerProcesses:
                 self._next = (slot + 1) % self._count
                 worker = self._worker(slot)
             with worker.lock:
-                if not worker.gone:  # else the watcher replaced it meanwhile: the next one's turn
+                if worker.gone:  # the watcher replaced it meanwhile: the next one's turn
+                    continue
+                if worker.has_room(len(message)):
                     worker.requests.send_bytes(message)
                     return
+                behind += 1
+        # Writing would wait for a worker that reads nothing (stopped, or starved of the CPU), and the
+        # ack listener's thread must not: the server answers this one itself (``inbox.hand_over``), as
+        # it does a message larger than a whole pipe.
+        raise RuntimeError("every worker process is behind")
 
     def _worker(self, slot: int) -> _Worker:
         """The worker in ``slot``, started if there is none (under ``_lock``)."""

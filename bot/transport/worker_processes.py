@@ -83,6 +83,7 @@ class _Worker:
     requests: Connection  # the server's end: it writes, the worker reads
     unread: Connection  # the server's copy of the worker's end: what a dead worker left, to send again
     ready: Connection | None  # the worker says it has started (read by ``start``)
+    capacity: int  # the pipe's size in bytes, as Linux granted it
     lock: threading.Lock = field(default_factory=threading.Lock)  # one message at a time on the pipe
     gone: bool = False  # set under ``lock`` once it ended: nothing more is written to it
 
@@ -92,9 +93,8 @@ class _Worker:
         Only the server writes (under ``lock``) and the worker only takes away, so room seen here is
         still there when the write comes.
         """
-        capacity = fcntl.fcntl(self.requests.fileno(), fcntl.F_GETPIPE_SZ)
         queued = int.from_bytes(fcntl.ioctl(self.unread.fileno(), termios.FIONREAD, bytes(4)), sys.byteorder)
-        return queued + _HEADER + size <= capacity
+        return queued + _HEADER + size <= self.capacity
 
 
 class WorkerProcesses:
@@ -139,7 +139,7 @@ class WorkerProcesses:
         if not self._watching:
             self._watching = True
             threading.Thread(target=self._watch, name="crm-worker-watch", daemon=True).start()
-        return _Worker(process, ours, theirs, ready)
+        return _Worker(process, ours, theirs, ready, fcntl.fcntl(ours.fileno(), fcntl.F_GETPIPE_SZ))
 
     def start(self) -> None:
         """Boot every worker now, so the first requests of the day do not wait for imports."""

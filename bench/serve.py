@@ -17,6 +17,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.app import create_app
+from bot.transport.collector import freeze_start_up
 from bot.transport.http_server import HttpServer
 from bot.transport.worker_processes import WorkerProcesses
 from crm_core.config import Settings
@@ -70,6 +71,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))  # as crm-bot serve does
     server = HttpServer(app, signing_secret=SIGNING_SECRET, host="127.0.0.1", port=0)
     print(server.port, flush=True)
+    freeze_start_up()  # as crm-bot serve does
     server.serve_forever()
 
 

@@ -18,6 +18,7 @@ from bot.parsing.when import warm_up
 from bot.request.deps import utc_now
 from bot.request.people import People
 from bot.slack_api.token_check import SlackUnusable, check_tokens
+from bot.transport.collector import freeze_start_up
 from bot.transport.http_server import DEFAULT_THREADS, EVENTS_PATH, HttpServer
 from bot.transport.socket_mode import SocketModeConnection
 from bot.transport.worker_processes import WorkerProcesses
@@ -70,6 +71,7 @@ def _serve(app: App, secret: str, host: str, port: int, threads: int) -> None:
     _exit_on_sigterm()
     server = HttpServer(app, signing_secret=secret, host=host, port=port, threads=threads)
     click.echo(f"crm-bot: serving Slack requests at {server.url}{EVENTS_PATH} ({threads} threads)", err=True)
+    freeze_start_up()
     server.serve_forever()
 
 
@@ -106,6 +108,7 @@ def run(context: CliContext, port: int, host: str, workers: int) -> None:
     if context.settings.slack_app_token:
         click.echo("crm-bot: connecting to Slack in Socket Mode", err=True)
         _exit_on_sigterm()
+        freeze_start_up()
         SocketModeConnection(app, context.settings.slack_app_token).start()
     else:
         _serve(app, context.settings.require("SLACK_SIGNING_SECRET"), host, port, DEFAULT_THREADS)

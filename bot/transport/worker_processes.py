@@ -50,6 +50,7 @@ from bot.request.people import People
 from bot.request.user_request import UserRequest
 from bot.slack_api.replies import replies
 from bot.slack_api.web_api import make_web_client
+from bot.transport.collector import freeze_start_up
 from crm_core.config import Settings
 from crm_core.identity.phones import use_phone_region
 from crm_core.store import make_engine
@@ -301,6 +302,7 @@ _client: WebClient | None = None
 def _serve(settings: Settings, requests: Connection, ready: Connection) -> None:
     """A worker's life: start, then hand each request read from the pipe to its threads."""
     _start_worker(settings)
+    freeze_start_up()
     with contextlib.suppress(OSError):  # a replacement's start is not waited for
         ready.send_bytes(b"ready")
     ready.close()

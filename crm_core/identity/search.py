@@ -367,9 +367,6 @@ _EXACT: dict[str | None, Select[Any]] = {
     "phone": select(*_VIEW_COLUMNS).where(or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.phone_key == bindparam("key"))),
 }
 _BY_IDS = select(*_VIEW_COLUMNS).where(_CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
-_NAMES_BY_IDS = select(_CUSTOMERS.c.id, _CUSTOMERS.c.name).where(
-    _CUSTOMERS.c.id.in_(bindparam("ids", expanding=True))
-)
 _STAMP = select(CustomerNamesStamp.stamp)
 
 
@@ -393,9 +390,9 @@ def search_customers(
     contact = contact_query(text)
     exact = _EXACT[None if contact is None else contact.kind]
     found: dict[int, tuple[float, str]] = {}
-    views: dict[int, CustomerView] = {}
+    rows: dict[int, Row[Any]] = {}  # read so far, by customer id; made views only if shown
     for row in connection.execute(exact, {"text": text, "key": None if contact is None else contact.key}):
-        views[row.id] = _view(row)
+        rows[row.id] = row
         on = contact.kind if contact is not None and row.external_id != text else "external_id"
         found[row.id] = (EXACT, on)
     key = normalize_name(text) if contact is None else ""
@@ -404,17 +401,17 @@ def search_customers(
         for customer_id, score in _name_scores(session, key, limit * 3, cutoff).items():
             if customer_id not in found:
                 found[customer_id] = (score, "name")
-        tie_ranks = _weigh_designators(connection, text, found)
+        tie_ranks = _weigh_designators(connection, text, found, rows)
     best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
-    unread = [i for i, _ in best if i not in views]
+    unread = [i for i, _ in best if i not in rows]
     if unread:
-        views.update((row.id, _view(row)) for row in connection.execute(_BY_IDS, {"ids": unread}).all())
+        rows.update((row.id, row) for row in connection.execute(_BY_IDS, {"ids": unread}))
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
-    return [Match(views[i], score, on) for i, (score, on) in best if i in views]
+    return [Match(_view(rows[i]), score, on) for i, (score, on) in best if i in rows]
 
 
 def _weigh_designators(
-    connection: Connection, text: str, found: dict[int, tuple[float, str]]
+    connection: Connection, text: str, found: dict[int, tuple[float, str]], rows: dict[int, Row[Any]]
 ) -> dict[int, int]:
     """Let legal designators decide between customers whose names are otherwise the query's.
 
@@ -422,15 +419,19 @@ def _weigh_designators(
     picks Acme LLC although "Acme Inc." and "Acme Co., Ltd." share its key, which drop just below
     exact (a bare "Acme" still matches them all, unless a customer is named just "Acme"). Without
     such a customer, those sharing a designator with the query come first among the exact matches
-    (the returned ranks: 0 shares one, 1 not). Changes ``found`` in place. Names are read only when
-    several customers share the query's key, so an ordinary search reads nothing more.
+    (the returned ranks: 0 shares one, 1 not). Changes ``found`` in place. Rows are read only when
+    several customers share the query's key, so an ordinary search reads nothing more; they are
+    whole rows, added to ``rows``, because these customers are the ones a search then shows (a
+    second read of them was a round trip more for every search of a common name).
     """
     same_key = [i for i, (score, on) in found.items() if on == "name" and score == EXACT]
     if len(same_key) < 2:
         return {}
     wanted = name_designators(text)
-    rows = connection.execute(_NAMES_BY_IDS, {"ids": same_key}).all()
-    held = {customer_id: name_designators(name) for customer_id, name in rows}
+    unread = [i for i in same_key if i not in rows]
+    if unread:
+        rows.update((row.id, row) for row in connection.execute(_BY_IDS, {"ids": unread}))
+    held = {i: name_designators(rows[i].name) for i in same_key if i in rows}
     whole = {i for i in same_key if held.get(i) == wanted}
     if whole:
         found.update((i, (EXACT - 1, "name")) for i in same_key if i not in whole)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, event, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.customers.service import get_customer
@@ -286,6 +286,28 @@ def test_a_bare_name_shared_by_several_designators_stays_ambiguous(session: Sess
     assert len(caught.value.candidates) == 2
     bare = customer(session, "Acme")
     assert resolve_customer(session, actor=TEST_ACTOR, query="Acme").id == bare.id
+
+
+def test_a_name_many_share_reads_their_rows_once(session: Session) -> None:
+    """The rows read to weigh designators are the rows shown: one read of them, not two (issue 13)."""
+    for number in range(12):
+        customer(session, "John Smith" if number % 2 else "John Smith LLC", external_id=f"C-{number}")
+    search_customers(session, query="John Smith")  # the name index is built here, not below
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    bind = session.connection()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        matches = search_customers(session, query="John Smith LLC")
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    assert [m.customer.name for m in matches[:6]] == ["John Smith LLC"] * 6
+    assert {m.customer.name for m in matches[6:]} == {"John Smith"}
+    customers_read = [s for s in statements if "FROM customers" in s]
+    assert len(customers_read) == 2  # the exact match on the external id, then the customers shown
 
 
 def test_a_designator_typed_breaks_a_tie_between_names_otherwise_exact(session: Session) -> None:

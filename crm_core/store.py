@@ -223,7 +223,7 @@ def is_reading(connection: Connection) -> bool:
 
 
 @contextmanager
-def reading(engine: Engine) -> Iterator[Session]:
+def reading(engine: Engine, *, one_transaction: bool = True) -> Iterator[Session]:
     """A unit of work that only reads, and audits what it read: a profile shown, a search made.
 
     In ``transaction`` SQLite holds its one write lock from BEGIN to COMMIT, so a read that takes
@@ -233,8 +233,16 @@ def reading(engine: Engine) -> Iterator[Session]:
     autoflush) and are written afterwards in a short transaction of their own. If that write
     fails the caller gets the error and shows nothing, so nothing is read without its audit row.
     Anything else added, changed or deleted is a programming error, refused before it is written.
+
+    ``one_transaction=False`` (a Slack request's reads): on PostgreSQL the statements run with no
+    transaction around them (autocommit), as ``read_only``'s do. At READ COMMITTED each statement
+    reads its own snapshot inside a transaction too, so they see the same rows; the BEGIN and
+    ROLLBACK were two round trips of the seven in a `/crm find` (docs/PERFORMANCE.md, issue 13
+    item 2). What needs its statements in one transaction (the morning job exports its snapshot
+    to other connections) keeps the default. SQLite's deferred transaction costs no round trip.
     """
-    reader = Session(bind=_reads_only(engine), autoflush=False, expire_on_commit=False)
+    bind = _reads_only(engine, autocommit=not one_transaction and engine.dialect.name == "postgresql")
+    reader = Session(bind=bind, autoflush=False, expire_on_commit=False)
     try:
         with reader:
             try:
@@ -290,12 +298,16 @@ def read_only(engine: Engine) -> Iterator[Connection]:
         yield connection.execution_options(**{_READS_ONLY: True})
 
 
-def _reads_only(engine: Engine) -> Engine:
-    """``engine`` with the reads-only option, made once: each ``execution_options`` is a new engine
-    whose event dispatch SQLAlchemy builds again."""
-    reader: Engine | None = engine.__dict__.get(_READS_ONLY)
+def _reads_only(engine: Engine, *, autocommit: bool = False) -> Engine:
+    """``engine`` with the reads-only option (and autocommit), made once: each ``execution_options``
+    is a new engine whose event dispatch SQLAlchemy builds again."""
+    name = f"{_READS_ONLY}:autocommit" if autocommit else _READS_ONLY
+    reader: Engine | None = engine.__dict__.get(name)
     if reader is None:
-        reader = engine.__dict__[_READS_ONLY] = engine.execution_options(**{_READS_ONLY: True})
+        options: dict[str, Any] = {_READS_ONLY: True}
+        if autocommit:
+            options["isolation_level"] = "AUTOCOMMIT"
+        reader = engine.__dict__[name] = engine.execution_options(**options)
     return reader
 
 

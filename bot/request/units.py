@@ -18,9 +18,9 @@ from crm_core.store import reading, transaction
 
 
 class Unit(Enum):
-    READS = "reads"  # crm_core.store.reading: a snapshot, no write lock; audit rows written after
+    READS = "reads"  # crm_core.store.reading: no write lock, no transaction on PostgreSQL; audit after
     WRITES = "writes"  # crm_core.store.transaction: the action's one write transaction
 
 
 def open_unit(unit: Unit, engine: Engine) -> AbstractContextManager[Session]:
-    return reading(engine) if unit is Unit.READS else transaction(engine)
+    return reading(engine, one_transaction=False) if unit is Unit.READS else transaction(engine)

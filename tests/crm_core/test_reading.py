@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from crm_core.access.policy import Permission, authorize
 from crm_core.actor import Actor
@@ -14,6 +14,8 @@ from crm_core.store import make_engine, reading, transaction
 from tests.factories import TEST_ACTOR, customer
 
 SALES_REP = Actor(user_id="U_REP", surface="slack", role="sales")
+# A Slack request's reads run with ``one_transaction=False``; the morning job's with the default.
+BOTH_KINDS = pytest.mark.parametrize("one_transaction", [True, False], ids=["one-transaction", "request"])
 
 
 def audit_actions(engine: Engine) -> list[tuple[str, bool]]:
@@ -22,11 +24,12 @@ def audit_actions(engine: Engine) -> list[tuple[str, bool]]:
         return [(action, allowed) for action, allowed in rows]
 
 
-def test_a_read_is_audited_after_its_reads(engine: Engine) -> None:
+@BOTH_KINDS
+def test_a_read_is_audited_after_its_reads(engine: Engine, one_transaction: bool) -> None:
     with transaction(engine) as session:
         acme = customer(session, "Acme Inc.")
     before = len(audit_actions(engine))
-    with reading(engine) as session:
+    with reading(engine, one_transaction=one_transaction) as session:
         seen = get_customer(session, actor=TEST_ACTOR, external_id=acme.external_id)
         # Not yet written: the row waits for the reads to end.
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == before
@@ -34,24 +37,28 @@ def test_a_read_is_audited_after_its_reads(engine: Engine) -> None:
     assert audit_actions(engine)[before:] == [("customer.read", True)]
 
 
-def test_a_failed_read_writes_nothing(engine: Engine) -> None:
+@BOTH_KINDS
+def test_a_failed_read_writes_nothing(engine: Engine, one_transaction: bool) -> None:
     with transaction(engine) as session:
         acme = customer(session, "Acme Inc.")
     before = len(audit_actions(engine))
-    with pytest.raises(LookupError), reading(engine) as session:
+    with pytest.raises(LookupError), reading(engine, one_transaction=one_transaction) as session:
         get_customer(session, actor=TEST_ACTOR, external_id=acme.external_id)
         raise LookupError("the rendering failed")
     assert len(audit_actions(engine)) == before
 
 
-def test_a_refusal_is_audited_like_in_a_transaction(engine: Engine) -> None:
-    with pytest.raises(Forbidden), reading(engine):
+@BOTH_KINDS
+def test_a_refusal_is_audited_like_in_a_transaction(engine: Engine, one_transaction: bool) -> None:
+    with pytest.raises(Forbidden), reading(engine, one_transaction=one_transaction):
         authorize(SALES_REP, Permission.READ_AUDIT)
     assert audit_actions(engine)[-1][1] is False
 
 
-def test_anything_but_audit_rows_is_refused_and_not_written(engine: Engine) -> None:
-    with pytest.raises(RuntimeError, match="only audit rows"), reading(engine) as session:
+@BOTH_KINDS
+def test_anything_but_audit_rows_is_refused_and_not_written(engine: Engine, one_transaction: bool) -> None:
+    refused = pytest.raises(RuntimeError, match="only audit rows")
+    with refused, reading(engine, one_transaction=one_transaction) as session:
         session.add(Customer(external_id="C-NEW", name="Sneaky", name_key="sneaky"))
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 0
@@ -73,3 +80,20 @@ def test_on_sqlite_a_writer_need_not_wait_for_an_open_read(engine: Engine, datab
         other.dispose()
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 2
+
+
+def test_a_requests_reads_on_postgres_run_outside_a_transaction(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's deferred BEGIN costs no round trip: a request's reads keep their snapshot")
+    # Inside a transaction, a later statement's start is after the transaction's; in autocommit each
+    # statement is a transaction of its own, so the two are the same moment.
+    same_moment = text("SELECT pg_sleep(0.01), statement_timestamp() = transaction_timestamp()")
+    with reading(engine) as session:
+        session.execute(text("SELECT 1"))
+        assert session.execute(same_moment).one()[1] is False
+    with reading(engine, one_transaction=False) as session:
+        session.execute(text("SELECT 1"))
+        assert session.execute(same_moment).one()[1] is True
+    with transaction(engine) as session:
+        session.execute(text("SELECT 1"))
+        assert session.execute(same_moment).one()[1] is False

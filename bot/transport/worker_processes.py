@@ -62,10 +62,12 @@ log = logging.getLogger(__name__)
 WORKER_NICENESS = 10
 # Handlers run on threads of the worker: one declaration at a time per process would let a slow Web
 # API call or commit hold up the rest. Replies wait for Slack on the reply thread
-# (``bot.slack_api.replies``), not here; yet unlike the server's own pool (``bot.app.LISTENER_THREADS``)
-# 4 threads per worker measured no better than 16 (p99 and CPU per find within the noise, issue 13
-# item 2 in docs/PERFORMANCE.md), so the wider pool stays for Web API calls that are slow.
-WORKER_THREADS = 16
+# (``bot.slack_api.replies``), not here, so as in the server's own pool (``bot.app.LISTENER_THREADS``)
+# a few threads keep a core and the store busy; more only take turns at the interpreter lock, in no
+# order, and the unlucky request (or the reply thread) waits several turns: with 16 threads the
+# slowest `/crm find` answers were 10-30% slower than with 4 (issue 13 item 2, docs/PERFORMANCE.md).
+# Requests beyond the threads wait in the pool's queue, first come first served.
+WORKER_THREADS = 4
 BOOT_TIMEOUT_SECONDS = 120.0
 # A worker takes each request off its pipe as it comes (onto its threads' queue), so the pipe holds
 # only what arrives while the worker waits for the CPU; a larger one than Linux's 64 KiB keeps the

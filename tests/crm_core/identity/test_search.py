@@ -371,14 +371,29 @@ def test_a_match_carries_the_customer_as_stored(session: Session) -> None:
         company="Acme Holdings",
         owner_id="U_OWNER",
         tags=["vip", "tokyo"],
-        custom_fields={"plan": "gold", "seats": 12},
+        custom_fields={
+            "plan": "gold",
+            "seats": 12,
+            "担当": "山田",
+            "ratio": 2.5,
+            "trial": True,
+            "note": None,
+        },
         external_id="C-ACME",
     )
     stored = get_customer(session, actor=TEST_ACTOR, external_id="C-ACME")
     for typed in ("info@acme.example", "03-1111-2222", "C-ACME", "Acme Trading"):
         [match] = search_customers(session, query=typed)
         assert match.customer == stored == acme
-        assert match.customer.custom_fields == {"plan": "gold", "seats": 12}  # not compared by ==
+        assert match.customer.custom_fields == {  # not compared by ==
+            "plan": "gold",
+            "seats": 12,
+            "担当": "山田",
+            "ratio": 2.5,
+            "trial": True,
+            "note": None,
+        }
+        assert match.customer.tags == ("tokyo", "vip")  # kept sorted
 
 
 def test_a_customer_added_earlier_in_the_transaction_is_found_by_its_email(session: Session) -> None:

@@ -115,6 +115,53 @@ def test_customers_renamed_away_from_a_shared_name_leave_the_next_ones_in_id_ord
     assert _base(searched) is base
 
 
+def test_changes_past_the_newest_segment_are_folded_and_a_customer_changed_again_is_skipped_there(
+    searched: Engine, database_url: str
+) -> None:
+    """Newest changes are indexed apart and folded in after ``_NEWEST_MAX`` of them; a customer
+    renamed before a fold and again after it is found by its last name only, in every segment."""
+    with transaction(searched) as session:
+        moving = customer(session, "Moving Target Trading").external_id
+    assert _found(searched, "Moving Target Trading") == [moving]
+    base = _base(searched)
+    other = make_engine(database_url)
+
+    def rename(external_id: str, name: str) -> None:
+        with other.begin() as connection:
+            changed = update(Customer).where(Customer.external_id == external_id)
+            connection.execute(changed.values(name=name, name_key=name.lower()))
+
+    def arrivals(first: int, count: int) -> None:
+        for number in range(first, first + count):  # one commit each, as customers arrive
+            with other.begin() as connection:
+                connection.execute(
+                    insert(Customer).values(
+                        external_id=f"C-ARR-{number}", name=f"Arrival {number}", name_key=f"arrival {number}"
+                    )
+                )
+            assert _found(searched, f"Arrival {number}")[0] == f"C-ARR-{number}"
+
+    try:
+        rename(moving, "Second Name Foods")
+        arrivals(0, search._NEWEST_MAX + 5)  # folds: the rename is now in the folded segment
+        assert _found(searched, "Second Name Foods") == [moving]
+        rename(moving, "Third Name Holdings")  # newest: the folded key must be skipped
+        assert _found(searched, "Second Name Foods") == []
+        assert _found(searched, "Moving Target Trading") == []
+        assert _found(searched, "Third Name Holdings") == [moving]
+        with other.begin() as connection:
+            connection.execute(delete(Customer).where(Customer.external_id == "C-ARR-3"))
+        assert "C-ARR-3" not in _found(searched, "Arrival 3")  # deleted after its fold
+        arrivals(1000, search._NEWEST_MAX + 5)  # folds again, the last rename and deletion with it
+        assert _found(searched, "Third Name Holdings") == [moving]
+        assert _found(searched, "Second Name Foods") == []
+        assert "C-ARR-3" not in _found(searched, "Arrival 3")
+        assert _found(searched, "Arrival 4")[0] == "C-ARR-4"
+    finally:
+        other.dispose()
+    assert _base(searched) is base  # all of it from the log, never the whole table again
+
+
 @contextmanager
 def _in_an_older_snapshot(searched: Engine, reader: Engine, database_url: str) -> Iterator[Session]:
     """A reading unit on ``reader`` whose snapshot predates the index (on SQLite a reading unit's

@@ -142,7 +142,7 @@ class _NameIndex:
         return [(self.base, self.recent), (self.folded, self.newest), (self.newest_keys, {})]
 
     def updated(self, changes: Sequence[Row[int, int, int]], keys: dict[int, str]) -> _NameIndex:
-        """This index with ``changes`` (rows of the log, oldest first) applied, ``keys`` read after them."""
+        """This index with ``changes`` (rows of the log, oldest first) applied, ``keys`` read with them."""
         changed = {change.customer_id: keys.get(change.customer_id) for change in changes}
         recent = {**self.recent, **changed}
         newest = {**self.newest, **changed}
@@ -173,8 +173,8 @@ _indexes_lock = threading.Lock()
 # index stale, and at 1M customers a build each would multiply a two-second, several-hundred-MB job.
 _build_locks: dict[str, threading.Lock] = {}
 # Changes applied on top of a base before the whole index is read again: enough that a base lasts
-# (arrivals, imports of a few thousand), few enough that scoring them all and re-indexing their keys
-# after each change stays cheap.
+# (arrivals, imports of a few thousand), few enough that scoring them all after each change stays
+# cheap.
 _RECENT_MIN = 1024
 _RECENT_MAX = 8192
 # Changes indexed apart before they join the folded segment: few enough that re-indexing them at each

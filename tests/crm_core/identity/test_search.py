@@ -363,6 +363,7 @@ def test_an_email_or_phone_someone_has_is_still_found(session: Session) -> None:
 
 
 def test_a_match_carries_the_customer_as_stored(session: Session) -> None:
+    custom = {"plan": "gold", "seats": 12, "担当": "山田", "ratio": 2.5, "trial": True, "note": None}
     acme = customer(
         session,
         "Acme Trading",
@@ -371,28 +372,14 @@ def test_a_match_carries_the_customer_as_stored(session: Session) -> None:
         company="Acme Holdings",
         owner_id="U_OWNER",
         tags=["vip", "tokyo"],
-        custom_fields={
-            "plan": "gold",
-            "seats": 12,
-            "担当": "山田",
-            "ratio": 2.5,
-            "trial": True,
-            "note": None,
-        },
+        custom_fields=custom,
         external_id="C-ACME",
     )
     stored = get_customer(session, actor=TEST_ACTOR, external_id="C-ACME")
     for typed in ("info@acme.example", "03-1111-2222", "C-ACME", "Acme Trading"):
         [match] = search_customers(session, query=typed)
         assert match.customer == stored == acme
-        assert match.customer.custom_fields == {  # not compared by ==
-            "plan": "gold",
-            "seats": 12,
-            "担当": "山田",
-            "ratio": 2.5,
-            "trial": True,
-            "note": None,
-        }
+        assert match.customer.custom_fields == custom  # not compared by ==
         assert match.customer.tags == ("tokyo", "vip")  # kept sorted
 
 

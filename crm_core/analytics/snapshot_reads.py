@@ -9,7 +9,9 @@ transaction stays open until both are done, which the imported snapshot needs.
 
 A transaction that has written anything has changes no other connection can see, so it reads
 everything itself, one side after the other, as SQLite always does: a second SQLite connection
-would begin its own snapshot, not share the caller's.
+would begin its own snapshot, not share the caller's. A caller with no transaction at all (a Slack
+request's reads on PostgreSQL run in autocommit: ``crm_core.store.reading``) has no snapshot to
+export, so one is taken for the reading alone, in a read-only repeatable-read transaction.
 """
 
 from __future__ import annotations
@@ -27,24 +29,38 @@ Read = TypeVar("Read")
 # What pg_export_snapshot returns (e.g. 00000003-0000001B-1): checked before it is put in a statement,
 # which takes no bound parameter.
 _SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+# A snapshot imported, or exported for a caller that reads in autocommit: reads only, one snapshot.
+_SNAPSHOT_OPTIONS = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
 
 
 def read_in_one_snapshot(session: Session, reads: Sequence[Callable[[Connection], Read]]) -> list[Read]:
-    """Each of ``reads`` run on a connection seeing the snapshot of ``session``'s transaction:
-    on PostgreSQL, when that transaction has written nothing, each on a connection of its own at
-    the same time (the first on this thread); otherwise one after the other on the session's
-    connection."""
+    """Each of ``reads`` run on a connection seeing the snapshot of ``session``'s transaction (or,
+    when the session reads in autocommit, of one taken for these reads): on PostgreSQL, when that
+    transaction has written nothing, each on a connection of its own at the same time (the first on
+    this thread); otherwise one after the other on the session's connection."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or len(reads) < 2 or _has_written(connection):
+    if connection.dialect.name != "postgresql" or len(reads) < 2:
         return [read(connection) for read in reads]
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        with connection.engine.connect().execution_options(**_SNAPSHOT_OPTIONS) as exporting:
+            try:
+                return _shared(exporting, reads)
+            finally:
+                exporting.rollback()
+    if _has_written(connection):
+        return [read(connection) for read in reads]
+    return _shared(connection, reads)
+
+
+def _shared(connection: Connection, reads: Sequence[Callable[[Connection], Read]]) -> list[Read]:
+    """``reads`` at once on connections importing the snapshot of ``connection``'s open transaction."""
     snapshot = str(connection.execute(text("SELECT pg_export_snapshot()")).scalar_one())
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise RuntimeError("PostgreSQL exported a snapshot id of an unexpected form")
     engine = connection.engine
 
     def in_snapshot(read: Callable[[Connection], Read]) -> Read:
-        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        with engine.connect().execution_options(**options) as side:
+        with engine.connect().execution_options(**_SNAPSHOT_OPTIONS) as side:
             side.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             try:
                 return read(side)

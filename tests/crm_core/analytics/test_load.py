@@ -20,7 +20,7 @@ from crm_core.analytics.scores import score_customers
 from crm_core.demo.generator import generate_demo_data
 from crm_core.demo.loader import write_demo_data
 from crm_core.models import Customer, Interaction, Purchase
-from crm_core.store import transaction
+from crm_core.store import reading, transaction
 from tests.factories import TEST_ACTOR, customer
 from tests.races import needs_postgres
 
@@ -270,6 +270,21 @@ def test_a_transaction_that_wrote_nothing_reads_on_two_connections_what_row_by_r
         frames.interactions, ContactDays.from_interactions(interactions).frame, check_exact=True
     )
     assert len(frames.customers) > 100 and len(frames.follow_ups) > 0
+
+
+@needs_postgres
+def test_a_requests_reads_without_a_transaction_read_in_a_snapshot_taken_for_them(engine: Engine) -> None:
+    """A Slack request's reads run in autocommit on PostgreSQL (a profile card before any scoring
+    loads the store): with no transaction of the caller's to export, one is taken for the reading."""
+    with transaction(engine) as session:
+        _generated_store(session)
+    with transaction(engine) as session:
+        expected = load_frames(session)
+    with reading(engine, one_transaction=False) as session:
+        frames = load_frames(session)
+    pd.testing.assert_frame_equal(frames.purchases, expected.purchases, check_exact=True)
+    pd.testing.assert_frame_equal(frames.interactions, expected.interactions, check_exact=True)
+    pd.testing.assert_frame_equal(frames.customers, expected.customers, check_exact=True)
 
 
 def test_a_transaction_that_wrote_reads_its_own_rows(session: Session) -> None:

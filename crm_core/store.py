@@ -45,6 +45,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 POOL_SIZE = DEFAULT_DB_POOL_SIZE
 POOL_OVERFLOW = 4
 _READS_ONLY = "crm_reads_only"  # an execution option: see ``reading``
+_AUTOCOMMIT = "AUTOCOMMIT"  # SQLAlchemy's isolation level for statements without a transaction
 
 
 def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kwargs: Any) -> Engine:
@@ -215,6 +216,12 @@ def rehearsal(engine: Engine) -> Iterator[Session]:
         session.rollback()
 
 
+def autocommits(connection: Connection) -> bool:
+    """Whether ``connection``'s statements run with no transaction around them (``one_statement``,
+    ``read_only`` and a request's ``reading`` on PostgreSQL): there is then no snapshot to share."""
+    return connection.get_execution_options().get("isolation_level") == _AUTOCOMMIT
+
+
 def is_reading(connection: Connection) -> bool:
     """Whether ``connection`` is a ``reading`` unit's or a ``read_only`` one: nothing may be
     written through it (``reading`` rolls back at its end; ``read_only`` on PostgreSQL commits each
@@ -278,7 +285,7 @@ def one_statement(engine: Engine) -> Iterator[Connection]:
             yield connection
         return
     with engine.connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection.execution_options(isolation_level=_AUTOCOMMIT)
 
 
 @contextmanager
@@ -294,7 +301,7 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection = connection.execution_options(isolation_level=_AUTOCOMMIT)
         yield connection.execution_options(**{_READS_ONLY: True})
 
 
@@ -306,7 +313,7 @@ def _reads_only(engine: Engine, *, autocommit: bool = False) -> Engine:
     if reader is None:
         options: dict[str, Any] = {_READS_ONLY: True}
         if autocommit:
-            options["isolation_level"] = "AUTOCOMMIT"
+            options["isolation_level"] = _AUTOCOMMIT
         reader = engine.__dict__[name] = engine.execution_options(**options)
     return reader
 

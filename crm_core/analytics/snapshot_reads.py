@@ -24,6 +24,8 @@ from typing import TypeVar
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from crm_core.store import autocommits
+
 Read = TypeVar("Read")
 
 # What pg_export_snapshot returns (e.g. 00000003-0000001B-1): checked before it is put in a statement,
@@ -41,7 +43,7 @@ def read_in_one_snapshot(session: Session, reads: Sequence[Callable[[Connection]
     connection = session.connection()
     if connection.dialect.name != "postgresql" or len(reads) < 2:
         return [read(connection) for read in reads]
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+    if autocommits(connection):
         with connection.engine.connect().execution_options(**_SNAPSHOT_OPTIONS) as exporting:
             try:
                 return _shared(exporting, reads)

@@ -377,11 +377,14 @@ def _median_gaps_of(ids: IntArray, days: IntArray) -> pd.Series:
     low = int(gaps.min())
     span = int(gaps.max()) - low + 1
     if len(starts) * span < 2**62:
-        rank = np.repeat(np.arange(len(starts), dtype=np.int64) * span, sizes)
-        key = rank + (gaps - low)
+        # The narrowest key that holds (rank, gap): numpy sorts 32-bit integers about 1.7 times as
+        # fast as 64-bit ones, and the order, so every median, is the same.
+        width = np.uint32 if len(starts) * span < 2**32 else np.int64
+        rank = np.repeat(np.arange(len(starts), dtype=width) * width(span), sizes)
+        key = rank + (gaps - low).astype(width)
         key.sort()
-        middle = key[starts + (sizes - 1) // 2] - rank[starts] + low
-        upper = key[starts + sizes // 2] - rank[starts] + low
+        middle = (key[starts + (sizes - 1) // 2] - rank[starts]).astype(np.int64) + low
+        upper = (key[starts + sizes // 2] - rank[starts]).astype(np.int64) + low
     else:  # gaps too wide for one key: sort each customer's gaps by a two-key sort
         ordered = gaps[np.lexsort((gaps, customers))]
         middle, upper = ordered[starts + (sizes - 1) // 2], ordered[starts + sizes // 2]

@@ -159,7 +159,8 @@ def _groupby_medians(frame: pd.DataFrame) -> pd.Series:
     return medians.set_axis(medians.index.astype("int64"))
 
 
-@pytest.mark.parametrize("spread", [365, 10**6, 2**40])  # the last too wide for one sort key
+# Sorted by a 32-bit key (365, 10**6), a 64-bit one (10**8), and by two keys (2**40: too wide for one).
+@pytest.mark.parametrize("spread", [365, 10**6, 10**8, 2**40])
 @pytest.mark.parametrize("run_rows", [MEDIAN_ROWS, 7, 1])  # in runs that never split a customer
 def test_median_gaps_are_the_median_of_each_customers_gaps(
     spread: int, run_rows: int, monkeypatch: pytest.MonkeyPatch
@@ -177,6 +178,23 @@ def test_median_gaps_are_the_median_of_each_customers_gaps(
     expected = _groupby_medians(contacts.frame)
     assert (expected != expected.round()).any()  # some even counts: the mean of the middle two
     pd.testing.assert_series_equal(contacts.median_gap_days, expected, check_exact=True)
+
+
+def test_median_gaps_with_a_32_bit_sort_key_at_its_limit() -> None:
+    # Two customers whose gaps span 2**31 - 1 days: every (customer, gap) key just fits 32 bits.
+    widest = 2**31 - 1
+    rows = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 2, 2, 2, 2],
+            "day": [0, 1, 1 + widest, 0, widest, widest + 3, 2 * widest],
+        }
+    )
+    contacts = ContactDays.from_interactions(rows)
+
+    pd.testing.assert_series_equal(
+        contacts.median_gap_days, _groupby_medians(contacts.frame), check_exact=True
+    )
+    assert contacts.median_gap_days.to_dict() == {1: (1 + widest) / 2, 2: float(widest - 3)}
 
 
 def test_cuts_at_one_day_are_summarised_once_and_given_back_on_request() -> None:

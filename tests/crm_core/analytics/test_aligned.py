@@ -63,6 +63,17 @@ def test_an_unsorted_or_empty_source_is_still_aligned() -> None:
     _same(aligned(empty, TARGET), empty.reindex(TARGET))
 
 
+@pytest.mark.parametrize("spread", [1, 10**12])  # dense ids (looked up in a table) and sparse ones
+def test_ids_inside_and_outside_the_range_are_aligned_as_reindex_aligns_them(spread: int) -> None:
+    rng = np.random.default_rng(spread % 997)
+    ids = np.unique(rng.integers(-50, 500, size=300)) * spread
+    part = pd.Series(rng.random(len(ids)), index=pd.Index(ids, name="customer_id"))
+    wanted = pd.Index(rng.permutation(np.arange(-80, 600) * spread), name="customer_id")
+    _same(aligned(part, wanted), part.reindex(wanted))
+    inside = pd.Index(np.sort(rng.choice(ids, size=100, replace=False)), name="customer_id")
+    _same(aligned(part, inside), part.reindex(inside))
+
+
 def test_no_hash_table_is_left_on_the_source_index() -> None:
     """What the module is for: pandas keeps a table per reindexed index, 32 MB per million ids."""
     part = pd.Series(np.arange(1000.0), index=pd.Index(np.arange(0, 2000, 2), name="customer_id"))

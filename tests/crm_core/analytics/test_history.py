@@ -142,6 +142,29 @@ def test_a_cut_history_summarises_like_the_rows_up_to_that_day(seed: int) -> Non
             pd.testing.assert_frame_equal(history.frame.reset_index(drop=True), alone.frame)
 
 
+def test_a_days_amounts_are_summed_in_the_order_they_were_read() -> None:
+    """Equal (customer, day) keys keep their order through the sort, whatever the CPU: a float sum
+    depends on it. Here 1e16 absorbs ones that -1e16 then cancels, so another order sums another
+    number of ones."""
+    day = day_number(dt.date(2024, 6, 1))
+    amounts = np.array([1e16, *[1.0] * 500, -1e16, *[1.0] * 500])
+    rows = pd.DataFrame(
+        {
+            "customer_id": [2] * len(amounts) + [1],  # one earlier customer last: the rows need sorting
+            "day": [day] * (len(amounts) + 1),
+            "amount": [*amounts, 5.0],
+        }
+    )
+
+    net = PurchaseDays.from_purchases(rows).frame.set_index("customer_id")["net"]
+
+    def summed(day_rows: np.ndarray) -> float:  # as the day's rows are summed once sorted
+        return float(np.add.reduceat(np.concatenate([[5.0], day_rows]), [0, 1])[1])
+
+    assert summed(amounts) != summed(amounts[::-1])  # the order shows in the sum
+    assert net.to_dict() == {1: 5.0, 2: summed(amounts)}
+
+
 def test_cutting_a_cut_history() -> None:
     contacts = contact_days((1, "2024-06-01"), (1, "2024-06-05"), (1, "2024-06-09"))
     june_7 = contacts.until(dt.date(2024, 6, 7))

@@ -388,7 +388,7 @@ def _median_gaps_of(ids: IntArray, days: IntArray) -> pd.Series:
         # The narrowest key that holds (rank, gap): numpy sorts 32-bit integers about 1.7 times as
         # fast as 64-bit ones, and the order, so every median, is the same.
         width = np.uint32 if len(starts) * span < 2**32 else np.int64
-        rank = np.repeat(np.arange(len(starts), dtype=width) * width(span), sizes)
+        rank = np.repeat(np.arange(len(starts), dtype=width) * span, sizes)
         key = rank + (gaps - low).astype(width)
         key.sort()
         middle = (key[starts + (sizes - 1) // 2] - rank[starts]).astype(np.int64) + low

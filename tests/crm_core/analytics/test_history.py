@@ -165,6 +165,20 @@ def test_a_days_amounts_are_summed_in_the_order_they_were_read() -> None:
     assert net.to_dict() == {1: 5.0, 2: summed(amounts)}
 
 
+def test_a_cut_that_drops_a_few_days_and_whole_customers() -> None:
+    """Few rows after the cut, as a week back has: they are counted per customer, and a customer
+    whose first day is after the cut is left out, not charged to the customer before."""
+    rows = [(3, f"2024-05-{day:02d}") for day in range(1, 21)]
+    rows += [(1, f"2024-05-{day:02d}") for day in range(1, 6)] + [(1, "2024-06-10")]
+    rows += [(2, "2024-06-12")]
+    contacts = contact_days(*rows)
+
+    cut = contacts.until(dt.date(2024, 6, 1))
+
+    pd.testing.assert_frame_equal(cut.per_customer, contact_days(*rows[:25]).per_customer)
+    assert cut.per_customer["contact_days"].to_dict() == {1: 5, 3: 20}
+
+
 def test_cutting_a_cut_history() -> None:
     contacts = contact_days((1, "2024-06-01"), (1, "2024-06-05"), (1, "2024-06-09"))
     june_7 = contacts.until(dt.date(2024, 6, 7))

@@ -39,6 +39,7 @@ from bot.messages import t
 from bot.request.deps import Deps, utc_now
 from bot.request.people import Person, zone_or_none
 from bot.request.steps import personless_actor
+from bot.request.turns import READERS
 from bot.request.units import Unit, open_unit
 from bot.slack_api.replies import post_to_response_url
 from crm_core.access.resolve import Access, resolve_access
@@ -207,7 +208,13 @@ class UserRequest:
             raise RuntimeError("this handler was registered without a unit of work (see bot.request.units)")
         if self._session is None:
             stack = ExitStack()
-            self._session = stack.enter_context(open_unit(self._unit, self.engine))
+            try:
+                if self._unit is Unit.READS:
+                    stack.enter_context(READERS.turn())  # given up after the unit (the stack unwinds)
+                self._session = stack.enter_context(open_unit(self._unit, self.engine))
+            except BaseException:
+                stack.close()  # no turn kept by a unit that never opened
+                raise
             self._open_unit = stack
         return self._session
 

@@ -9,7 +9,7 @@ is done by the same interpreter) and the tail comes down (docs/PERFORMANCE.md, i
 A turn covers a reader's unit of work only (``bot.request.user_request``): its reads and the Python
 around them. Writers keep running beside it, since one may wait for SQLite's write lock or a row
 lock, and so do Slack calls, which come before a unit (looking a person up) or after it (what a
-handler says is sent once its unit has ended). A reader that holds its turn long (a large export)
+handler says is sent once its unit has ended). A reader that holds its turn long (a slow read)
 keeps the others waiting at most ``PATIENCE_SECONDS``: after that they go ahead beside it, as
 every reader did before.
 """

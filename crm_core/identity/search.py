@@ -460,9 +460,7 @@ def search_customers(
                 found[customer_id] = (score, "name")
         tie_ranks = _weigh_designators(connection, text, found, rows)
     best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
-    unread = [i for i, _ in best if i not in rows]
-    if unread:
-        rows.update((row.id, row) for row in connection.execute(_BY_IDS, {"ids": unread}))
+    _read_rows(connection, [i for i, _ in best], rows)
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
     return [Match(_view(rows[i]), score, on) for i, (score, on) in best if i in rows]
 
@@ -485,14 +483,19 @@ def _weigh_designators(
     if len(same_key) < 2:
         return {}
     wanted = name_designators(text)
-    unread = [i for i in same_key if i not in rows]
-    if unread:
-        rows.update((row.id, row) for row in connection.execute(_BY_IDS, {"ids": unread}))
+    _read_rows(connection, same_key, rows)
     held = {i: name_designators(rows[i].name) for i in same_key if i in rows}
     whole = {i for i in same_key if held.get(i) == wanted}
     if whole:
         found.update((i, (EXACT - 1, "name")) for i in same_key if i not in whole)
     return {i: 0 if designators & wanted else 1 for i, designators in held.items()} if wanted else {}
+
+
+def _read_rows(connection: Connection, customer_ids: list[int], rows: dict[int, Row[Any]]) -> None:
+    """Add to ``rows`` those of ``customer_ids`` not read yet, in one statement (none if all are)."""
+    unread = [i for i in customer_ids if i not in rows]
+    if unread:
+        rows.update((row.id, row) for row in connection.execute(_BY_IDS, {"ids": unread}))
 
 
 def find_customers(

@@ -10,7 +10,6 @@ each model only cuts the history at its own ``today`` with ``until``.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cached_property
 from itertools import pairwise
 from typing import ClassVar, Self
 
@@ -19,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from crm_core.analytics.aligned import aligned
+from crm_core.analytics.cached import cached
 from crm_core.analytics.frames import (
     AMOUNT,
     CUSTOMER_ID,
@@ -68,7 +68,7 @@ class _DayRows:
         # The latest cuts of an uncut history by day (see ``until``).
         self._cuts: dict[int, Self] = {}
 
-    @cached_property
+    @cached
     def frame(self) -> pd.DataFrame:
         """The rows; treat them (like every cached summary here) as read-only."""
         if self.cut_day is None:
@@ -104,6 +104,12 @@ class _DayRows:
         kept = days <= self.cut_day
         return ids[kept], days[kept]
 
+    def summarised(self) -> Self:
+        """This history with the summaries every model reads of it made now: the morning job makes
+        them on the thread that prepared the history, beside the other history's reading."""
+        _ = self.per_customer, self._medians_per_customer
+        return self
+
     def forget_cuts(self) -> None:
         """Let the kept cuts go (see ``until``), when no model will cut this history again."""
         self._cuts.clear()
@@ -114,15 +120,15 @@ class _DayRows:
         customers the cached summaries are about a hundred MB at the job's highest moment."""
         self.forget_cuts()
         for name in [name for name in vars(self) if name not in _ROWS_KEPT]:
-            if isinstance(getattr(type(self), name, None), cached_property):
+            if isinstance(getattr(type(self), name, None), cached):
                 del self.__dict__[name]
 
-    @cached_property
+    @cached
     def _last_day(self) -> int:
         """The latest day of the uncut rows (before any, when there are none)."""
         return int(self._rows[DAY].max()) if len(self._rows) else -(2**62)
 
-    @cached_property
+    @cached
     def _activity(self) -> tuple[IntArray, IntArray, IntArray, IntArray]:
         """Customer ids and days of the uncut rows that count as activity, and where each
         customer's rows start in them and how many there are; computed once, shared by the cuts."""
@@ -137,7 +143,7 @@ class _DayRows:
         """Per customer with activity: at least ``DAYS_COLUMN``, the number of distinct days."""
         raise NotImplementedError
 
-    @cached_property
+    @cached
     def median_gap_days(self) -> pd.Series:
         """Each customer's median number of days between consecutive days of activity.
 
@@ -150,7 +156,7 @@ class _DayRows:
             ids, days, starts, sizes, self._cut_sizes, self.uncut._medians_per_customer
         )
 
-    @cached_property
+    @cached
     def _medians_per_customer(self) -> NDArray[np.float64]:
         """``median_gap_days`` for every customer of the rows, in their order (NaN without one):
         what a cut starts from."""
@@ -160,7 +166,7 @@ class _DayRows:
         per_customer[np.searchsorted(ids[starts], medians.index.to_numpy())] = medians.to_numpy()
         return per_customer
 
-    @cached_property
+    @cached
     def _cut_sizes(self) -> IntArray:
         """Each customer's number of activity rows up to the cut (all of them when uncut), in the
         order of the uncut rows' customers."""
@@ -211,7 +217,7 @@ class PurchaseDays(_DayRows):
         )
         return cls(frame)
 
-    @cached_property
+    @cached
     def per_customer(self) -> pd.DataFrame:
         """Per customer with a purchase day: ``first_day``, ``last_day``, ``purchase_days``.
 
@@ -219,7 +225,7 @@ class PurchaseDays(_DayRows):
         """
         return _first_last_count(*self._activity, self._cut_sizes, self.DAYS_COLUMN)
 
-    @cached_property
+    @cached
     def net_revenue(self) -> pd.Series:
         """Per customer of ``per_customer`` (same index), refunds subtracted from any day: what the
         business kept."""
@@ -230,7 +236,7 @@ class PurchaseDays(_DayRows):
         revenue: pd.Series = rows.groupby(CUSTOMER_ID, sort=False)["net"].sum()
         return aligned(revenue, self.per_customer.index).rename("net_revenue")
 
-    @cached_property
+    @cached
     def repeat_spend(self) -> pd.DataFrame:
         """Per customer with a purchase day: ``x`` repeat purchase days and their ``mean_value`` (0 if none).
 
@@ -274,7 +280,7 @@ class ContactDays(_DayRows):
         # copied: ten million of them are worth keeping once only.
         return cls(pd.DataFrame({CUSTOMER_ID: ids, DAY: days}, copy=False))
 
-    @cached_property
+    @cached
     def per_customer(self) -> pd.DataFrame:
         """Per customer with a contact: ``last_day`` and ``contact_days`` (distinct days)."""
         summary = _first_last_count(*self._activity, self._cut_sizes, self.DAYS_COLUMN)

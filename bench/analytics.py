@@ -1,10 +1,11 @@
 """Analytics plus every digest, timed with peak memory, one fresh process per measurement.
 
-The morning's work as the digest sender does it: load the store's frames once, score every customer
-(``snapshot_from_frames``, which scores today and a week ago), then each team member's digest and its
-Block Kit rendering. Each measurement runs in a new process and reports its peak resident memory
-(tracemalloc would slow a million customers down several times); the memory of the interpreter and
-imports alone is reported too, so the share of the work is visible.
+The morning's work as the digest sender does it (``take_snapshot``): load the store once, the
+purchases' models fitted while the contacts are read ("load"), score every customer today and a
+week ago ("analytics"), then each team member's digest and its Block Kit rendering ("digests").
+Each measurement runs in a new process and reports its peak resident memory (tracemalloc would
+slow a million customers down several times); the memory of the interpreter and imports alone is
+reported too, so the share of the work is visible.
 
     python -m bench.analytics DATABASE_URL     # one measurement, as JSON on stdout
 """
@@ -25,8 +26,8 @@ from bench.results import Figure
 from bench.stats import median
 from bot.blocks.digest import digest_fallback, render_digest
 from bot.messages import language_of
-from crm_core.analytics.load import load_frames, read_names, read_notes
-from crm_core.digest.content import digest_for, snapshot_from_frames
+from crm_core.analytics.load import load_prepared, read_names, read_notes
+from crm_core.digest.content import contact_history, digest_for, purchase_models, snapshot_from_prepared
 from crm_core.store import make_engine, transaction
 from crm_core.team.service import list_members
 
@@ -53,12 +54,16 @@ def probe(database_url: str) -> dict[str, float]:
     began, began_cpu = time.perf_counter(), time.process_time()
     with transaction(engine) as session:
         members = list_members(session)
-        # As ``take_snapshot`` does: the names and notes only of the customers and follow-ups shown.
-        loaded_frames = [load_frames(session, names=False)]
+        # As ``take_snapshot`` does, in two steps to time them apart.
+        prepared = load_prepared(
+            session,
+            names=False,
+            purchases_then=partial(purchase_models, today=TODAY),
+            contacts_then=contact_history,
+        )
         loaded, loaded_cpu = time.perf_counter(), time.process_time()
-        # Handed over (no name kept here), so the snapshot can let the raw purchase rows go.
         names, notes = partial(read_names, session), partial(read_notes, session)
-        snapshot = snapshot_from_frames(loaded_frames.pop(), local_date=TODAY, names=names, notes=notes)
+        snapshot = snapshot_from_prepared(prepared, local_date=TODAY, names=names, notes=notes)
         scored, scored_cpu = time.perf_counter(), time.process_time()
     blocks = 0
     for member in members:

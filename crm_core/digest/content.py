@@ -23,7 +23,7 @@ from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import team_and_owner_kpis
-from crm_core.analytics.load import StoreFrames, load_frames, read_names, read_notes
+from crm_core.analytics.load import Prepared, load_prepared, read_names, read_notes
 from crm_core.analytics.reasons import Reason, churn_reasons
 from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
 from crm_core.team.service import MemberView
@@ -148,47 +148,66 @@ NoteReader = Callable[[Sequence[int]], pd.Series]
 def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
     """Load the store once and score every customer as of ``local_date``.
 
-    Customers' names and external ids are read only for those a digest can show.
+    Customers' names and external ids are read only for those a digest can show. The purchases'
+    day history and models are made while the contacts are read, and the contact days' summaries
+    beside them (``load_prepared``).
     """
-    names, notes = partial(read_names, session), partial(read_notes, session)
-    # Handed over, not kept in a variable here: the snapshot can then let the raw purchases go.
-    frames = load_frames(session, names=False)
-    return snapshot_from_frames(frames, local_date=local_date, names=names, notes=notes)
+    prepared = load_prepared(
+        session,
+        names=False,
+        purchases_then=partial(purchase_models, today=local_date),
+        contacts_then=contact_history,
+    )
+    return snapshot_from_prepared(
+        prepared,
+        local_date=local_date,
+        names=partial(read_names, session),
+        notes=partial(read_notes, session),
+    )
 
 
-def snapshot_from_frames(
-    frames: StoreFrames,
+def purchase_models(purchases: pd.DataFrame, *, today: dt.date) -> tuple[PurchaseDays, ScoringFits]:
+    """The purchases' day history, with the summaries every model reads of it made, and the models
+    fitted on it as of ``today``."""
+    days = PurchaseDays.from_purchases(purchases)
+    fits = fit_models(days, today)
+    return days.summarised(), fits
+
+
+def contact_history(interactions: pd.DataFrame) -> ContactDays:
+    """The contact days, with the summaries every model reads of them already made."""
+    return ContactDays.from_interactions(interactions).summarised()
+
+
+def snapshot_from_prepared(
+    prepared: Prepared[tuple[PurchaseDays, ScoringFits], ContactDays],
     *,
     local_date: dt.date,
     names: NameReader | None = None,
     notes: NoteReader | None = None,
 ) -> TeamSnapshot:
-    """The snapshot of ``frames``; ``names`` reads the names of the customers shown, when the
-    frames' customers carry none, and ``notes`` the notes of the follow-ups shown, when the
-    frames' follow-ups carry none (see ``load_frames``)."""
-    purchases = PurchaseDays.from_purchases(frames.purchases)
-    # The raw purchases are not read again: when the caller handed the frames over (as
-    # take_snapshot does), the millions of rows are memory given back before the models run.
-    frames = dataclasses.replace(frames, purchases=frames.purchases.iloc[:0].copy())  # no view
-    contacts = ContactDays.from_interactions(frames.interactions)
-    fits = fit_models(purchases, local_date)
+    """The snapshot of what ``take_snapshot`` loaded; ``names`` reads the names of the customers
+    shown, when the customers carry none, and ``notes`` the notes of the follow-ups shown, when
+    the follow-ups carry none (see ``load_frames``)."""
+    purchases, fits = prepared.purchases
+    contacts, customers_frame, follow_ups = prepared.contacts, prepared.customers, prepared.follow_ups
     # A week ago first, while no score is held yet: judging a cut history takes the most memory.
-    last_week = _levels_a_week_before(frames, purchases, contacts, fits, local_date)
-    scores = score_histories(frames.customers, purchases, contacts, fits, local_date)
-    owned = frames.customers.set_index("customer_id")
+    last_week = _levels_a_week_before(customers_frame, purchases, contacts, fits, local_date)
+    scores = score_histories(customers_frame, purchases, contacts, fits, local_date)
+    owned = customers_frame.set_index("customer_id")
     customers = _owned_scores(owned.drop(columns=[c for c in NAME_COLUMNS if c in owned.columns]), scores)
     customers["was_at_risk"] = aligned(last_week["churn_risk"], customers.index).isin(FLAGGED)
     purchases.forget_summaries()
     contacts.forget_summaries()
-    team, by_owner = _kpis(frames, purchases, contacts, customers, last_week, local_date)
-    sections = _team_sections(customers, frames.follow_ups, local_date)
+    team, by_owner = _kpis(customers_frame, follow_ups, purchases, contacts, customers, last_week, local_date)
+    sections = _team_sections(customers, follow_ups, local_date)
     shown = _shown_customers(sections)
     sections = _named(sections, owned.loc[shown, list(NAME_COLUMNS)] if names is None else names(shown))
-    if "note" not in frames.follow_ups.columns:
+    if "note" not in follow_ups.columns:
         if notes is None:
             raise FrameContractError("follow-ups without notes need a reader of the notes shown")
         sections = _with_notes(sections, notes)
-    return TeamSnapshot(local_date, customers, frames.follow_ups, team, by_owner, sections)
+    return TeamSnapshot(local_date, customers, follow_ups, team, by_owner, sections)
 
 
 def _owned_scores(owned: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -280,7 +299,7 @@ def _with_notes(sections: TeamSections, notes: NoteReader) -> TeamSections:
 
 
 def _levels_a_week_before(
-    frames: StoreFrames, purchases: PurchaseDays, contacts: ContactDays, fits: ScoringFits, today: dt.date
+    customers: pd.DataFrame, purchases: PurchaseDays, contacts: ContactDays, fits: ScoringFits, today: dt.date
 ) -> pd.DataFrame:
     """Churn levels (and who came back) as they stood a week ago, for "new" risks and last week's KPIs.
 
@@ -290,7 +309,7 @@ def _levels_a_week_before(
     week_ago = today - KPI_WEEK
     month_before = week_ago - dt.timedelta(days=TREND_DAYS)
     common: dict[str, Any] = {
-        "customers": frames.customers,
+        "customers": customers,
         "purchases": purchases,
         "contacts": contacts,
         "returns": fits.returns,
@@ -301,7 +320,8 @@ def _levels_a_week_before(
 
 
 def _kpis(
-    frames: StoreFrames,
+    customers: pd.DataFrame,
+    follow_ups: pd.DataFrame,
     purchases: PurchaseDays,
     contacts: ContactDays,
     scores: pd.DataFrame,
@@ -309,10 +329,10 @@ def _kpis(
     today: dt.date,
 ) -> tuple[KpiLine | None, dict[str, KpiLine]]:
     common: dict[str, Any] = {
-        "customers": frames.customers,
+        "customers": customers,
         "purchases": purchases,
         "contacts": contacts,
-        "follow_ups": frames.follow_ups,
+        "follow_ups": follow_ups,
     }
     tables = []
     for end, churn in ((today, scores), (today - KPI_WEEK, last_week)):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from unittest.mock import ANY
 
 import numpy as np
 import pandas as pd
@@ -12,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from crm_core.analytics import load, snapshot_reads
+from crm_core.analytics import load
 from crm_core.analytics.frames import FrameContractError, validate_purchases
 from crm_core.analytics.history import ContactDays, PurchaseDays, day_number
-from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, read_names, read_notes
+from crm_core.analytics.load import BLOCK_CUSTOMERS, load_frames, load_prepared, read_names, read_notes
 from crm_core.analytics.scores import score_customers
 from crm_core.demo.generator import generate_demo_data
 from crm_core.demo.loader import write_demo_data
@@ -221,42 +223,59 @@ def test_stored_times_of_one_length_and_of_several_give_the_same_days() -> None:
 
 
 @needs_postgres
-def test_int4_arrays_are_read_from_postgresqls_binary_form(engine: Engine) -> None:
+def test_int4_and_float8_arrays_are_read_from_postgresqls_binary_form(engine: Engine) -> None:
     with engine.connect() as connection:
         cursor = load.binary_cursor(connection)
         cursor.execute(
             "SELECT ARRAY[1, -2, 2147483647, -2147483648]::int4[], ARRAY[1, NULL]::int4[], "
-            "ARRAY[[1, 2], [3, 4]]::int4[]"
+            "ARRAY[[1, 2], [3, 4]]::int4[], "
+            "ARRAY[0.1, -2.5, 123456789012.34, 1e-300]::float8[], ARRAY[1.5, NULL]::float8[], "
+            "(ARRAY[0.10, 0.20, 123456789012.34]::numeric(14, 2)[])::float8[]"
         )
-        plain, with_null, square = cursor.fetchone()
+        integers, integer_null, square, doubles, double_null, from_numeric = cursor.fetchone()
 
-    assert load._int4_array(plain).tolist() == [1, -2, 2147483647, -2147483648]
-    for broken in (with_null, square):
+    assert load._binary_array(integers, load._INT4_OID).tolist() == [1, -2, 2147483647, -2147483648]
+    assert load._binary_array(doubles, load._FLOAT8_OID).tolist() == [0.1, -2.5, 123456789012.34, 1e-300]
+    # numeric to float8 is the double its printed text parses to, as the SQLite side parses it.
+    assert load._binary_array(from_numeric, load._FLOAT8_OID).tolist() == [
+        float("0.10"),
+        0.2,
+        123456789012.34,
+    ]
+    for broken, element in (
+        (integer_null, load._INT4_OID),
+        (square, load._INT4_OID),
+        (double_null, load._FLOAT8_OID),
+    ):
         with pytest.raises(FrameContractError):
-            load._int4_array(broken)
+            load._binary_array(broken, element)
+    with pytest.raises(FrameContractError):  # an int4 array is no float8 array
+        load._binary_array(integers, load._FLOAT8_OID)
 
 
 @needs_postgres
 def test_a_transaction_that_wrote_nothing_reads_on_two_connections_what_row_by_row_reads(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
 ) -> None:
     with transaction(engine) as session:
         _generated_store(session)
-    sides: list[str] = []
-    real_read = snapshot_reads.ThreadPoolExecutor
+    threads: dict[str, str] = {}
 
-    class Watched(real_read):  # type: ignore[misc, valid-type]
-        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-            sides.append("beside")
-            return super().submit(fn, *args, **kwargs)
+    def noted(side: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        def then(frame: pd.DataFrame) -> pd.DataFrame:
+            threads[side] = threading.current_thread().name
+            return frame
 
-    monkeypatch.setattr(snapshot_reads, "ThreadPoolExecutor", Watched)
+        return then
 
     with transaction(engine) as session:
-        frames = load_frames(session)
+        prepared = load_prepared(session, purchases_then=noted("purchases"), contacts_then=noted("contacts"))
         purchases, interactions = _rows_read_one_by_one(session)
 
-    assert sides == ["beside"]  # one side on a thread of its own, the other on the caller's
+    # The purchases' side on the caller's thread, the contacts' on a thread (and connection) of its own.
+    assert threads == {"purchases": threading.current_thread().name, "contacts": ANY}
+    assert threads["contacts"] != threads["purchases"]
+    frames = load.StoreFrames(prepared.customers, prepared.purchases, prepared.contacts, prepared.follow_ups)
     by_row = ["customer_id", "day", "amount"]
     # In the contract's own dtypes: the activity rows' ids and days as int32 (half of int64's memory).
     pd.testing.assert_frame_equal(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -220,6 +221,37 @@ def test_stored_times_of_one_length_and_of_several_give_the_same_days() -> None:
     ):
         with pytest.raises(FrameContractError):
             load._iso_days(broken)
+
+
+def test_sqlite_amounts_parse_to_the_doubles_python_parses() -> None:
+    """Amounts as SQLite prints them (``group_concat``: ``%!.15g``) of every size a store holds."""
+    rng = np.random.default_rng(13)
+    cents = np.concatenate(
+        (
+            rng.integers(-(10**14), 10**14, 40_000),  # up to 14 digits, as numeric(14, 2) allows
+            rng.integers(-(10**6), 10**6, 40_000),
+            np.array([1, 10, 20, 30, -1, 12345678901234, 99999999999999, -99999999999999]),
+        )
+    )
+    printed = sqlite3.connect(":memory:")
+    printed.execute("CREATE TABLE amounts (amount NUMERIC)")
+    printed.executemany("INSERT INTO amounts VALUES (?)", [(int(c) / 100,) for c in cents])
+    joined = printed.execute("SELECT group_concat(amount) FROM amounts").fetchone()[0]
+
+    parsed = load._amounts(joined)
+
+    assert parsed.dtype == np.float64
+    assert parsed.tolist() == [float(text) for text in joined.split(",")]
+    assert parsed[-8:].tolist() == [
+        0.01,
+        0.1,
+        0.2,
+        0.3,
+        -0.01,
+        123456789012.34,
+        999999999999.99,
+        -999999999999.99,
+    ]
 
 
 @needs_postgres

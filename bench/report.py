@@ -170,7 +170,7 @@ SHOWN: dict[str, tuple[str, Callable[[float], str]]] = {
     "log_cpu_ms": ("CPU ms per log, `--workers 2`", lambda v: f"{v:.1f}"),
     "log_loadgen_cpu_ms": ("load generator CPU ms per log", lambda v: f"{v:.2f}"),
     "log_loadgen_lag_p99_ms": ("load generator's loop lag p99, logs (ms)", lambda v: f"{v:.1f}"),
-    "digests_load_s": ("digests: load frames (s)", lambda v: f"{v:.2f}"),
+    "digests_load_s": ("digests: load, purchase models fitted meanwhile (s)", lambda v: f"{v:.2f}"),
     "digests_analytics_s": ("digests: score today and a week ago (s)", lambda v: f"{v:.2f}"),
     "digests_digests_s": ("digests: 20 digests + render (s)", lambda v: f"{v:.2f}"),
     "digests_total_s": ("analytics + digests total (s)", lambda v: f"{v:.2f}"),

@@ -70,10 +70,21 @@ def score_customers(
     Customers who never bought have NaN (or empty) purchase scores and are judged by their contacts.
     Purchases and interactions after ``today`` are ignored, so a past day can be re-scored exactly.
     """
+    days, fits = purchase_models(purchases, today=today)
+    return score_histories(customers, days, contact_history(interactions), fits, today), fits
+
+
+def purchase_models(purchases: pd.DataFrame, *, today: dt.date) -> tuple[PurchaseDays, ScoringFits]:
+    """The purchases' day history, with the summaries every model reads of it made, and the models
+    fitted on it as of ``today``."""
     days = PurchaseDays.from_purchases(purchases)
     fits = fit_models(days, today)
-    contacts = ContactDays.from_interactions(interactions)
-    return score_histories(customers, days, contacts, fits, today), fits
+    return days.summarised(), fits
+
+
+def contact_history(interactions: pd.DataFrame) -> ContactDays:
+    """The contact days, with the summaries every model reads of them already made."""
+    return ContactDays.from_interactions(interactions).summarised()
 
 
 def fit_models(purchases: PurchaseDays, today: dt.date) -> ScoringFits:

@@ -25,7 +25,7 @@ from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import team_and_owner_kpis
 from crm_core.analytics.load import Prepared, load_prepared, read_names, read_notes
 from crm_core.analytics.reasons import Reason, churn_reasons
-from crm_core.analytics.scores import ScoringFits, fit_models, score_histories
+from crm_core.analytics.scores import ScoringFits, contact_history, purchase_models, score_histories
 from crm_core.team.service import MemberView
 
 OPEN = ("open", "snoozed")
@@ -164,19 +164,6 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
         names=partial(read_names, session),
         notes=partial(read_notes, session),
     )
-
-
-def purchase_models(purchases: pd.DataFrame, *, today: dt.date) -> tuple[PurchaseDays, ScoringFits]:
-    """The purchases' day history, with the summaries every model reads of it made, and the models
-    fitted on it as of ``today``."""
-    days = PurchaseDays.from_purchases(purchases)
-    fits = fit_models(days, today)
-    return days.summarised(), fits
-
-
-def contact_history(interactions: pd.DataFrame) -> ContactDays:
-    """The contact days, with the summaries every model reads of them already made."""
-    return ContactDays.from_interactions(interactions).summarised()
 
 
 def snapshot_from_prepared(

@@ -2,8 +2,9 @@
 
 Purchases and interactions are millions of rows, and a Python object per value (a tuple per row, a
 ``datetime``, a ``Decimal``) cost more than the analytics themselves. So they are read in blocks
-(ranges of ids), each block as one row of comma-joined texts that numpy parses in C: Python handles
-a few dozen rows however large the store. What the analytics look at is the day (the ``day`` of
+(ranges of ids), each block as one row: on SQLite comma-joined texts that numpy and pandas parse
+in C, on PostgreSQL binary arrays numpy reads in place. Python handles a few dozen rows however
+large the store. What the analytics look at is the day (the ``day`` of
 ``frames``), computed by the database where that is cheap (PostgreSQL) and by numpy from the
 stored ISO text on SQLite, where a date function per row took longer than everything else in
 loading. Interactions are reduced to distinct contact days by numpy, block by block, on both: on
@@ -131,8 +132,8 @@ def _typed(frame: pd.DataFrame, dates: tuple[str, ...], dtypes: dict[str, str] |
 
 
 def _joined_blocks(connection: Connection, dialect: str, table: str) -> Iterator[tuple[str | bytes, ...]]:
-    """Each block of ``table``'s rows as joined texts or binary int4 arrays (see ``_BLOCK_SQL``);
-    none if empty.
+    """Each block of ``table``'s rows as joined texts or binary int4 and float8 arrays (see
+    ``_BLOCK_SQL``); none if empty.
 
     Blocks are ranges of ids (see ``BLOCK_CUSTOMERS``), read in the caller's transaction, so all
     blocks see one snapshot.
@@ -191,6 +192,8 @@ def _binary_array(data: bytes, element_oid: int) -> NDArray[Any]:
     form: a header of five big-endian int4 (dimensions, has-NULLs, element type, length, lower
     bound), then each element as its length and its value, read by numpy in place."""
     name, cell, dtype = _CELLS[element_oid]
+    if len(data) < 20:  # an empty array has no length and lower bound: array_agg never sends one
+        raise FrameContractError(f"PostgreSQL sent an empty or truncated {name} array")
     dimensions, has_nulls, element_type, length = (int(v) for v in np.frombuffer(data, dtype=">i4", count=4))
     if (dimensions, has_nulls, element_type) != (1, 0, element_oid):
         raise FrameContractError(f"PostgreSQL sent an array that is not one-dimensional {name} without NULLs")

@@ -92,8 +92,8 @@ def fit_models(purchases: PurchaseDays, today: dt.date) -> ScoringFits:
 
     One after the other: fitting the return model on a second thread saved about a second at a
     million customers but raised the job's peak memory by 90 to 220 MB (the thread's own malloc
-    arena kept what its temporaries had freed). The morning job fits them all beside the reading
-    of the contacts instead, and gives that memory back afterwards (``side_thread``).
+    arena kept what its temporaries had freed). The morning and scoring jobs fit them all beside
+    the reading of the contacts instead (``purchase_models`` in ``load_prepared``).
     """
     days = purchases.until(today)
     return ScoringFits(

@@ -86,7 +86,12 @@ def _taking_turns(connection: Connection, sides: Sequence[Side[Any, Any]]) -> li
     *earlier, last = sides
     with side_threads(max(len(earlier), 1), "analytics-side") as pool:
         made = [pool.submit(side.then, side.read(connection)) for side in earlier]
-        final = last.then(last.read(connection))
+        try:
+            final = last.then(last.read(connection))
+        except BaseException:
+            for each in made:  # an earlier side's failure is raised first, as in ``_shared``
+                each.result()
+            raise
         return [*(each.result() for each in made), final]
 
 

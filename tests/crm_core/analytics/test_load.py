@@ -262,9 +262,9 @@ def test_int4_and_float8_arrays_are_read_from_postgresqls_binary_form(engine: En
             "SELECT ARRAY[1, -2, 2147483647, -2147483648]::int4[], ARRAY[1, NULL]::int4[], "
             "ARRAY[[1, 2], [3, 4]]::int4[], "
             "ARRAY[0.1, -2.5, 123456789012.34, 1e-300]::float8[], ARRAY[1.5, NULL]::float8[], "
-            "(ARRAY[0.10, 0.20, 123456789012.34]::numeric(14, 2)[])::float8[]"
+            "(ARRAY[0.10, 0.20, 123456789012.34]::numeric(14, 2)[])::float8[], ARRAY[]::int4[]"
         )
-        integers, integer_null, square, doubles, double_null, from_numeric = cursor.fetchone()
+        integers, integer_null, square, doubles, double_null, from_numeric, empty = cursor.fetchone()
 
     assert load._binary_array(integers, load._INT4_OID).tolist() == [1, -2, 2147483647, -2147483648]
     assert load._binary_array(doubles, load._FLOAT8_OID).tolist() == [0.1, -2.5, 123456789012.34, 1e-300]
@@ -278,6 +278,7 @@ def test_int4_and_float8_arrays_are_read_from_postgresqls_binary_form(engine: En
         (integer_null, load._INT4_OID),
         (square, load._INT4_OID),
         (double_null, load._FLOAT8_OID),
+        (empty, load._INT4_OID),
     ):
         with pytest.raises(FrameContractError):
             load._binary_array(broken, element)

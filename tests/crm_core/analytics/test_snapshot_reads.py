@@ -72,3 +72,25 @@ def test_a_failed_read_is_raised_after_the_preparations_under_way_finish(session
     else:
         raise AssertionError("the failed read was not raised")
     assert finished.is_set()
+
+
+def test_when_both_sides_fail_the_first_sides_failure_is_raised(session: Session) -> None:
+    """As where the sides read at once (PostgreSQL): the earlier failure is the one reported."""
+    customer(session, "Acme")
+    session.flush()
+
+    def first_then(_value: int) -> int:
+        raise ValueError("the purchases' models failed")
+
+    def second_read(_connection: Connection) -> int:
+        raise RuntimeError("the contacts could not be read")
+
+    try:
+        read_in_one_snapshot(
+            session, (Side(read=lambda _c: 1, then=first_then), Side(read=second_read, then=lambda v: v))
+        )
+    except ValueError as failure:
+        assert str(failure) == "the purchases' models failed"
+        assert isinstance(failure.__context__, RuntimeError)  # the later one is kept beside it
+    else:
+        raise AssertionError("the first side's failure was not raised")

@@ -180,7 +180,7 @@ def binary_cursor(connection: Connection) -> Any:
     return cursor
 
 
-# Per element type: its name, and the big-endian (length, value) cell numpy reads it from.
+# Per element type: its name, the big-endian (length, value) cell numpy reads, and the dtype handed on.
 _CELLS = {
     _INT4_OID: ("int4", np.dtype([("length", ">i4"), ("value", ">i4")]), np.int32),
     _FLOAT8_OID: ("float8", np.dtype([("length", ">i4"), ("value", ">f8")]), np.float64),

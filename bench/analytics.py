@@ -26,8 +26,8 @@ from bench.results import Figure
 from bench.stats import median
 from bot.blocks.digest import digest_fallback, render_digest
 from bot.messages import language_of
-from crm_core.analytics.load import load_prepared, read_names, read_notes
-from crm_core.digest.content import contact_history, digest_for, purchase_models, snapshot_from_prepared
+from crm_core.analytics.load import load_histories, read_names, read_notes
+from crm_core.digest.content import digest_for, snapshot_from_prepared
 from crm_core.store import make_engine, transaction
 from crm_core.team.service import list_members
 
@@ -55,12 +55,7 @@ def probe(database_url: str) -> dict[str, float]:
     with transaction(engine) as session:
         members = list_members(session)
         # As ``take_snapshot`` does, in two steps to time them apart.
-        prepared = load_prepared(
-            session,
-            names=False,
-            purchases_then=partial(purchase_models, today=TODAY),
-            contacts_then=contact_history,
-        )
+        prepared = load_histories(session, today=TODAY)
         loaded, loaded_cpu = time.perf_counter(), time.process_time()
         names, notes = partial(read_names, session), partial(read_notes, session)
         snapshot = snapshot_from_prepared(prepared, local_date=TODAY, names=names, notes=notes)

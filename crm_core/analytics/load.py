@@ -13,6 +13,7 @@ PostgreSQL a ``GROUP BY`` of each block doubled the server's time.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from crm_core.analytics.frames import AMOUNT, CUSTOMER_ID, DAY, FrameContractError, IntArray, compact
-from crm_core.analytics.history import ContactDays
+from crm_core.analytics.history import ContactDays, PurchaseDays
+from crm_core.analytics.scores import ScoringFits, contact_history, purchase_models
 from crm_core.analytics.snapshot_reads import Side, read_in_one_snapshot
 from crm_core.models import Customer, FollowUp
 
@@ -461,6 +463,22 @@ def load_prepared(
 
 def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
+
+
+# What every score as of a day needs: the purchases' day history with the models fitted on it, the
+# contact days, the customers (ids and owners) and the follow-ups (without notes).
+ScoringHistories = Prepared[tuple[PurchaseDays, ScoringFits], ContactDays]
+
+
+def load_histories(session: Session, *, today: dt.date) -> ScoringHistories:
+    """``load_prepared`` as the morning digest and the scoring job read the store: no names, the
+    purchases' models fitted as of ``today`` while the contacts are read."""
+    return load_prepared(
+        session,
+        names=False,
+        purchases_then=partial(purchase_models, today=today),
+        contacts_then=contact_history,
+    )
 
 
 def _no_contacts(_connection: Connection) -> pd.DataFrame:

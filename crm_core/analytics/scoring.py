@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -28,9 +27,9 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from crm_core.analytics.churn import OK
-from crm_core.analytics.load import load_prepared
+from crm_core.analytics.load import load_histories
 from crm_core.analytics.reasons import NO_REASONS, churn_reasons
-from crm_core.analytics.scores import contact_history, purchase_models, score_histories
+from crm_core.analytics.scores import score_histories
 from crm_core.analytics.stored import StoredScore, scores_stored_on, store_scores
 from crm_core.models import Interaction, Purchase
 
@@ -70,13 +69,7 @@ def score_now(session: Session, *, today: dt.date) -> ScoringRun:
 
 def scores_as_of(session: Session, *, today: dt.date) -> pd.DataFrame:
     """Every customer's scores as of ``today``, computed now and kept nowhere (indexed by customer_id)."""
-    # The scores need no names; the purchases' models are fitted while the contacts are read.
-    prepared = load_prepared(
-        session,
-        names=False,
-        purchases_then=partial(purchase_models, today=today),
-        contacts_then=contact_history,
-    )
+    prepared = load_histories(session, today=today)
     (purchases, fits), contacts = prepared.purchases, prepared.contacts
     return score_histories(prepared.customers, purchases, contacts, fits, today)
 

@@ -23,9 +23,9 @@ from crm_core.analytics.churn import TREND_DAYS, churn_levels, reactivated
 from crm_core.analytics.frames import FrameContractError
 from crm_core.analytics.history import ContactDays, PurchaseDays
 from crm_core.analytics.kpis import team_and_owner_kpis
-from crm_core.analytics.load import Prepared, load_prepared, read_names, read_notes
+from crm_core.analytics.load import ScoringHistories, load_histories, read_names, read_notes
 from crm_core.analytics.reasons import Reason, churn_reasons
-from crm_core.analytics.scores import ScoringFits, contact_history, purchase_models, score_histories
+from crm_core.analytics.scores import ScoringFits, score_histories
 from crm_core.team.service import MemberView
 
 OPEN = ("open", "snoozed")
@@ -150,16 +150,10 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
 
     Customers' names and external ids are read only for those a digest can show. The purchases'
     day history and models are made while the contacts are read, and the contact days' summaries
-    beside them (``load_prepared``).
+    beside them (``load_histories``).
     """
-    prepared = load_prepared(
-        session,
-        names=False,
-        purchases_then=partial(purchase_models, today=local_date),
-        contacts_then=contact_history,
-    )
     return snapshot_from_prepared(
-        prepared,
+        load_histories(session, today=local_date),
         local_date=local_date,
         names=partial(read_names, session),
         notes=partial(read_notes, session),
@@ -167,7 +161,7 @@ def take_snapshot(session: Session, *, local_date: dt.date) -> TeamSnapshot:
 
 
 def snapshot_from_prepared(
-    prepared: Prepared[tuple[PurchaseDays, ScoringFits], ContactDays],
+    prepared: ScoringHistories,
     *,
     local_date: dt.date,
     names: NameReader | None = None,

@@ -4,14 +4,15 @@ An e-mail address or a phone number matches exactly or not at all: an address no
 customer to create, not a reason to list names that look a bit like it (``contact_query``).
 
 Fuzzy matching runs over the name keys of every customer, so the keys are kept in a per-engine
-cache. Each search first reads the one-row ``customer_names_stamp``, which database triggers change
-on every insert, delete and name-key change of ``customers``, whoever makes it (migrations 0002 and
-0008): the cache makes search fast, the stamp keeps it correct when other replicas write. When the
-stamp has moved, the same triggers' log (``customer_name_changes``) says which customers changed
-since the index was made, and only those are read again: a customer added by another process costs
-the next search a millisecond, not a rebuild of the whole index (0.3 s at 100k customers, 2 s at
-1M). A change made inside the caller's own transaction is seen at once, and one rolled back is never
-seen again.
+cache. Each search reads the one-row ``customer_names_stamp``, which database triggers change on
+every insert, delete and name-key change of ``customers``, whoever makes it (migrations 0002 and
+0008): the cache makes search fast, the stamp keeps it correct when other replicas write. It is read
+in the same statement as the customers the cached index scores best (``_by_name``), and checked
+before they are used. When the stamp has moved, the same triggers' log (``customer_name_changes``)
+says which customers changed since the index was made, and only those are read again: a customer
+added by another process costs the next search a millisecond, not a rebuild of the whole index
+(0.3 s at 100k customers, 2 s at 1M). A change made inside the caller's own transaction is seen at
+once, and one rolled back is never seen again.
 
 Only keys that share enough character pairs or a word with the query are scored (see
 ``prefilter``): WRatio over 100k distinct names takes about 190 ms. Each distinct key is scored once
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sqlalchemy import Connection, Row, Select, Table, Text, bindparam, cast, or_, select
+from sqlalchemy import Connection, Row, Select, Table, Text, bindparam, cast, literal, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.access.policy import Permission, authorize
@@ -182,11 +183,16 @@ _RECENT_MAX = 8192
 _NEWEST_MAX = 64
 
 
-def _name_index(session: Session) -> _NameIndex:
+def _names_stamp(session: Session) -> int | None:
     if session.autoflush:  # as the ORM's own query would: a name changed just before moves the stamp
         session.flush()
-    stamp = session.connection().scalar(_STAMP)
-    bind_key = str(session.get_bind().engine.url)
+    stamp: int | None = session.connection().scalar(_STAMP)
+    return stamp
+
+
+def _name_index(session: Session, stamp: int | None) -> _NameIndex:
+    """The index for ``stamp``, read from the store's ``customer_names_stamp`` (after a flush)."""
+    bind_key = _bind_key(session)
     if (cached := _current(bind_key, stamp)) is not None:
         return cached
     with _indexes_lock:
@@ -201,6 +207,10 @@ def _name_index(session: Session) -> _NameIndex:
         with _indexes_lock:
             _indexes[bind_key] = index
         return index
+
+
+def _bind_key(session: Session) -> str:
+    return str(session.get_bind().engine.url)
 
 
 def _current(bind_key: str, stamp: int | None) -> _NameIndex | None:
@@ -297,13 +307,19 @@ def _build(session: Session) -> _NameIndex:
 
 def indexed_names(session: Session) -> list[tuple[int, str]]:
     """Every customer id with its name key, from the cached index (for scanning free text)."""
-    return _name_index(session).names()
+    return _name_index(session, _names_stamp(session)).names()
 
 
-def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[int, float]:
+# One query's scores in each segment scored, by the segment's id, with the segment (which keeps that
+# id its own): kept through one search, so that when the index is brought up to date halfway, the
+# segments it still shares with the one held (the base, mostly the folded one) are not scored again.
+_Scored = dict[int, tuple[_Segment, np.ndarray, np.ndarray]]
+
+
+def _name_scores(index: _NameIndex, key: str, limit: int, cutoff: float, done: _Scored) -> dict[int, float]:
     """The ``limit`` best customers by name score, ties in customer id order (as ``extract`` had it)."""
     scored = [
-        (segment, skip, *_scored(segment, key, cutoff)) for segment, skip in _name_index(session).segments()
+        (segment, skip, *_scored_once(segment, key, cutoff, done)) for segment, skip in index.segments()
     ]
     levels = np.unique(np.concatenate([scores for _segment, _skip, scores, _positions in scored]))[::-1]
     found: dict[int, float] = {}
@@ -321,6 +337,13 @@ def _name_scores(session: Session, key: str, limit: int, cutoff: float) -> dict[
         tied = islice(heapq.merge(*tied_lists), limit - len(found))  # each list ascends by id
         found.update((customer_id, float(level)) for customer_id in tied)
     return found
+
+
+def _scored_once(segment: _Segment, key: str, cutoff: float, done: _Scored) -> tuple[np.ndarray, np.ndarray]:
+    if id(segment) not in done:
+        done[id(segment)] = (segment, *_scored(segment, key, cutoff))
+    _segment, scores, positions = done[id(segment)]
+    return scores, positions
 
 
 def _kept(customers: list[int], skip: dict[int, str | None]) -> Iterable[int]:
@@ -397,15 +420,28 @@ _VIEW_COLUMNS = [
     cast(column, Text).label(column.name) if column.name in _AS_TEXT else column
     for column in (_CUSTOMERS.c[view_field.name] for view_field in fields(CustomerView))
 ]
+_VIEW_WIDTH = len(_VIEW_COLUMNS)
 _BY_EXTERNAL_ID = _CUSTOMERS.c.external_id == bindparam("text")
-# Built once per kind of query: the external id, or it or the contact key (an indexed column each).
-_EXACT: dict[str | None, Select[Any]] = {
-    None: select(*_VIEW_COLUMNS).where(_BY_EXTERNAL_ID),
+# Built once per kind of contact: it or the external id (an indexed column each).
+_BY_CONTACT: dict[str, Select[Any]] = {
     "email": select(*_VIEW_COLUMNS).where(or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.email == bindparam("key"))),
     "phone": select(*_VIEW_COLUMNS).where(or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.phone_key == bindparam("key"))),
 }
-_BY_IDS = select(*_VIEW_COLUMNS).where(_CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
 _STAMP = select(CustomerNamesStamp.stamp)
+# A search by name (or external id) in one statement: the customers with that external id (``exact``
+# true) and those the held name index scored best (``ids``), left-joined to one row that carries the
+# names stamp, so the stamp comes back even when nobody matches (a row of NULLs but the stamp).
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_BY_NAME: Select[Any] = select(
+    *_VIEW_COLUMNS,
+    _BY_EXTERNAL_ID.label("exact"),
+    _STAMP.scalar_subquery().label("names_stamp"),
+).select_from(
+    _ONE_ROW.outerjoin(
+        _CUSTOMERS, or_(_BY_EXTERNAL_ID, _CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
+    )
+)
+_BY_IDS = select(*_VIEW_COLUMNS).where(_CUSTOMERS.c.id.in_(bindparam("ids", expanding=True)))
 # The log from a version on, each change with its customer's key now (None: deleted), in one
 # statement: one snapshot, so the keys are exactly those of the changes read, never older than the
 # label the index takes from them; and one round trip for the search that follows an arrival.
@@ -424,8 +460,9 @@ _CHANGES_SINCE = (
 
 
 def _view(row: Sequence[Any]) -> CustomerView:
-    """``CustomerView.of`` for a row of ``_VIEW_COLUMNS``."""
-    customer_id, external_id, name, email, phone, company, owner, stage, tags, custom, created = row
+    """``CustomerView.of`` for a row of ``_VIEW_COLUMNS`` (the first columns of a ``_BY_NAME`` row)."""
+    view = row[:_VIEW_WIDTH]
+    customer_id, external_id, name, email, phone, company, owner, stage, tags, custom, created = view
     plain = (tuple(_parsed(tags) or ()), dict(_parsed(custom) or {}))
     return CustomerView(customer_id, external_id, name, email, phone, company, owner, stage, *plain, created)
 
@@ -445,24 +482,58 @@ def search_customers(
         session.flush()
     connection = session.connection()
     contact = contact_query(text)
-    exact = _EXACT[None if contact is None else contact.kind]
-    found: dict[int, tuple[float, str]] = {}
-    rows: dict[int, Row[Any]] = {}  # read so far, by customer id; made views only if shown
-    for row in connection.execute(exact, {"text": text, "key": None if contact is None else contact.key}):
-        rows[row.id] = row
-        on = contact.kind if contact is not None and row.external_id != text else "external_id"
-        found[row.id] = (EXACT, on)
-    key = normalize_name(text) if contact is None else ""
     tie_ranks: dict[int, int] = {}
-    if key:
-        for customer_id, score in _name_scores(session, key, limit * 3, cutoff).items():
-            if customer_id not in found:
-                found[customer_id] = (score, "name")
-        tie_ranks = _weigh_designators(connection, text, found, rows)
+    if contact is not None:
+        rows: dict[int, Row[Any]] = {
+            row.id: row
+            for row in connection.execute(_BY_CONTACT[contact.kind], {"text": text, "key": contact.key})
+        }
+        found = {
+            i: (EXACT, contact.kind if r.external_id != text else "external_id") for i, r in rows.items()
+        }
+    else:
+        found, rows, tie_ranks = _by_name(session, text, limit, cutoff)
     best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
     _read_rows(connection, [i for i, _ in best], rows)
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
     return [Match(_view(rows[i]), score, on) for i, (score, on) in best if i in rows]
+
+
+def _by_name(
+    session: Session, text: str, limit: int, cutoff: float
+) -> tuple[dict[int, tuple[float, str]], dict[int, Row[Any]], dict[int, int]]:
+    """The customers ``text`` names or is the external id of, with their scores, their rows read so
+    far, and their ranks among ties (``_weigh_designators``).
+
+    Optimistic, in one statement where a name index is held: the customers that index scores best
+    are read with the exact match and the names stamp (``_BY_NAME``). Names seldom change between
+    two searches, so the stamp read with them is nearly always the index's, and the rows read are
+    those the search needs, in one round trip instead of two (the stamp, then the rows): on
+    PostgreSQL each costs the client and the server CPU and a wait for the interpreter lock after it
+    (docs/PERFORMANCE.md, issue 13 item 2). When the stamp has moved, the index is brought up to date
+    for it and scores again; customers it adds are read by a second statement, as before.
+    """
+    connection = session.connection()
+    key = normalize_name(text)
+    held = _indexes.get(_bind_key(session)) if key else None
+    done: _Scored = {}
+    scores = _name_scores(held, key, limit * 3, cutoff, done) if held is not None else {}
+    # The rows a search needs: those sharing the query's key (weighed by their designators, which come
+    # first, at the top score) and the best ``limit`` in all; with an exact match on the external
+    # id, fewer of them are shown, never others.
+    shown = max(limit, sum(score == EXACT for score in scores.values()))
+    read = connection.execute(_BY_NAME, {"text": text, "ids": list(islice(scores, shown))}).all()
+    rows: dict[int, Row[Any]] = {row.id: row for row in read if row.id is not None}
+    found = {i: (EXACT, "external_id") for i, row in rows.items() if row.exact}
+    if not key:
+        return found, rows, {}
+    index = _name_index(session, read[0].names_stamp)
+    if index is not held:
+        scores = _name_scores(index, key, limit * 3, cutoff, done)
+    for customer_id, score in scores.items():
+        if customer_id not in found:
+            found[customer_id] = (score, "name")
+    return found, rows, _weigh_designators(connection, text, found, rows)
 
 
 def _weigh_designators(

@@ -511,7 +511,8 @@ def _by_name(
     those the search needs, in one round trip instead of two (the stamp, then the rows): on
     PostgreSQL each costs the client and the server CPU and a wait for the interpreter lock after it
     (docs/PERFORMANCE.md, issue 13 item 2). When the stamp has moved, the index is brought up to date
-    for it and scores again; customers it adds are read by a second statement, as before.
+    for it and scores again; customers it adds are read by a second statement, as before, and so are
+    all the rows when the index went past the stamp read (a change committed in between).
     """
     connection = session.connection()
     key = normalize_name(text)
@@ -527,9 +528,14 @@ def _by_name(
     found = {i: (EXACT, "external_id") for i, row in rows.items() if row.exact}
     if not key:
         return found, rows, {}
-    index = _name_index(session, read[0].names_stamp)
+    stamp = read[0].names_stamp
+    index = _name_index(session, stamp)
     if index is not held:
         scores = _name_scores(index, key, limit * 3, cutoff, done)
+        if index.stamp != stamp:
+            # Brought past the stamp read with the rows (on PostgreSQL each statement reads its own
+            # snapshot): names have changed since, so the rows shown and weighed are read again.
+            rows = {}
     for customer_id, score in scores.items():
         if customer_id not in found:
             found[customer_id] = (score, "name")

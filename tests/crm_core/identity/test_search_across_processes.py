@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.identity import search
@@ -278,3 +278,41 @@ def test_changes_that_commit_out_of_order_are_all_seen(engine: Engine, database_
 def _add_and_commit(engine: Engine, name: str) -> None:
     with transaction(engine) as session:
         customer(session, name)
+
+
+def test_a_rename_committed_between_the_rows_read_and_the_index_update_is_shown_as_renamed(
+    engine: Engine, database_url: str
+) -> None:
+    """The rows come with the stamp, before a stale index is brought up to date. A rename another
+    replica commits in between is in the index by then (on PostgreSQL each statement of a reader sees
+    what has committed), so the rows are read again: a customer is never scored by its new name and
+    shown, or weighed, by its old one. On SQLite the reader's snapshot holds, and it sees neither."""
+    with transaction(engine) as session:
+        trading = customer(session, "Acme Trading").external_id
+        bare = customer(session, "Acme").external_id
+    assert _found(engine, "Acme") == [bare, trading]  # the index is held, at this stamp
+    with transaction(engine) as session:
+        customer(session, "Zeta Foods")  # the stamp moves: the held index is stale
+    other = make_engine(database_url)
+    renamed: list[str] = []
+
+    def rename_after_the_rows(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "names_stamp" in statement and not renamed:
+            renamed.append(trading)
+            with other.begin() as connection:
+                rename = update(Customer).where(Customer.external_id == trading)
+                connection.execute(rename.values(name="Acme", name_key="acme"))
+
+    event.listen(engine, "after_cursor_execute", rename_after_the_rows)
+    try:
+        with reading(engine) as session:
+            matches = search_customers(session, query="Acme")
+    finally:
+        event.remove(engine, "after_cursor_execute", rename_after_the_rows)
+        other.dispose()
+    assert renamed
+    assert {m.customer.external_id for m in matches} == {bare, trading}
+    for match in matches:  # the name shown is the one scored: only "Acme" itself scores 100
+        assert (match.score == 100) == (match.customer.name == "Acme"), match
+    if database_url.startswith("postgresql"):
+        assert [m.customer.name for m in matches] == ["Acme", "Acme"]

@@ -492,7 +492,7 @@ def search_customers(
             i: (EXACT, contact.kind if r.external_id != text else "external_id") for i, r in rows.items()
         }
     else:
-        found, rows, tie_ranks = _by_name(session, text, limit, cutoff)
+        found, rows, tie_ranks = _by_name(session, connection, text, limit, cutoff)
     best = sorted(found.items(), key=lambda item: (-item[1][0], tie_ranks.get(item[0], 0), item[0]))[:limit]
     _read_rows(connection, [i for i, _ in best], rows)
     # A customer deleted since the index was read (merged, erased) is left out, not an error.
@@ -500,7 +500,7 @@ def search_customers(
 
 
 def _by_name(
-    session: Session, text: str, limit: int, cutoff: float
+    session: Session, connection: Connection, text: str, limit: int, cutoff: float
 ) -> tuple[dict[int, tuple[float, str]], dict[int, Row[Any]], dict[int, int]]:
     """The customers ``text`` names or is the external id of, with their scores, their rows read so
     far, and their ranks among ties (``_weigh_designators``).
@@ -514,7 +514,6 @@ def _by_name(
     for it and scores again; customers it adds are read by a second statement, as before, and so are
     all the rows when the index went past the stamp read (a change committed in between).
     """
-    connection = session.connection()
     key = normalize_name(text)
     held = _indexes.get(_bind_key(session)) if key else None
     done: _Scored = {}

@@ -1,4 +1,4 @@
-"""Socket Mode for ``crm-bot run``: Bolt's aiohttp adapter, plus the two things it lacks for Slack's timing.
+"""Socket Mode for ``crm-bot run``: Bolt's aiohttp adapter, plus what it lacks for Slack's timing.
 
 Slack wants every envelope acked within 3 seconds, also in the seconds around a reconnect. Bolt's
 four Socket Mode adapters were measured against ``tests.fakes.socket_mode_server``'s faults
@@ -15,6 +15,11 @@ used here. What it still lacks is worked around in this module:
 * Bolt's adapter runs a synchronous ``App`` on the event loop itself, so one slow ack would hold
   every other envelope (and the loop's pings) behind it: ``_Handler`` runs each in a thread of its
   own pool, as the built-in client does, and the loop only moves bytes.
+* On a ``disconnect`` message the client closes the old connection before it opens the new one,
+  and aiohttp throws away every frame that arrives during a closing handshake: an envelope Slack
+  sent just before it read the close frame was never acked (a slash command then fails for the
+  user; the drills caught it as a rare failure on a busy machine). ``_HandoverClient`` opens the
+  new connection first and reads the old one until Slack has gone quiet on it.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from aiohttp import ClientWebSocketResponse, WSMsgType
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode.aiohttp import SocketModeHandler
+from slack_bolt.adapter.socket_mode.async_base_handler import AsyncBaseSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import send_async_response
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -39,15 +46,101 @@ ACK_THREADS = 10  # envelopes handled at once, as many as slack_sdk's built-in c
 DROP_CHECK_SECONDS = 0.25  # how often a connection closed under the client is looked for
 RECONNECT_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # between failed reconnects (Slack unreachable)
 CONNECT_TIMEOUT_SECONDS = 30.0
+PING_INTERVAL_SECONDS = 10.0  # as in Bolt's adapter; slack_sdk's client calls a connection stale after 4
+QUIET_SECONDS = 2.0  # a replaced connection is left once no frame came on it for this long
 
 
-class _Handler(SocketModeHandler):
-    """Bolt's aiohttp handler for a synchronous ``App``, with the app run in ``acks``' threads."""
+class _HandoverClient(SocketModeClient):
+    """slack_sdk's aiohttp client, opening a new connection before it leaves the one Slack retires.
+
+    Slack's ``disconnect`` message says a connection is to be replaced. slack_sdk then closes it
+    first, losing what Slack sends until it reads the close frame (aiohttp drops the frames of a
+    closing handshake). Here the new connection is opened while the old one is still read, and the
+    old one is closed once nothing has come on it for ``QUIET_SECONDS`` (or Slack closes it). Acks
+    wait the milliseconds the new connection takes. Only ``too_many_websockets`` still closes first,
+    as slack_sdk does, since one connection more is what Slack complains of there.
+    """
+
+    def __init__(self, app_token: str, **kwargs: Any) -> None:
+        super().__init__(app_token, **kwargs)
+        self._close_first = False
+        self._opened = asyncio.Event()  # clear while a handover has no connection to send on
+        self._opened.set()
+        self._leaving: set[asyncio.Task[None]] = set()
+
+    async def run_message_listeners(self, message: dict[str, Any], raw_message: str) -> None:
+        if message.get("type") == "disconnect":
+            self._close_first = message.get("reason") == "too_many_websockets"
+        await super().run_message_listeners(message, raw_message)
+
+    async def connect(self) -> None:
+        old, receiver = self.current_session, self.message_receiver
+        close_first, self._close_first = self._close_first, False
+        if old is None or old.closed or close_first:
+            await super().connect()  # type: ignore[no-untyped-call]
+            return
+        self._opened.clear()
+        self.current_session = None  # so slack_sdk opens the new one without closing this one
+        if receiver is not None:  # its reading passes to ``_leave``: one reader per connection
+            receiver.cancel()
+            await asyncio.wait([receiver])
+        leaving = asyncio.ensure_future(self._leave(old))
+        self._leaving.add(leaving)
+        leaving.add_done_callback(self._leaving.discard)
+        try:
+            await super().connect()  # type: ignore[no-untyped-call]
+        finally:
+            self._opened.set()
+
+    async def _leave(self, old: ClientWebSocketResponse) -> None:
+        """Read a replaced connection until Slack is done with it, then close it."""
+        try:
+            while not self.closed:
+                try:
+                    message = await old.receive(timeout=QUIET_SECONDS)
+                except TimeoutError:
+                    if self.current_session is not None:
+                        break
+                    continue
+                if message.type is WSMsgType.TEXT:
+                    await self.enqueue_message(message.data)
+                elif message.type is WSMsgType.PING:
+                    await old.pong(message.data)
+                elif message.type is not WSMsgType.PONG:
+                    break  # closed by Slack, or broken
+        finally:
+            await old.close()
+
+    async def send_message(self, message: str) -> None:
+        await self._opened.wait()
+        await super().send_message(message)
+
+    async def close(self) -> None:
+        for leaving in list(self._leaving):
+            leaving.cancel()
+        await asyncio.gather(*self._leaving, return_exceptions=True)
+        self._opened.set()
+        await super().close()  # type: ignore[no-untyped-call]
+
+
+class _Handler(AsyncBaseSocketModeHandler):
+    """Bolt's aiohttp handler for a synchronous ``App`` on a ``_HandoverClient``, run in ``acks``' threads."""
+
+    app: App
+    client: _HandoverClient
 
     def __init__(
         self, app: App, app_token: str, web_client: AsyncWebClient, acks: ThreadPoolExecutor
     ) -> None:
-        super().__init__(app, app_token, web_client=web_client, proxy=app.client.proxy)
+        self.app = app
+        self.client = _HandoverClient(
+            app_token,
+            logger=app.logger,
+            web_client=web_client,
+            proxy=app.client.proxy,
+            ping_interval=PING_INTERVAL_SECONDS,
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
         self._acks = acks
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]

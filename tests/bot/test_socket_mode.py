@@ -139,9 +139,11 @@ def mention_callback(*, event_id: str) -> dict[str, Any]:
     }
 
 
-def ask_for_help(socket_mode: FakeSocketMode, slack: FakeSlack, response_id: str) -> str:
+def ask_for_help(
+    socket_mode: FakeSocketMode, slack: FakeSlack, response_id: str, *, connection: int | None = None
+) -> str:
     payload = slash_command("help", slack=slack, response_id=response_id)
-    return socket_mode.push("slash_commands", payload, accepts_response_payload=True)
+    return socket_mode.push("slash_commands", payload, accepts_response_payload=True, connection=connection)
 
 
 def interactions(engine: Engine) -> list[Interaction]:
@@ -226,6 +228,31 @@ def test_a_disconnect_from_slack_makes_the_app_reconnect_and_go_on_answering(
     assert socket_mode.wait_for_ack(envelope_id).connection == 2
     [reply] = slack.wait_for_reply("cmd2")
     assert "How to use /crm" in reply.text
+
+
+@pytest.mark.parametrize("reason", ["refresh_requested", "warning"])
+def test_an_envelope_slack_sends_on_the_replaced_connection_after_the_new_one_opened_is_acked(
+    connected: SocketModeConnection, slack: FakeSlack, socket_mode: FakeSocketMode, reason: str
+) -> None:
+    """Slack may use either connection while both are open; closing the old one first lost these."""
+    socket_mode.disconnect(reason)
+    socket_mode.wait_connected(count=2)
+    assert socket_mode.hello(2)["num_connections"] == 2  # the new one opened before the old one closed
+    envelope_id = ask_for_help(socket_mode, slack, "cmd2", connection=1)
+    socket_mode.wait_for_ack(envelope_id)
+    [reply] = slack.wait_for_reply("cmd2")
+    assert "How to use /crm" in reply.text
+    socket_mode.wait_closed(1)  # and once Slack has gone quiet on it, the client leaves it
+
+
+def test_too_many_websockets_closes_the_old_connection_before_the_new_one_opens(
+    connected: SocketModeConnection, slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    socket_mode.disconnect("too_many_websockets")
+    socket_mode.wait_connected(count=2)
+    assert socket_mode.hello(2)["num_connections"] == 1
+    envelope_id = ask_for_help(socket_mode, slack, "cmd2")
+    assert socket_mode.wait_for_ack(envelope_id).connection == 2
 
 
 FAULTS: dict[str, Callable[[FakeSocketMode], None]] = {

@@ -4,9 +4,9 @@
 makes the fake's ``apps.connections.open`` (called with the app-level token) answer a one-use
 ``ws://`` URL, as Slack answers a one-use ``wss://`` URL. The app's real Socket Mode client
 connects to it; the server greets every connection with ``hello``, pushes the envelopes a test
-gives it on the newest connection, sends ``disconnect`` when told to, and records everything the
-client sends back (the acks), with waits like the HTTP side's ``wait_for``. Pings are answered by
-the WebSocket library, as Slack's servers answer them.
+gives it on the newest connection (or the one the test names), sends ``disconnect`` when told to,
+and records everything the client sends back (the acks), with waits like the HTTP side's
+``wait_for``. Pings are answered by the WebSocket library, as Slack's servers answer them.
 
 It also makes the faults a client meets in production (the ideas of python-slack-sdk's own mock
 server in ``tests/slack_sdk/socket_mode/``, taken further): a ``disconnect`` message with reason
@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.console.fake_web_api import FakeSlack
@@ -72,6 +73,7 @@ class FakeSocketMode:
         self._open: dict[int, ServerConnection] = {}  # connection number -> connection, while open
         self._ending: set[ServerConnection] = set()  # closed or dropped by the fake, not yet gone
         self._greeted = 0
+        self._hellos: dict[int, dict[str, Any]] = {}  # connection number -> the hello it was sent
         self._received: list[tuple[int, dict[str, Any], float]] = []
         self._server: Server = serve(self._serve, "127.0.0.1", 0, process_request=self._check_ticket)
         self._thread = threading.Thread(
@@ -101,8 +103,13 @@ class FakeSocketMode:
         accepts_response_payload: bool = False,
         retry_attempt: int = 0,
         retry_reason: str = "",
+        connection: int | None = None,
     ) -> str:
-        """Send an envelope (``events_api``, ``slash_commands``, ``interactive``); its id is returned."""
+        """Send an envelope (``events_api``, ``slash_commands``, ``interactive``); its id is returned.
+
+        It goes on the newest connection, or on ``connection`` (counted from 1), which must be open:
+        Slack may use any connection the app holds open, also one it has asked the app to replace.
+        """
         envelope_id = str(uuid.uuid4())
         envelope = {
             "envelope_id": envelope_id,
@@ -112,7 +119,7 @@ class FakeSocketMode:
         }
         if kind == "events_api":
             envelope |= {"retry_attempt": retry_attempt, "retry_reason": retry_reason}
-        self._newest().send(json.dumps(envelope))
+        self._numbered(connection).send(json.dumps(envelope))
         return envelope_id
 
     def disconnect(self, reason: str = "refresh_requested") -> None:
@@ -149,6 +156,11 @@ class FakeSocketMode:
     def acks(self) -> list[Ack]:
         with self._changed:
             return [_ack(n, message, at) for n, message, at in self._received if "envelope_id" in message]
+
+    def hello(self, number: int) -> dict[str, Any]:
+        """The ``hello`` connection ``number`` was greeted with (``num_connections`` counts it too)."""
+        with self._changed:
+            return self._hellos[number]
 
     def wait_connected(self, *, count: int = 1, timeout: float = WAIT_SECONDS) -> None:
         """Block until ``count`` connections (in all) were opened and greeted with ``hello``."""
@@ -211,12 +223,13 @@ class FakeSocketMode:
         with self._changed:
             hello = {
                 "type": "hello",
-                "num_connections": len(self._open) + 1,
+                "num_connections": len(self._still_open()) + 1,
                 "debug_info": DEBUG_INFO,
                 "connection_info": {"app_id": APP_ID},
             }
             connection.send(json.dumps(hello))
             number = self._greeted = self._greeted + 1
+            self._hellos[number] = hello
             self._open[number] = connection
             self._changed.notify_all()
         return number
@@ -225,6 +238,13 @@ class FakeSocketMode:
         with self._changed:
             self._received.append((number, message, time.monotonic()))
             self._changed.notify_all()
+
+    def _numbered(self, number: int | None) -> ServerConnection:
+        if number is None:
+            return self._newest()
+        with self._changed:
+            assert number in self._live(), f"connection {number} is not open; open: {self._live()}"
+            return self._open[number]
 
     def _newest(self) -> ServerConnection:
         """The newest open connection, waiting for the client to open one if none is."""
@@ -238,6 +258,10 @@ class FakeSocketMode:
         with self._changed:
             self._ending.add(connection)
         return connection
+
+    def _still_open(self) -> list[int]:
+        """Connections the client has not begun to close (a close frame read moves one to CLOSING)."""
+        return [number for number, connection in self._open.items() if connection.state is State.OPEN]
 
     def _live(self) -> list[int]:
         return [number for number, connection in self._open.items() if connection not in self._ending]

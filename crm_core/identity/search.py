@@ -357,6 +357,8 @@ def _scored(segment: _Segment, key: str, cutoff: float) -> tuple[np.ndarray, np.
     positions = segment.pairs.candidates(key)
     if positions is None:
         positions = np.arange(len(segment.distinct_keys))
+    elif not len(positions):  # as in most segments of recent changes: none of the scorers' fixed costs
+        return np.zeros(0, np.float64), positions
     keys = [segment.distinct_keys[p] for p in positions.tolist()]
     # float64 keeps the scores exactly as extract gave them, so thresholds decide as before.
     scores = process.cdist([key], keys, scorer=fuzz.WRatio, score_cutoff=cutoff, dtype=np.float64)[0]

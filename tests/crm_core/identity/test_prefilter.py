@@ -1,0 +1,71 @@
+"""The pair prefilter keeps exactly the keys its rule names (``crm_core.identity.prefilter``).
+
+The index is built with numpy for speed; here the rule is spelled out in plain Python, over
+generated keys and queries (Latin and Japanese, spaced and not, one-character keys, repeated pairs),
+so that any change to how the index is built or searched that changes who is scored fails here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from crm_core.identity.prefilter import SHARED_FRACTION, PairIndex
+
+ALPHABETS = ("abcdeilmnorst", "佐藤田中山本太郎健一子")
+
+
+def _pairs(text: str) -> set[str]:
+    compact = text.replace(" ", "")
+    return {compact[i] + compact[i + gap] for gap in (1, 2) for i in range(len(compact) - gap)}
+
+
+def _kept_by_the_rule(keys: list[str], query: str) -> list[int] | None:
+    """A third of the shorter one's pairs shared (one at least), a word in common, or a key of one
+    character; None: a query of one character is not filtered at all."""
+    if len(query.replace(" ", "")) < 2:
+        return None
+    wanted, words = _pairs(query), set(query.split())
+    kept = []
+    for position, key in enumerate(keys):
+        held = _pairs(key)
+        needed = max(math.ceil(min(len(held), len(wanted)) * SHARED_FRACTION), 1)
+        one_character = len(key.replace(" ", "")) == 1
+        if one_character or len(held & wanted) >= needed or words & set(key.split()):
+            kept.append(position)
+    return kept
+
+
+def _candidates(index: PairIndex, query: str) -> list[int] | None:
+    kept = index.candidates(query)
+    return None if kept is None else kept.tolist()
+
+
+def _word(rng: random.Random, alphabet: str) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+
+
+def _key(rng: random.Random) -> str:
+    alphabet = rng.choice(ALPHABETS)
+    return " ".join(_word(rng, alphabet) for _ in range(rng.randint(1, 3)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("size", [1, 7, 64, 600])
+def test_the_index_keeps_exactly_the_keys_the_rule_keeps(seed: int, size: int) -> None:
+    rng = random.Random(seed * 1000 + size)
+    keys = list(dict.fromkeys(_key(rng) for _ in range(size)))  # distinct, as a segment holds them
+    index = PairIndex.of(keys)
+    queries = [_key(rng) for _ in range(40)] + [keys[0], keys[-1] + keys[0][:2], "ab", "a", "佐藤"]
+    for query in queries:
+        assert _candidates(index, query) == _kept_by_the_rule(keys, query), query
+
+
+def test_a_pair_repeated_in_a_key_or_the_query_counts_once() -> None:
+    """ "abab" holds "ab" twice among its four pairs (ab, ba, aa, bb), and "abxyzw" shares only "ab"
+    with it: one pair, where a third of four needs two. Counted twice, either way round, it would pass."""
+    assert _kept_by_the_rule(["abab"], "abxyzw") == _kept_by_the_rule(["abxyzw"], "abab") == []
+    assert _candidates(PairIndex.of(["abab"]), "abxyzw") == []
+    assert _candidates(PairIndex.of(["abxyzw"]), "abab") == []

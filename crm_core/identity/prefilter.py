@@ -136,8 +136,8 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 def _firsts(ordered: np.ndarray) -> np.ndarray:
-    """Where each run of equal values starts. Not ``np.diff(prepend=...)``, which copies the array
-    first: half of this in the few microseconds that each search pays per segment."""
+    """Where each run of equal values starts: one comparison into a mask. ``np.diff(prepend=...)``
+    copies the array first, which was half of ``_sorted_unique``'s time on a small segment."""
     first = np.empty(len(ordered), dtype=bool)
     first[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])

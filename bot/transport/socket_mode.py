@@ -25,6 +25,7 @@ used here. What it still lacks is worked around in this module:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -56,9 +57,10 @@ class _HandoverClient(SocketModeClient):
     Slack's ``disconnect`` message says a connection is to be replaced. slack_sdk then closes it
     first, losing what Slack sends until it reads the close frame (aiohttp drops the frames of a
     closing handshake). Here the new connection is opened while the old one is still read, and the
-    old one is closed once nothing has come on it for ``QUIET_SECONDS`` (or Slack closes it). Acks
-    wait the milliseconds the new connection takes. Only ``too_many_websockets`` still closes first,
-    as slack_sdk does, since one connection more is what Slack complains of there.
+    old one is closed once nothing has come on it for ``QUIET_SECONDS`` (or Slack closes it); a
+    ``disconnect`` read on it meanwhile is dropped. Acks wait the milliseconds the new connection
+    takes. Only ``too_many_websockets`` still closes first, as slack_sdk does, since one connection
+    more is what Slack complains of there.
     """
 
     def __init__(self, app_token: str, **kwargs: Any) -> None:
@@ -103,7 +105,8 @@ class _HandoverClient(SocketModeClient):
                         break
                     continue
                 if message.type is WSMsgType.TEXT:
-                    await self.enqueue_message(message.data)
+                    if not _is_disconnect(message.data):  # about this connection, which is being left
+                        await self.enqueue_message(message.data)
                 elif message.type is WSMsgType.PING:
                     await old.pong(message.data)
                 elif message.type is not WSMsgType.PONG:
@@ -121,6 +124,13 @@ class _HandoverClient(SocketModeClient):
         await asyncio.gather(*self._leaving, return_exceptions=True)
         self._opened.set()
         await super().close()  # type: ignore[no-untyped-call]
+
+
+def _is_disconnect(raw_message: str) -> bool:
+    """Whether a message is Slack's ``disconnect``: after ``warning`` comes ``refresh_requested`` on
+    the same connection, which would otherwise replace the new connection too."""
+    message = json.loads(raw_message) if raw_message.startswith("{") else {}
+    return isinstance(message, dict) and message.get("type") == "disconnect"
 
 
 class _Handler(AsyncBaseSocketModeHandler):

@@ -245,6 +245,19 @@ def test_an_envelope_slack_sends_on_the_replaced_connection_after_the_new_one_op
     socket_mode.wait_closed(1)  # and once Slack has gone quiet on it, the client leaves it
 
 
+def test_a_second_disconnect_on_the_connection_being_left_does_not_replace_the_new_one(
+    connected: SocketModeConnection, slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    """Slack warns, then asks for the refresh, both on the old connection: one new connection."""
+    socket_mode.disconnect("warning")
+    socket_mode.wait_connected(count=2)
+    socket_mode.disconnect("refresh_requested", connection=1)
+    socket_mode.wait_closed(1)
+    assert len(slack.calls_to("apps.connections.open")) == 2  # the first connection and its successor
+    envelope_id = ask_for_help(socket_mode, slack, "cmd2")
+    assert socket_mode.wait_for_ack(envelope_id).connection == 2
+
+
 def test_too_many_websockets_closes_the_old_connection_before_the_new_one_opens(
     connected: SocketModeConnection, slack: FakeSlack, socket_mode: FakeSocketMode
 ) -> None:

@@ -122,13 +122,15 @@ class FakeSocketMode:
         self._numbered(connection).send(json.dumps(envelope))
         return envelope_id
 
-    def disconnect(self, reason: str = "refresh_requested") -> None:
+    def disconnect(self, reason: str = "refresh_requested", *, connection: int | None = None) -> None:
         """Ask the client to move to a new connection, as Slack does before it closes one.
 
         ``refresh_requested`` and ``warning`` are Slack's two everyday reasons (a connection lives a
-        few hours); the old connection stays open until the client leaves it.
+        few hours; Slack sends both, a few seconds apart); the old connection stays open until the
+        client leaves it. It goes where ``push`` would send an envelope.
         """
-        self._newest().send(json.dumps({"type": "disconnect", "reason": reason, "debug_info": DEBUG_INFO}))
+        message = {"type": "disconnect", "reason": reason, "debug_info": DEBUG_INFO}
+        self._numbered(connection).send(json.dumps(message))
 
     def close(self, code: int = 1001, reason: str = "going away") -> None:
         """End the newest connection with a close frame, as Slack does with one it has retired.

@@ -25,6 +25,7 @@ used here. What it still lacks is worked around in this module:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -32,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aiohttp import ClientWebSocketResponse, WSMsgType
+from aiohttp import ClientWebSocketResponse, WSMessage, WSMsgType
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode.async_base_handler import AsyncBaseSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import send_async_response
@@ -49,6 +50,7 @@ RECONNECT_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # between failed reconn
 CONNECT_TIMEOUT_SECONDS = 30.0
 PING_INTERVAL_SECONDS = 10.0  # as in Bolt's adapter; slack_sdk's client calls a connection stale after 4
 QUIET_SECONDS = 2.0  # a replaced connection is left once no frame came on it for this long
+BUFFERED_SECONDS = 0.05  # for what arrived on it as that time ran out
 
 
 class _HandoverClient(SocketModeClient):
@@ -58,14 +60,15 @@ class _HandoverClient(SocketModeClient):
     first, losing what Slack sends until it reads the close frame (aiohttp drops the frames of a
     closing handshake). Here the new connection is opened while the old one is still read, and the
     old one is closed once nothing has come on it for ``QUIET_SECONDS`` (or Slack closes it); a
-    ``disconnect`` read on it meanwhile is dropped. Acks wait the milliseconds the new connection
-    takes. Only ``too_many_websockets`` still closes first, as slack_sdk does, since one connection
+    ``disconnect`` read on it meanwhile is dropped. Acks go out on the old connection until the new
+    one is open. Only ``too_many_websockets`` still closes first, as slack_sdk does, since one connection
     more is what Slack complains of there.
     """
 
     def __init__(self, app_token: str, **kwargs: Any) -> None:
         super().__init__(app_token, **kwargs)
         self._close_first = False
+        self._retiring: ClientWebSocketResponse | None = None  # the connection being left, while open
         self._opened = asyncio.Event()  # clear while a handover has no connection to send on
         self._opened.set()
         self._leaving: set[asyncio.Task[None]] = set()
@@ -82,39 +85,76 @@ class _HandoverClient(SocketModeClient):
             await super().connect()  # type: ignore[no-untyped-call]
             return
         self._opened.clear()
-        self.current_session = None  # so slack_sdk opens the new one without closing this one
-        if receiver is not None:  # its reading passes to ``_leave``: one reader per connection
-            receiver.cancel()
-            await asyncio.wait([receiver])
-        leaving = asyncio.ensure_future(self._leave(old))
-        self._leaving.add(leaving)
-        leaving.add_done_callback(self._leaving.discard)
+        self._retiring, self.current_session = old, None  # so slack_sdk opens one without closing this
         try:
+            if receiver is not None:  # its reading passes to ``_leave``: one reader per connection
+                receiver.cancel()
+                await asyncio.wait([receiver])
+            leaving = asyncio.ensure_future(self._leave(old))
+            self._leaving.add(leaving)
+            leaving.add_done_callback(self._leaving.discard)
             await super().connect()  # type: ignore[no-untyped-call]
         finally:
             self._opened.set()
 
     async def _leave(self, old: ClientWebSocketResponse) -> None:
-        """Read a replaced connection until Slack is done with it, then close it."""
+        """Read a replaced connection until Slack is done with it, then close it.
+
+        Done: closed by Slack, or nothing for ``QUIET_SECONDS`` counted from when the new connection
+        is open (a slow handshake must not eat into it). What is already buffered then is still read.
+        """
+        loop = asyncio.get_running_loop()
+        quiet_until: float | None = None
         try:
             while not self.closed:
+                if quiet_until is None and self.current_session is not None:
+                    quiet_until = loop.time() + QUIET_SECONDS
+                wait = QUIET_SECONDS if quiet_until is None else quiet_until - loop.time()
+                if wait <= 0:
+                    await self._read_buffered(old)
+                    break
                 try:
-                    message = await old.receive(timeout=QUIET_SECONDS)
+                    message = await old.receive(timeout=wait)
                 except TimeoutError:
-                    if self.current_session is not None:
-                        break
                     continue
-                if message.type is WSMsgType.TEXT:
-                    if not _is_disconnect(message.data):  # about this connection, which is being left
-                        await self.enqueue_message(message.data)
-                elif message.type is WSMsgType.PING:
-                    await old.pong(message.data)
-                elif message.type is not WSMsgType.PONG:
-                    break  # closed by Slack, or broken
+                if quiet_until is not None:
+                    quiet_until = loop.time() + QUIET_SECONDS
+                if not await self._take(old, message):
+                    break
         finally:
+            if self._retiring is old:
+                self._retiring = None
             await old.close()
 
+    async def _read_buffered(self, old: ClientWebSocketResponse) -> None:
+        """Frames that arrived as the quiet time ran out (closing would throw them away)."""
+        with contextlib.suppress(TimeoutError):
+            while await self._take(old, await old.receive(timeout=BUFFERED_SECONDS)):
+                pass
+
+    async def _take(self, old: ClientWebSocketResponse, message: WSMessage) -> bool:
+        """Hand on an envelope read on the connection being left, as slack_sdk's reader would, or
+        answer a ping; False once the connection is closed or broken."""
+        if message.type is WSMsgType.TEXT:
+            if not _is_disconnect(message.data):  # about this connection, which is being left
+                await self.enqueue_message(message.data)
+            return True
+        if message.type is WSMsgType.PING:
+            try:
+                await old.pong(message.data)
+            except ConnectionError:
+                return False
+            return True
+        return message.type is WSMsgType.PONG
+
     async def send_message(self, message: str) -> None:
+        """Until the new connection is open, on the one being left (Slack takes an ack on any of the
+        app's connections), so no ack waits on a slow handshake while a connection is open."""
+        retiring = self._retiring
+        if self.current_session is None and retiring is not None and not retiring.closed:
+            with contextlib.suppress(ConnectionError):
+                await retiring.send_str(message)
+                return
         await self._opened.wait()
         await super().send_message(message)
 
@@ -129,7 +169,10 @@ class _HandoverClient(SocketModeClient):
 def _is_disconnect(raw_message: str) -> bool:
     """Whether a message is Slack's ``disconnect``: after ``warning`` comes ``refresh_requested`` on
     the same connection, which would otherwise replace the new connection too."""
-    message = json.loads(raw_message) if raw_message.startswith("{") else {}
+    try:
+        message = json.loads(raw_message)
+    except ValueError:
+        return False  # not Slack's; slack_sdk's reader logs it as it would any other
     return isinstance(message, dict) and message.get("type") == "disconnect"
 
 

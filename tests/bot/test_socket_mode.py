@@ -34,13 +34,13 @@ from websockets.sync.client import connect
 from bot.app import create_app
 from bot.console.fake_web_api import RESPONSE_URL, Call, FakeSlack
 from bot.transport.listener_pool import ListenerPool
-from bot.transport.socket_mode import SocketModeConnection
+from bot.transport.socket_mode import QUIET_SECONDS, SocketModeConnection
 from crm_core.config import Settings
 from crm_core.models import Interaction
 from crm_core.store import transaction
 from tests.bot.conftest import BOT_TOKEN, SALES, Clock
 from tests.factories import customer
-from tests.fakes.socket_mode_server import APP_ID, FakeSocketMode
+from tests.fakes.socket_mode_server import APP_ID, WAIT_SECONDS, FakeSocketMode
 
 pytestmark = pytest.mark.end_to_end  # starts crm-bot processes or a Socket Mode server
 
@@ -59,6 +59,7 @@ SLACK_ACK_DEADLINE = 3.0  # seconds: Slack's, for every envelope (a protocol rul
 IDLE_SECONDS = 1.0  # watched after a fault, for a loop spinning on a dead socket
 MAX_CPU_SHARE = 0.1  # of a core, over a fault and the idle second after: 1-2% here; slack_sdk's built-in
 # client, spinning on a dropped socket, took 25-27% on a busy 2-core machine
+SLOW_HANDSHAKE_SECONDS = 3.5  # past Slack's ack deadline: an ack that waited for it would be late
 START_SECONDS = 60.0  # `crm-bot run` imports pandas, scipy and dateparser before it connects
 
 
@@ -243,6 +244,24 @@ def test_an_envelope_slack_sends_on_the_replaced_connection_after_the_new_one_op
     [reply] = slack.wait_for_reply("cmd2")
     assert "How to use /crm" in reply.text
     socket_mode.wait_closed(1)  # and once Slack has gone quiet on it, the client leaves it
+
+
+def test_while_the_new_connection_is_slow_to_open_the_old_one_is_answered_and_kept(
+    connected: SocketModeConnection, slack: FakeSlack, socket_mode: FakeSocketMode
+) -> None:
+    """Acks go out on the old connection while the new one's handshake drags past Slack's 3 s, and
+    the old one is read on for its quiet time counted from when the new one is open."""
+    socket_mode.slow_handshakes(SLOW_HANDSHAKE_SECONDS)
+    socket_mode.disconnect("refresh_requested")
+    slack.wait_for("apps.connections.open", count=2)  # the client is opening its new connection
+    sent = time.monotonic()
+    first = socket_mode.wait_for_ack(ask_for_help(socket_mode, slack, "cmd2", connection=1))
+    assert first.at - sent < SLACK_ACK_DEADLINE, f"acked {first.at - sent:.2f}s after Slack sent it"
+    socket_mode.wait_connected(count=2, timeout=SLOW_HANDSHAKE_SECONDS + WAIT_SECONDS)
+    time.sleep(QUIET_SECONDS / 2)
+    socket_mode.wait_for_ack(ask_for_help(socket_mode, slack, "cmd3", connection=1))
+    assert [len(slack.wait_for_reply(reply)) for reply in ("cmd2", "cmd3")] == [1, 1]
+    socket_mode.wait_closed(1)
 
 
 def test_a_second_disconnect_on_the_connection_being_left_does_not_replace_the_new_one(

@@ -73,6 +73,7 @@ class FakeSocketMode:
         self._open: dict[int, ServerConnection] = {}  # connection number -> connection, while open
         self._ending: set[ServerConnection] = set()  # closed or dropped by the fake, not yet gone
         self._greeted = 0
+        self._handshake_delay = 0.0
         self._hellos: dict[int, dict[str, Any]] = {}  # connection number -> the hello it was sent
         self._received: list[tuple[int, dict[str, Any], float]] = []
         self._server: Server = serve(self._serve, "127.0.0.1", 0, process_request=self._check_ticket)
@@ -131,6 +132,11 @@ class FakeSocketMode:
         """
         message = {"type": "disconnect", "reason": reason, "debug_info": DEBUG_INFO}
         self._numbered(connection).send(json.dumps(message))
+
+    def slow_handshakes(self, seconds: float) -> None:
+        """Answer each new connection's handshake ``seconds`` late, as a slow network or TLS does."""
+        with self._changed:
+            self._handshake_delay = seconds
 
     def close(self, code: int = 1001, reason: str = "going away") -> None:
         """End the newest connection with a close frame, as Slack does with one it has retired.
@@ -199,13 +205,16 @@ class FakeSocketMode:
         return f"ws://{host}:{port}{LINK_PATH}?ticket={ticket}&app_id={APP_ID}"
 
     def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Refuse a URL that was not issued, or was used already: Slack's URLs are good for one connection."""
+        """Refuse a URL that was not issued, or was used already: Slack's URLs are good for one
+        connection. A good one is answered after ``slow_handshakes``' delay, if one was set."""
         url = urlsplit(request.path)
         ticket = (parse_qs(url.query).get("ticket") or [""])[0]
         with self._changed:
             if url.path != LINK_PATH or ticket not in self._issued:
                 return connection.respond(HTTPStatus.FORBIDDEN, "invalid ticket\n")
             self._issued.discard(ticket)
+            delay = self._handshake_delay
+        time.sleep(delay)
         return None
 
     def _serve(self, connection: ServerConnection) -> None:

@@ -61,8 +61,8 @@ class _HandoverClient(SocketModeClient):
     closing handshake). Here the new connection is opened while the old one is still read, and the
     old one is closed once nothing has come on it for ``QUIET_SECONDS`` (or Slack closes it); a
     ``disconnect`` read on it meanwhile is dropped. Acks go out on the old connection until the new
-    one is open. Only ``too_many_websockets`` still closes first, as slack_sdk does, since one connection
-    more is what Slack complains of there.
+    one is open. Only ``too_many_websockets`` still closes first, as slack_sdk does, since one
+    connection more is what Slack complains of there.
     """
 
     def __init__(self, app_token: str, **kwargs: Any) -> None:

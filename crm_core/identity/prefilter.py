@@ -35,6 +35,7 @@ make two different pairs look alike, which adds candidates and never removes one
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,6 +110,74 @@ class PairIndex:
         if not same_word and not len(self.always):
             return sharing
         return _sorted_unique(np.concatenate([sharing, self.always, *same_word]))
+
+
+@dataclass(frozen=True)
+class _KeyPairs:
+    """One key's pairs (as two-character strings), words, length without spaces, and the pairs a
+    query must share with it were the query's pairs no fewer (``_needed``)."""
+
+    pairs: frozenset[str]
+    words: frozenset[str]
+    length: int
+    needed: int
+
+    @classmethod
+    def of(cls, key: str) -> _KeyPairs:
+        compact = key.replace(" ", "")
+        pairs = _text_pairs(compact)
+        return cls(pairs, frozenset(key.split()), len(compact), _needed(len(pairs)))
+
+
+@dataclass(frozen=True)
+class FewKeys:
+    """The same rule as ``PairIndex``, key by key in plain Python, for the few keys changed last.
+
+    The name index re-indexes its newest segment (a few dozen keys) at every change of a name, where
+    ``PairIndex.of``'s two dozen numpy calls cost 100-300 µs whatever the number of keys. Here a key's
+    pairs are worked out once, when it first arrives, and taken over by the next version of the
+    segment (``known``), so a change costs the new key alone; testing a few dozen keys against a
+    query costs less than the numpy calls that would look them up. Pairs are never folded (a
+    ``PairIndex`` of fewer than two million keys does not fold them either), so both keep the same keys.
+    """
+
+    held: tuple[_KeyPairs, ...]
+    by_key: dict[str, _KeyPairs]
+    lengths: np.ndarray  # characters of each key, spaces left out
+
+    @classmethod
+    def of(cls, keys: list[str], known: FewKeys | None = None) -> FewKeys:
+        """Index ``keys`` (distinct, by position), taking what ``known`` worked out for keys it holds."""
+        before = known.by_key if known is not None else {}
+        held = tuple(before.get(key) or _KeyPairs.of(key) for key in keys)
+        lengths = np.fromiter((one.length for one in held), dtype=np.int64, count=len(held))
+        return cls(held, dict(zip(keys, held, strict=True)), lengths)
+
+    def candidates(self, key: str) -> np.ndarray | None:
+        """Positions of the keys worth scoring against ``key``, ascending; None: score them all."""
+        compact = key.replace(" ", "")
+        if len(compact) < 2:
+            return None
+        wanted, words = _text_pairs(compact), frozenset(key.split())
+        query_needed = _needed(len(wanted))
+        kept = [
+            position
+            for position, one in enumerate(self.held)
+            if one.length == 1
+            or len(one.pairs & wanted) >= min(one.needed, query_needed)
+            or not one.words.isdisjoint(words)
+        ]
+        return np.array(kept, dtype=np.int64)
+
+
+def _text_pairs(compact: str) -> frozenset[str]:
+    return frozenset(compact[i] + compact[i + gap] for gap in _GAPS for i in range(len(compact) - gap))
+
+
+def _needed(pairs: int) -> int:
+    """Pairs to share with a key of ``pairs`` pairs, or fewer if the other holds fewer: the rule's
+    ``max(ceil(min(a, b) / 3), 1)`` is the smaller of ``_needed(a)`` and ``_needed(b)``."""
+    return max(math.ceil(pairs * SHARED_FRACTION), 1)
 
 
 def _words(keys: list[str]) -> tuple[dict[str, tuple[int, int]], np.ndarray]:

@@ -49,7 +49,7 @@ from crm_core.identity.normalize import (
     same_name_key,
 )
 from crm_core.identity.phones import phone_key
-from crm_core.identity.prefilter import PairIndex
+from crm_core.identity.prefilter import FewKeys, PairIndex
 from crm_core.models import Customer, CustomerNameChange, CustomerNamesStamp
 from crm_core.store import read_aside
 from crm_core.text import searchable
@@ -99,15 +99,27 @@ class _Segment:
 
     distinct_keys: list[str]
     customers_of: list[list[int]]
-    pairs: PairIndex
+    pairs: PairIndex | FewKeys
 
     @classmethod
     def of(cls, names: Iterable[tuple[int, str]]) -> _Segment:
         """Group ``names`` (customer id and key, ids ascending) by key."""
-        groups: dict[str, list[int]] = {}
-        for customer_id, key in names:
-            groups.setdefault(key, []).append(customer_id)
+        groups = _grouped(names)
         return cls(list(groups), list(groups.values()), PairIndex.of(list(groups)))
+
+    @classmethod
+    def of_few(cls, names: Iterable[tuple[int, str]], known: _Segment) -> _Segment:
+        """``of`` for the few customers changed last, taking over the pairs ``known`` worked out."""
+        groups = _grouped(names)
+        previous = known.pairs if isinstance(known.pairs, FewKeys) else None
+        return cls(list(groups), list(groups.values()), FewKeys.of(list(groups), previous))
+
+
+def _grouped(names: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for customer_id, key in names:
+        groups.setdefault(key, []).append(customer_id)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -117,10 +129,11 @@ class _NameIndex:
     ``recent`` holds each customer changed since the base was read with its key now (None: deleted);
     they are skipped in ``base``. Their keys are in two segments: ``folded`` for the changes up to
     the last fold, ``newest`` for those after it, whose customers ``folded`` skips in turn (changed
-    again since). Each change re-indexes only ``newest`` (at most ``_NEWEST_MAX`` customers); the
-    folded segment is rebuilt once that many have gathered. Re-indexing every recent key at each
-    change cost a search after an arrival milliseconds, growing with the changes kept (up to 8,192
-    at 1M customers). ``stamp`` is the stamp this index is current for and ``version`` the last
+    again since). Each change re-indexes only ``newest`` (at most ``_NEWEST_MAX`` customers), in
+    plain Python and only for keys new to it (``FewKeys``: a ``PairIndex`` cost 100-300 µs however
+    few the keys); the folded segment is rebuilt once that many have gathered. Re-indexing every
+    recent key at each change cost a search after an arrival milliseconds, growing with the changes
+    kept (up to 8,192 at 1M customers). ``stamp`` is the stamp this index is current for and ``version`` the last
     change of the log it has applied (None: the log was empty, so the index can only be rebuilt).
     Never changed once made: searching threads share it.
     """
@@ -149,9 +162,9 @@ class _NameIndex:
         newest = {**self.newest, **changed}
         last = changes[-1]
         if len(newest) > _NEWEST_MAX:
-            folded, newest = _present(recent), {}
+            folded, newest, newest_keys = _Segment.of(_present(recent)), {}, _EMPTY
         else:
-            folded = self.folded
+            folded, newest_keys = self.folded, _Segment.of_few(_present(newest), self.newest_keys)
         return replace(
             self,
             stamp=last.stamp,
@@ -159,13 +172,13 @@ class _NameIndex:
             recent=recent,
             folded=folded,
             newest=newest,
-            newest_keys=_present(newest),
+            newest_keys=newest_keys,
         )
 
 
-def _present(changed: dict[int, str | None]) -> _Segment:
-    """The segment of the changed customers that still exist, ids ascending."""
-    return _Segment.of(sorted((i, key) for i, key in changed.items() if key is not None))
+def _present(changed: dict[int, str | None]) -> list[tuple[int, str]]:
+    """The changed customers that still exist, with their keys, ids ascending."""
+    return sorted((i, key) for i, key in changed.items() if key is not None)
 
 
 _indexes: dict[str, _NameIndex] = {}
@@ -339,6 +352,32 @@ def _name_scores(index: _NameIndex, key: str, limit: int, cutoff: float, done: _
     return found
 
 
+def _rescored(
+    held: _NameIndex | None,
+    index: _NameIndex,
+    found: dict[int, float],
+    key: str,
+    limit: int,
+    cutoff: float,
+    done: _Scored,
+) -> dict[int, float]:
+    """``_name_scores`` for ``index``, which replaced ``held`` while ``found`` was scored with it.
+
+    Usually a customer or two arrived, the query reaches none of them, and ``found`` stands: when
+    ``index`` only added changes to ``held``'s newest segment (same base, same folded segment), its
+    newest segment has no key the query reaches, and no changed customer is in ``found``. Customers
+    changed are now skipped in the older segments, but none was taken there, and taking fewer
+    untaken customers changes nothing. Merging every segment's scores again cost a search after an
+    arrival as much as the merge of a quiet one, most for the queries that reach many names.
+    """
+    if held is not None and index.base is held.base and index.folded is held.folded:
+        scores, _positions = _scored_once(index.newest_keys, key, cutoff, done)
+        changed = (i for i, now in index.newest.items() if held.newest.get(i, _GONE) != now)
+        if not len(scores) and not any(i in found for i in changed):
+            return found
+    return _name_scores(index, key, limit, cutoff, done)
+
+
 def _scored_once(segment: _Segment, key: str, cutoff: float, done: _Scored) -> tuple[np.ndarray, np.ndarray]:
     if id(segment) not in done:
         done[id(segment)] = (segment, *_scored(segment, key, cutoff))
@@ -411,6 +450,7 @@ def _window_starts_a_word(key: str, other: str) -> bool:
 
 
 _EMPTY = _Segment.of([])
+_GONE = object()  # a customer's entry in no newest segment: unlike any key, None included
 _CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 # What a ``CustomerView`` holds, in its fields' order, read as plain rows: a search by e-mail is on
 # every ``/crm log``, and loading the customer as an ORM object cost more Python than the read.
@@ -532,7 +572,7 @@ def _by_name(
     stamp = read[0].names_stamp
     index = _name_index(session, stamp)
     if index is not held:
-        scores = _name_scores(index, key, limit * 3, cutoff, done)
+        scores = _rescored(held, index, scores, key, limit * 3, cutoff, done)
         if index.stamp != stamp:
             # Brought past the stamp read with the rows (on PostgreSQL each statement reads its own
             # snapshot): names have changed since, so the rows shown and weighed are read again.

@@ -1,8 +1,9 @@
 """The pair prefilter keeps exactly the keys its rule names (``crm_core.identity.prefilter``).
 
-The index is built with numpy for speed; here the rule is spelled out in plain Python, over
-generated keys and queries (Latin and Japanese, spaced and not, one-character keys, repeated pairs),
-so that any change to how the index is built or searched that changes who is scored fails here.
+``PairIndex`` is built with numpy for speed, ``FewKeys`` key by key and from the keys an earlier
+version held; here the rule is spelled out once more in plain Python, over generated keys and
+queries (Latin and Japanese, spaced and not, one-character keys, repeated pairs), so that any change
+to how either is built or searched that changes who is scored fails here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 
 import pytest
 
-from crm_core.identity.prefilter import SHARED_FRACTION, PairIndex
+from crm_core.identity.prefilter import SHARED_FRACTION, FewKeys, PairIndex
 
 ALPHABETS = ("abcdeilmnorst", "佐藤田中山本太郎健一子")
 
@@ -38,7 +39,7 @@ def _kept_by_the_rule(keys: list[str], query: str) -> list[int] | None:
     return kept
 
 
-def _candidates(index: PairIndex, query: str) -> list[int] | None:
+def _candidates(index: PairIndex | FewKeys, query: str) -> list[int] | None:
     kept = index.candidates(query)
     return None if kept is None else kept.tolist()
 
@@ -63,9 +64,27 @@ def test_the_index_keeps_exactly_the_keys_the_rule_keeps(seed: int, size: int) -
         assert _candidates(index, query) == _kept_by_the_rule(keys, query), query
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_few_keys_grown_one_change_at_a_time_keep_exactly_the_keys_the_rule_keeps(seed: int) -> None:
+    """As the name index's newest segment grows: keys added, one taken away, built each time from the
+    version before, whose pairs the new one takes over."""
+    rng = random.Random(seed)
+    keys: list[str] = []
+    index = FewKeys.of([])
+    for step in range(40):
+        if step % 7 == 6:
+            keys.pop(rng.randrange(len(keys)))
+        keys = list(dict.fromkeys([*keys, _key(rng)]))
+        index = FewKeys.of(keys, known=index)
+        assert index.lengths.tolist() == [len(key.replace(" ", "")) for key in keys]
+        for query in [_key(rng) for _ in range(5)] + [keys[-1], "a"]:
+            assert _candidates(index, query) == _kept_by_the_rule(keys, query), query
+
+
 def test_a_pair_repeated_in_a_key_or_the_query_counts_once() -> None:
     """ "abab" holds "ab" twice among its four pairs (ab, ba, aa, bb), and "abxyzw" shares only "ab"
     with it: one pair, where a third of four needs two. Counted twice, either way round, it would pass."""
     assert _kept_by_the_rule(["abab"], "abxyzw") == _kept_by_the_rule(["abxyzw"], "abab") == []
-    assert _candidates(PairIndex.of(["abab"]), "abxyzw") == []
-    assert _candidates(PairIndex.of(["abxyzw"]), "abab") == []
+    for index in (PairIndex, FewKeys):
+        assert _candidates(index.of(["abab"]), "abxyzw") == []
+        assert _candidates(index.of(["abxyzw"]), "abab") == []

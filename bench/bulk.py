@@ -19,7 +19,7 @@ has a benchmark of its own), so here they are written directly:
   random inserts, a join per foreign key rather than a lookup per row), then ``ANALYZE``, and a
   vacuum of the name-change log the triggers pruned.
 
-The customers' triggers fire as on any insert (migrations 0002 and 0008): the names stamp is fresh
+The customers' triggers fire as on any insert (migrations 0002, 0008, 0010): the names stamp is fresh
 and the change log holds the newest customers, pruned as the triggers prune it, so a name index
 built on the store follows later changes incrementally. tests/bench/test_bulk.py builds a store both
 ways and compares every table.

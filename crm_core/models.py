@@ -86,6 +86,12 @@ class CustomerNamesStamp(Base):
     erasure), so a replica can check its cached name index by reading one row. Random rather than a
     counter: a counter bumped by a transaction that rolls back would hand the same number to the next
     writer, and an index cached inside the rolled-back transaction would then look current.
+
+    The same triggers write which change set the stamp (migration 0010): the stamp it replaced, its
+    number in ``customer_name_changes``, and the one customer it touched with that customer's key
+    after it (NULL: deleted; the customer is NULL when one statement changed several). A process whose
+    index is current for ``previous_stamp`` applies that change from this row, read with the search,
+    instead of reading the log.
     """
 
     __tablename__ = "customer_names_stamp"
@@ -93,6 +99,10 @@ class CustomerNamesStamp(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stamp: Mapped[int] = mapped_column(BigInteger)
+    previous_stamp: Mapped[int | None] = mapped_column(BigInteger)
+    last_version: Mapped[int | None] = mapped_column(BigInteger)
+    last_customer_id: Mapped[int | None] = mapped_column(Integer)
+    last_name_key: Mapped[str | None] = mapped_column(Text)
 
 
 class CustomerNameChange(Base):

@@ -75,13 +75,19 @@ def _postgres_store() -> Iterator[Engine]:
         connection.execute(text("DROP SCHEMA migration_0003 CASCADE"))
 
 
+def stores_of(kind: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty store of ``kind`` ("sqlite": a file under ``tmp_path``; "postgresql": a schema of its
+    own), then, when asked for the next, the PostgreSQL schema dropped."""
+    if kind == "sqlite":
+        yield make_engine(f"sqlite:///{tmp_path / 'shipped.sqlite3'}")
+    else:
+        yield from _postgres_store()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A store made by the previous release, holding customers who share contact keys."""
-    if request.param == "sqlite":
-        stores: Iterator[Engine] = iter([make_engine(f"sqlite:///{tmp_path / 'shipped.sqlite3'}")])
-    else:
-        stores = _postgres_store()
+    stores = stores_of(request.param, tmp_path)
     engine = next(stores)
     _migrate(engine, "0002")
     people = [

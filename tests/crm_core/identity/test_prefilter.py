@@ -66,19 +66,31 @@ def test_the_index_keeps_exactly_the_keys_the_rule_keeps(seed: int, size: int) -
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_few_keys_grown_one_change_at_a_time_keep_exactly_the_keys_the_rule_keeps(seed: int) -> None:
-    """As the name index's newest segment grows: keys added, one taken away, built each time from the
-    version before, whose pairs the new one takes over."""
+    """As the name index's newest segment grows: keys taken away now and then (the index is then made
+    again from the version before, whose pairs it takes over), and new keys added after the others
+    (the index is extended)."""
     rng = random.Random(seed)
     keys: list[str] = []
     index = FewKeys.of([])
     for step in range(40):
+        new = [key for key in dict.fromkeys(_key(rng) for _ in range(rng.randint(1, 2))) if key not in keys]
         if step % 7 == 6:
             keys.pop(rng.randrange(len(keys)))
-        keys = list(dict.fromkeys([*keys, _key(rng)]))
-        index = FewKeys.of(keys, known=index)
+            keys += new
+            index = FewKeys.of(keys, known=index)
+        else:
+            keys += new
+            index = index.extended(new)
         assert index.lengths.tolist() == [len(key.replace(" ", "")) for key in keys]
+        assert index.positions == {key: position for position, key in enumerate(keys)}
         for query in [_key(rng) for _ in range(5)] + [keys[-1], "a"]:
-            assert _candidates(index, query) == _kept_by_the_rule(keys, query), query
+            kept = _kept_by_the_rule(keys, query)
+            assert _candidates(index, query) == kept, query
+            start = len(keys) - len(new)  # the keys just added, alone
+            from_start = index.candidates(query, start)
+            assert (None if from_start is None else from_start.tolist()) == (
+                None if kept is None else [position for position in kept if position >= start]
+            ), query
 
 
 def test_a_pair_repeated_in_a_key_or_the_query_counts_once() -> None:

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, event, insert, select, update
@@ -189,15 +190,16 @@ def test_each_search_after_a_change_finds_what_an_index_read_afresh_finds(
     try:
         for step in range(2 * search._NEWEST_MAX + 20):
             name = " ".join(rng.sample(_WORDS, rng.randint(1, 3)))
-            action = rng.choice(("add", "add", "rename", "delete"))
+            action = rng.choice(("add", "add", "two", "rename", "delete"))
             # Half the time the customer changed last: changed again while in the newest segment.
             chosen = list(names)[rng.choice((-1, rng.randrange(len(names))))]
             earlier = names[chosen]
             with other.begin() as connection:
-                if action == "add":
-                    names[f"C-STEP-{step}"] = name
-                    row = {"external_id": f"C-STEP-{step}", "name": name, "name_key": name.lower()}
-                    connection.execute(insert(Customer).values(**row))
+                if action in ("add", "two"):  # two: namesakes, in one transaction
+                    for external_id in [f"C-STEP-{step}", f"C-TWIN-{step}"][: 2 if action == "two" else 1]:
+                        names[external_id] = name
+                        row = {"external_id": external_id, "name": name, "name_key": name.lower()}
+                        connection.execute(insert(Customer).values(**row))
                 elif action == "rename":
                     names[chosen] = names.pop(chosen)  # now the one changed last
                     names[chosen] = name
@@ -288,6 +290,54 @@ def test_an_index_that_applied_a_change_rolled_back_is_not_kept_for_the_stamp_be
     assert _found(searched, "Undone Name") == []
 
 
+def test_the_one_change_since_the_index_is_applied_from_the_stamp_row_without_reading_the_log(
+    searched: Engine, database_url: str
+) -> None:
+    """A customer added, renamed or deleted alone by another engine is described by the stamp row
+    the search reads anyway (migration 0010): the next search applies it without a statement on
+    the log. After two changes, or one statement that changed several customers on PostgreSQL, the
+    row describes only the last, so the log is read."""
+    other = make_engine(database_url)
+    logged: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "customer_name_changes" in statement:
+            logged.append(statement)
+
+    def change(*statements: Any) -> None:
+        with other.begin() as connection:
+            for statement in statements:
+                connection.execute(statement)
+
+    def row(external_id: str, name: str) -> dict[str, str]:
+        return {"external_id": external_id, "name": name, "name_key": name.lower()}
+
+    event.listen(searched, "before_cursor_execute", seen)
+    try:
+        change(insert(Customer).values(**row("C-ONE", "Lone Arrival")))
+        assert _found(searched, "Lone Arrival") == ["C-ONE"]
+        renamed = update(Customer).where(Customer.external_id == "C-ONE")
+        change(renamed.values(name="Lone Rename", name_key="lone rename"))
+        assert _found(searched, "Lone Rename") == ["C-ONE"]
+        assert _found(searched, "Lone Arrival") == []
+        change(delete(Customer).where(Customer.external_id == "C-ONE"))
+        assert _found(searched, "Lone Rename") == []
+        assert logged == []
+        change(
+            insert(Customer).values(**row("C-TWO", "Pair Trading")),
+            insert(Customer).values(**row("C-2B", "Pair Foods")),
+        )
+        assert _found(searched, "Pair Trading") == ["C-TWO"]
+        assert _found(searched, "Pair Foods") == ["C-2B"]
+        assert len(logged) == 1
+        change(insert(Customer).values([row("C-M1", "Many Holdings"), row("C-M2", "Many Holdings")]))
+        assert _found(searched, "Many Holdings") == ["C-M1", "C-M2"]
+        assert len(logged) == 2
+    finally:
+        event.remove(searched, "before_cursor_execute", seen)
+        other.dispose()
+
+
 def test_a_log_pruned_past_the_index_makes_the_next_search_rebuild(
     searched: Engine, database_url: str
 ) -> None:
@@ -295,11 +345,11 @@ def test_a_log_pruned_past_the_index_makes_the_next_search_rebuild(
     other = make_engine(database_url)
     try:
         with other.begin() as connection:
-            connection.execute(
-                insert(Customer).values(external_id="C-NEW", name="Late Arrival", name_key="late arrival")
-            )
+            for number in (1, 2):  # two changes: the stamp row describes only the last one
+                row = {"external_id": f"C-NEW-{number}", "name": "Late Arrival", "name_key": "late arrival"}
+                connection.execute(insert(Customer).values(**row))
             connection.execute(delete(CustomerNameChange))  # as if the log had moved on without us
-        assert _found(searched, "Late Arrival") == ["C-NEW"]
+        assert _found(searched, "Late Arrival") == ["C-NEW-1", "C-NEW-2"]
         assert _base(searched) is not base
     finally:
         other.dispose()
@@ -345,9 +395,10 @@ def test_a_rename_committed_between_the_rows_read_and_the_index_update_is_shown_
         trading = customer(session, "Acme Trading").external_id
         bare = customer(session, "Acme").external_id
     assert _found(engine, "Acme") == [bare, trading]  # the index is held, at this stamp
-    with transaction(engine) as session:
-        customer(session, "Zeta Foods")  # the stamp moves: the held index is stale
     other = make_engine(database_url)
+    with other.begin() as connection:  # two changes: the stamp row tells only the last, so the log is read
+        for name in ("Zeta Foods", "Zeta Holdings"):
+            connection.execute(insert(Customer).values(external_id=name, name=name, name_key=name.lower()))
     renamed: list[str] = []
 
     def rename_after_the_rows(_conn: object, _cursor: object, statement: str, *_args: object) -> None:

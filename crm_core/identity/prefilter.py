@@ -136,8 +136,8 @@ class FewKeys:
     The name index re-indexes its newest segment (a few dozen keys) at every change of a name, where
     ``PairIndex.of``'s two dozen numpy calls cost 100-300 µs whatever the number of keys. Here a key's
     pairs are worked out once, when it first arrives, and taken over by the next version of the
-    segment (``known``), so a change costs the new key alone; testing a few dozen keys against a
-    query costs less than the numpy calls that would look them up. Pairs are never folded (a
+    segment (``known``) or extended, so a change costs the new key alone; testing a few dozen keys
+    against a query costs about what the numpy calls that look them up cost. Pairs are never folded (a
     ``PairIndex`` of fewer than two million keys does not fold them either), so both keep the same keys.
     """
 
@@ -183,7 +183,6 @@ class FewKeys:
 
 
 def _text_pairs(compact: str) -> frozenset[str]:
-    # map over shifted copies rather than a generator of index pairs: a third of the time.
     return frozenset(pair for gap in _GAPS for pair in map(str.__add__, compact[:-gap], compact[gap:]))
 
 
